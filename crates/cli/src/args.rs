@@ -1,0 +1,188 @@
+//! The command line's grammar (clap). Every flag of `serve` also reads a `BERTH_*` variable.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "Many isolated backend deployments per project, self-hosted.",
+    long_about = "Berth runs many isolated backend deployments per project: a dev deployment per developer, \
+one per coding agent or CI run, previews per branch, staging and production.\n\n\
+`berth serve` runs the server; every other subcommand is the client. Human messages go to stderr, \
+results to stdout; --json prints results as JSON. Exit codes: 0 success, 1 failure, 2 usage error.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The berth server's URL (else BERTH_URL from the environment or .env.local, else the login's).
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+    /// Print results as JSON (the management API's shapes) on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Answer yes to every confirmation.
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// The team to work on (default: the linked project's team, else `default`).
+    #[arg(long, global = true, value_name = "TEAM")]
+    pub team: Option<String>,
+    /// The project to work on (default: the linked project, else `default`).
+    #[arg(long, global = true, value_name = "PROJECT")]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the berth server (control plane, deployments, dashboard).
+    Serve(ServeArgs),
+    /// Save credentials for a berth server in $BERTH_HOME/config.json.
+    Login(LoginArgs),
+    /// Forget the saved credentials.
+    Logout,
+    /// Show who the saved credentials belong to.
+    Whoami,
+    /// Create and list teams.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Add, list and remove members of a team.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Create, list and delete projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where the embedded database and the admin token live [default: ~/.berth/data].
+    #[arg(long, env = "BERTH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port and prints it.
+    #[arg(
+        long,
+        env = "BERTH_LISTEN",
+        default_value = "127.0.0.1:3210",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
+    /// The URL clients reach this server at [default: http://<listen address>].
+    #[arg(long, env = "BERTH_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Keep everything in PostgreSQL instead of the embedded SQLite.
+    #[arg(
+        long,
+        env = "BERTH_DATABASE_URL",
+        value_name = "postgres://…",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Regions deployments may be placed in, comma-separated; the first is the default.
+    #[arg(
+        long,
+        env = "BERTH_REGIONS",
+        default_value = "us",
+        value_delimiter = ',',
+        value_name = "R,R"
+    )]
+    pub regions: Vec<String>,
+    /// Plan of new teams: free, starter, professional, business or enterprise.
+    #[arg(
+        long,
+        env = "BERTH_DEFAULT_PLAN",
+        default_value = "business",
+        value_name = "PLAN"
+    )]
+    pub default_plan: String,
+    /// How often expired deployments are deleted.
+    #[arg(
+        long,
+        env = "BERTH_REAP_INTERVAL",
+        default_value = "10s",
+        value_name = "DURATION"
+    )]
+    pub reap_interval: String,
+    /// Shortest expiration a deployment may be given.
+    #[arg(
+        long,
+        env = "BERTH_MIN_EXPIRATION",
+        default_value = "30m",
+        value_name = "DURATION"
+    )]
+    pub min_expiration: String,
+    /// Longest expiration a deployment may be given.
+    #[arg(
+        long,
+        env = "BERTH_MAX_EXPIRATION",
+        default_value = "1y",
+        value_name = "DURATION"
+    )]
+    pub max_expiration: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoginArgs {
+    /// An access token (else read from a prompt, or from stdin when it is not a terminal).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Create a team; you become its admin.
+    Create {
+        /// The team's slug: 3 to 64 of a-z, 0-9 and '-'.
+        slug: String,
+        /// Display name [default: the slug].
+        #[arg(long)]
+        name: Option<String>,
+        /// Plan (server admins only) [default: the server's default plan].
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// List your teams.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a member to the team (or change their role); a new person's token is printed once.
+    Add {
+        username: String,
+        /// The member's role in the team.
+        #[arg(long, value_parser = ["admin", "member"], default_value = "member")]
+        role: String,
+        /// Also make them admin of this project (repeatable).
+        #[arg(long = "project-admin", value_name = "PROJECT")]
+        project_admin: Vec<String>,
+    },
+    /// List the team's members.
+    List,
+    /// Remove a member from the team.
+    Remove { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project in the team.
+    Create {
+        /// The project's slug: 3 to 64 of a-z, 0-9 and '-'.
+        slug: String,
+        /// Display name [default: the slug].
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the team's projects.
+    List,
+    /// Delete a project and everything in it (asks first; --yes to skip).
+    Delete { slug: String },
+}

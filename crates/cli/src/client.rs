@@ -1,0 +1,121 @@
+//! The management API client: finds the server and the credential, sends JSON, and turns the
+//! server's `{"code", "message"}` answers into [`CliError`]s.
+
+use crate::{
+    args::Global,
+    config,
+    error::{CliError, CliResult},
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+pub struct Client {
+    http: reqwest::Client,
+    pub base: String,
+    token: Option<String>,
+}
+
+/// Reads `KEY` from a dotenv file in the current folder, if present.
+pub fn dotenv_value(file: &str, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    berth_model::envfile::get(&text, key)
+}
+
+/// The server's URL: `--url`, else `BERTH_URL` (environment, then `.env.local`), else the login.
+pub fn server_url(global: &Global, login: Option<&config::Config>) -> CliResult<String> {
+    let url = global
+        .url
+        .clone()
+        .or_else(|| std::env::var("BERTH_URL").ok().filter(|s| !s.is_empty()))
+        .or_else(|| dotenv_value(".env.local", "BERTH_URL"))
+        .or_else(|| login.and_then(|c| c.url.clone()));
+    url.map(|u| u.trim_end_matches('/').to_string()).ok_or_else(|| {
+        CliError::usage(
+            "no berth server to talk to: pass --url, set BERTH_URL, or log in with `berth login --url <server>`",
+        )
+    })
+}
+
+impl Client {
+    pub fn new(base: String, token: Option<String>) -> CliResult<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("berth-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CliError::failed(format!("set up the HTTP client: {e}")))?;
+        Ok(Self { http, base, token })
+    }
+
+    /// A client for the logged-in person: `BERTH_ACCESS_TOKEN` wins over the saved login.
+    pub fn from_login(global: &Global) -> CliResult<Self> {
+        let login = config::load()?;
+        let base = server_url(global, login.as_ref())?;
+        let token = std::env::var("BERTH_ACCESS_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .or_else(|| login.and_then(|c| c.access_token));
+        if token.is_none() {
+            return Err(CliError::usage(
+                "you are not logged in: run `berth login --url <server> --token <access token>` (or set BERTH_ACCESS_TOKEN)",
+            ));
+        }
+        Self::new(base, token)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> CliResult<T> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    async fn send<T: DeserializeOwned>(&self, mut req: reqwest::RequestBuilder) -> CliResult<T> {
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| {
+            CliError::failed(format!(
+                "could not reach the berth server at {} ({}); is `berth serve` running there?",
+                self.base,
+                root_cause(&e)
+            ))
+        })?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| CliError::failed(format!("read the answer from {}: {e}", self.base)))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                CliError::failed(format!(
+                    "the server at {} answered something this CLI does not understand ({e}); are the CLI and server the same version?",
+                    self.base
+                ))
+            });
+        }
+        match serde_json::from_slice::<berth_api::ErrorBody>(&bytes) {
+            Ok(body) => Err(CliError::Api {
+                status: status.as_u16(),
+                code: body.code,
+                message: body.message,
+            }),
+            Err(_) => Err(CliError::failed(format!(
+                "the server at {} answered HTTP {status} without an error body; is it a berth server?",
+                self.base
+            ))),
+        }
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

@@ -1,0 +1,84 @@
+//! Teams: create and list.
+
+use crate::{Control, Principal, internal};
+use berth_api::{CreateTeamRequest, Team};
+use berth_model::{Error, slug};
+use berth_store::{NewTeam, StoreError, TeamRecord};
+
+pub(crate) fn team_view(t: &TeamRecord) -> Team {
+    Team {
+        id: t.id,
+        name: t.name.clone(),
+        slug: t.slug.clone(),
+        plan: t.plan,
+        deployment_limit: t.deployment_limit(),
+        create_time: t.create_time,
+    }
+}
+
+impl Control {
+    /// Teams the caller belongs to; a server admin sees every team.
+    pub async fn list_teams(&self, p: &Principal) -> Result<Vec<Team>, Error> {
+        let Principal::Member(user) = p;
+        let filter = if user.server_admin {
+            None
+        } else {
+            Some(user.id)
+        };
+        let teams = self
+            .store
+            .list_teams(filter)
+            .await
+            .map_err(internal("list teams"))?;
+        Ok(teams.iter().map(team_view).collect())
+    }
+
+    /// Any signed-in person may create a team and becomes its admin. Only server admins may
+    /// choose its plan; everyone else gets the server's default plan.
+    pub async fn create_team(&self, p: &Principal, req: CreateTeamRequest) -> Result<Team, Error> {
+        let Principal::Member(user) = p;
+        slug::validate("team", &req.slug)?;
+        if req
+            .plan
+            .is_some_and(|plan| plan != self.config.default_plan)
+            && !user.server_admin
+        {
+            return Err(Error::forbidden(
+                "only a server admin may choose a team's plan; leave --plan out to get the server's default",
+            ));
+        }
+        let new = NewTeam {
+            name: req
+                .name
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| req.slug.clone()),
+            slug: req.slug.clone(),
+            plan: req.plan.unwrap_or(self.config.default_plan),
+            now: self.now(),
+        };
+        let team = self
+            .store
+            .create_team(&new, user.id)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Error::conflict(
+                    "TeamTaken",
+                    format!(
+                        "a team named '{}' already exists; choose another slug",
+                        req.slug
+                    ),
+                ),
+                e => internal("create team")(e),
+            })?;
+        self.audit(
+            Some(team.id),
+            p,
+            "create_team",
+            &team.slug,
+            serde_json::json!({"plan": team.plan}),
+        )
+        .await?;
+        Ok(team_view(&team))
+    }
+}

@@ -1,0 +1,15 @@
+//! Berth's domain rules, free of I/O: what a valid team slug, role, plan or token is, and the
+//! one error model every layer above speaks. Everything here is table- and property-tested.
+
+pub mod duration;
+pub mod envfile;
+pub mod error;
+pub mod plan;
+pub mod role;
+pub mod slug;
+pub mod time;
+pub mod token;
+
+pub use error::{Error, ErrorKind, Result};
+pub use plan::Plan;
+pub use role::Role;

@@ -1,0 +1,126 @@
+//! Request extractors whose failures speak the error model: [`Auth`] resolves the caller through
+//! the control plane; [`Body`] is `Json` with a 400 that says what is wrong with the body.
+
+use crate::{AppState, error::ApiError};
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
+    http::{header, request::Parts},
+};
+use berth_control::Principal;
+use berth_model::Error;
+use serde::de::DeserializeOwned;
+
+/// The authenticated caller. Every route that needs one takes this; a missing or bad credential
+/// is answered 401 before the handler runs.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| {
+                Error::unauthenticated(
+                    "this route needs an access token in 'Authorization: Bearer <token>'; log in with `berth login`",
+                )
+            })?
+            .to_str()
+            .map_err(|_| Error::unauthenticated("the Authorization header is not valid text"))?;
+        let credential = berth_control::auth::credential_from_header(header)?;
+        Ok(Auth(state.control.authenticate(credential).await?))
+    }
+}
+
+/// A JSON request body.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(ApiError(json_rejection(rejection))),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> Error {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => Error::bad_request(
+            "BadContentType",
+            "the request body must be JSON with 'Content-Type: application/json'",
+        ),
+        JsonRejection::JsonSyntaxError(e) => Error::bad_request(
+            "BadJson",
+            format!("the request body is not valid JSON: {}", e.body_text()),
+        ),
+        JsonRejection::JsonDataError(e) => Error::bad_request(
+            "BadRequestBody",
+            format!(
+                "the request body does not have the expected fields: {}",
+                e.body_text()
+            ),
+        ),
+        JsonRejection::BytesRejection(e) => {
+            let status = e.status().as_u16();
+            if status == 413 {
+                Error::new(
+                    berth_model::ErrorKind::TooLarge,
+                    "TooLarge",
+                    "the request body is too large",
+                )
+            } else {
+                Error::bad_request(
+                    "BadRequestBody",
+                    format!("could not read the request body: {}", e.body_text()),
+                )
+            }
+        }
+        other => Error::bad_request("BadRequestBody", other.body_text()),
+    }
+}
+
+/// Path parameters, with a 400 in the error model when one does not parse.
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(e) => Err(ApiError(Error::bad_request(
+                "BadPath",
+                format!("a part of the URL path is not valid: {}", e.body_text()),
+            ))),
+        }
+    }
+}
+
+/// Query parameters, with a 400 in the error model when they do not parse.
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(e) => Err(ApiError(Error::bad_request(
+                "BadQuery",
+                format!("the query string is not valid: {}", e.body_text()),
+            ))),
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Berth's HTTP server. [`Server::bind`] opens storage, bootstraps the first team and admin, and
+//! binds the listener; [`Server::run`] serves until the shutdown signal. Requests enter through
+//! [`routes::router`], which is also where the OpenAPI document is assembled from the handlers.
+
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+
+use anyhow::Context;
+use berth_control::{Control, ControlConfig, bootstrap::Bootstrapped};
+use berth_model::{Plan, time::SystemClock};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+/// Everything `berth serve` is configured with.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub listen: String,
+    pub public_url: Option<String>,
+    pub database_url: Option<String>,
+    pub regions: Vec<String>,
+    pub default_plan: Plan,
+    pub reap_interval_ms: i64,
+    pub min_expiration_ms: i64,
+    pub max_expiration_ms: i64,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub control: Arc<Control>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+/// A bound, bootstrapped server, not yet serving.
+pub struct Server {
+    pub local_addr: SocketAddr,
+    pub public_url: String,
+    pub bootstrapped: Bootstrapped,
+    pub admin_token_path: PathBuf,
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+}
+
+impl Server {
+    pub async fn bind(cfg: ServeConfig) -> anyhow::Result<Server> {
+        if cfg.database_url.is_some() {
+            anyhow::bail!(
+                "--database-url: PostgreSQL storage is not available in this build of berth yet; leave it out to use the embedded SQLite under --data-dir"
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(&cfg.listen)
+            .await
+            .with_context(|| format!("listen on {}", cfg.listen))?;
+        let local_addr = listener.local_addr().context("read the bound address")?;
+        let public_url = match &cfg.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None if local_addr.ip().is_unspecified() => {
+                format!("http://127.0.0.1:{}", local_addr.port())
+            }
+            None => format!("http://{local_addr}"),
+        };
+        let store = berth_store::open(&cfg.data_dir)
+            .await
+            .with_context(|| format!("open the data directory {}", cfg.data_dir.display()))?;
+        let control = Arc::new(Control::new(
+            store,
+            Arc::new(SystemClock),
+            ControlConfig {
+                default_plan: cfg.default_plan,
+                regions: cfg.regions.clone(),
+                public_url: public_url.clone(),
+            },
+        ));
+        let bootstrapped = control
+            .bootstrap(&cfg.data_dir)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let state = AppState {
+            control,
+            metrics: Arc::new(metrics::Metrics::default()),
+        };
+        let (app, _) = routes::router(state);
+        Ok(Server {
+            local_addr,
+            public_url,
+            bootstrapped,
+            admin_token_path: cfg
+                .data_dir
+                .join(berth_control::bootstrap::ADMIN_TOKEN_FILE),
+            listener,
+            app,
+        })
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serve HTTP")
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

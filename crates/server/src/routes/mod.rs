@@ -1,0 +1,99 @@
+//! The router. Each resource has its module; every handler carries its `#[utoipa::path]` so that
+//! the OpenAPI document is generated from the same code that serves the routes and cannot drift.
+
+mod meta;
+mod projects;
+mod teams;
+
+use crate::{AppState, error::ApiError, metrics};
+use axum::{Json, Router, http::Method, middleware, routing::get};
+use berth_model::Error;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Berth management API", description = "Teams, projects, members and deployments of a berth server. Authenticate with `Authorization: Bearer <access token>`."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "meta", description = "Health, version and metrics"),
+        (name = "teams", description = "Teams and their members"),
+        (name = "projects", description = "Projects of a team"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every documented route, in one list: the server and the OpenAPI document both come from it.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::version))
+        .routes(routes!(teams::me))
+        .routes(routes!(teams::list_teams, teams::create_team))
+        .routes(routes!(teams::list_members))
+        .routes(routes!(teams::add_member))
+        .routes(routes!(teams::remove_member))
+        .routes(routes!(projects::create_project))
+        .routes(routes!(projects::list_projects))
+        .routes(routes!(projects::get_project))
+        .routes(routes!(projects::get_project_by_id))
+        .routes(routes!(projects::delete_project))
+}
+
+/// All routes with their OpenAPI document. `/v1/openapi.json` serves that document.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, doc) = api_routes().split_for_parts();
+    let served = doc.clone();
+    let router = router
+        .route("/metrics", get(meta::metrics))
+        .route("/v1/openapi.json", get(move || async move { Json(served) }))
+        .route_layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    (router, doc)
+}
+
+/// The OpenAPI document alone (for the test that keeps `docs/openapi.json` in step).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(Error::not_found(
+        "NotFound",
+        format!(
+            "no route for {method} {}; the API is described at /v1/openapi.json",
+            uri.path()
+        ),
+    ))
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(Error::new(
+        berth_model::ErrorKind::BadRequest,
+        "MethodNotAllowed",
+        format!(
+            "{method} is not allowed on {}; the API is described at /v1/openapi.json",
+            uri.path()
+        ),
+    ))
+}

@@ -1,0 +1,15 @@
+//! A small migration runner shared by the backends: numbered SQL scripts, applied in order,
+//! each in its own transaction, recorded in `schema_migrations`.
+
+/// One migration: its version and SQL text.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];

@@ -1,0 +1,69 @@
+//! What the store hands back: plain records, one per table row.
+
+use berth_model::{Plan, Role};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub server_admin: bool,
+    pub create_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub token_hash: String,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamRecord {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub plan: Plan,
+    pub deployment_limit_override: Option<i64>,
+    pub create_time: i64,
+}
+
+impl TeamRecord {
+    /// The limit in force: the admin's override, else the plan's.
+    pub fn deployment_limit(&self) -> Option<u32> {
+        match self.deployment_limit_override {
+            Some(n) => u32::try_from(n).ok(),
+            None => self.plan.deployment_limit(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRecord {
+    pub id: i64,
+    pub team_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub create_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRecord {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub project_admin_of: Vec<String>,
+    pub create_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub team_id: Option<i64>,
+    pub time: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub details: String,
+}

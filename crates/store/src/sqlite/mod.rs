@@ -1,0 +1,600 @@
+//! The embedded default: one SQLite database (`<data-dir>/berth.db`, WAL) for the control plane.
+//! Writes run in `BEGIN IMMEDIATE` transactions so that concurrent writers queue instead of
+//! failing on lock upgrades.
+
+use crate::{
+    AccessToken, AddMember, AuditEvent, Bootstrap, MemberRecord, NewAuditEvent, NewTeam,
+    ProjectRecord, Store, StoreError, StoreResult, TeamRecord, User, migrate,
+};
+use async_trait::async_trait;
+use berth_model::{Plan, Role};
+use sqlx::{
+    Row, SqlitePool,
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    },
+};
+use std::{path::Path, str::FromStr, time::Duration};
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_string())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `<data_dir>/berth.db` and brings its schema up to date.
+    pub async fn open(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Backend(format!("create data directory {}: {e}", data_dir.display()))
+        })?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join("berth.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        for m in migrate::SQLITE {
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(backend)?;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                    .bind(m.version)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            if done.is_some() {
+                continue;
+            }
+            tracing::info!(version = m.version, name = m.name, "applying migration");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%s','now'))")
+                .bind(m.version)
+                .bind(m.name)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+        }
+        Ok(())
+    }
+}
+
+fn user(r: &SqliteRow) -> StoreResult<User> {
+    Ok(User {
+        id: r.try_get("id").map_err(backend)?,
+        username: r.try_get("username").map_err(backend)?,
+        server_admin: r.try_get::<i64, _>("server_admin").map_err(backend)? != 0,
+        create_time: r.try_get("create_time").map_err(backend)?,
+    })
+}
+
+fn team(r: &SqliteRow) -> StoreResult<TeamRecord> {
+    let plan: String = r.try_get("plan").map_err(backend)?;
+    Ok(TeamRecord {
+        id: r.try_get("id").map_err(backend)?,
+        slug: r.try_get("slug").map_err(backend)?,
+        name: r.try_get("name").map_err(backend)?,
+        plan: Plan::from_str(&plan).map_err(|e| StoreError::Backend(e.message))?,
+        deployment_limit_override: r.try_get("deployment_limit_override").map_err(backend)?,
+        create_time: r.try_get("create_time").map_err(backend)?,
+    })
+}
+
+fn project(r: &SqliteRow) -> StoreResult<ProjectRecord> {
+    Ok(ProjectRecord {
+        id: r.try_get("id").map_err(backend)?,
+        team_id: r.try_get("team_id").map_err(backend)?,
+        slug: r.try_get("slug").map_err(backend)?,
+        name: r.try_get("name").map_err(backend)?,
+        create_time: r.try_get("create_time").map_err(backend)?,
+    })
+}
+
+fn role(s: &str) -> StoreResult<Role> {
+    Role::from_str(s).map_err(|e| StoreError::Backend(e.message))
+}
+
+const TEAM_COLS: &str = "id, slug, name, plan, deployment_limit_override, create_time";
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn bootstrap(&self, b: &Bootstrap) -> StoreResult<bool> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        let done: Option<String> =
+            sqlx::query_scalar("SELECT value FROM server_meta WHERE key = 'bootstrapped'")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if done.is_some() {
+            return Ok(false);
+        }
+        let user_id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (username, server_admin, create_time) VALUES (?, 1, ?) RETURNING id",
+        )
+        .bind(&b.admin_username)
+        .bind(b.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query("INSERT INTO access_tokens (user_id, name, token_hash, create_time) VALUES (?, 'admin-token', ?, ?)")
+            .bind(user_id)
+            .bind(&b.admin_token_hash)
+            .bind(b.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let team_id: i64 = sqlx::query_scalar(
+            "INSERT INTO teams (slug, name, plan, create_time) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&b.team_slug)
+        .bind(&b.team_slug)
+        .bind(b.plan.as_str())
+        .bind(b.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query("INSERT INTO team_members (team_id, user_id, role, create_time) VALUES (?, ?, 'admin', ?)")
+            .bind(team_id)
+            .bind(user_id)
+            .bind(b.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("INSERT INTO projects (team_id, slug, name, create_time) VALUES (?, ?, ?, ?)")
+            .bind(team_id)
+            .bind(&b.project_slug)
+            .bind(&b.project_slug)
+            .bind(b.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("INSERT INTO server_meta (key, value) VALUES ('bootstrapped', ?)")
+            .bind(b.now.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn reset_tokens(
+        &self,
+        username: &str,
+        token_name: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(id) = id else { return Ok(false) };
+        sqlx::query("DELETE FROM access_tokens WHERE user_id = ? AND name = ?")
+            .bind(id)
+            .bind(token_name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("INSERT INTO access_tokens (user_id, name, token_hash, create_time) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(token_name)
+            .bind(token_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        sqlx::query("SELECT id, username, server_admin, create_time FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(user)
+            .transpose()
+    }
+
+    async fn access_token_by_hash(&self, hash: &str) -> StoreResult<Option<(AccessToken, User)>> {
+        let row = sqlx::query(
+            "SELECT t.id AS token_id, t.name, t.token_hash, t.expires_at, u.id, u.username, u.server_admin, u.create_time
+             FROM access_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(r) = row else { return Ok(None) };
+        let u = user(&r)?;
+        let t = AccessToken {
+            id: r.try_get("token_id").map_err(backend)?,
+            user_id: u.id,
+            name: r.try_get("name").map_err(backend)?,
+            token_hash: r.try_get("token_hash").map_err(backend)?,
+            expires_at: r.try_get("expires_at").map_err(backend)?,
+        };
+        Ok(Some((t, u)))
+    }
+
+    async fn touch_access_token(&self, id: i64, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE access_tokens SET last_used = ? WHERE id = ?")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn create_team(&self, new: &NewTeam, admin_user: i64) -> StoreResult<TeamRecord> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        let row = sqlx::query(
+            "INSERT INTO teams (slug, name, plan, create_time) VALUES (?, ?, ?, ?)
+             RETURNING id, slug, name, plan, deployment_limit_override, create_time",
+        )
+        .bind(&new.slug)
+        .bind(&new.name)
+        .bind(new.plan.as_str())
+        .bind(new.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let t = team(&row)?;
+        sqlx::query("INSERT INTO team_members (team_id, user_id, role, create_time) VALUES (?, ?, 'admin', ?)")
+            .bind(t.id)
+            .bind(admin_user)
+            .bind(new.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(t)
+    }
+
+    async fn team_by_slug(&self, slug: &str) -> StoreResult<Option<TeamRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TEAM_COLS} FROM teams WHERE slug = ?"
+        )))
+        .bind(slug)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(team)
+        .transpose()
+    }
+
+    async fn team_by_id(&self, id: i64) -> StoreResult<Option<TeamRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TEAM_COLS} FROM teams WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(team)
+        .transpose()
+    }
+
+    async fn list_teams(&self, user: Option<i64>) -> StoreResult<Vec<TeamRecord>> {
+        let rows = match user {
+            None => sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TEAM_COLS} FROM teams ORDER BY id")))
+                .fetch_all(&self.pool)
+                .await,
+            Some(u) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TEAM_COLS} FROM teams WHERE id IN (SELECT team_id FROM team_members WHERE user_id = ?) ORDER BY id"
+            )))
+            .bind(u)
+            .fetch_all(&self.pool)
+            .await,
+        }
+        .map_err(backend)?;
+        rows.iter().map(team).collect()
+    }
+
+    async fn add_member(&self, add: &AddMember) -> StoreResult<(MemberRecord, bool)> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+            .bind(&add.username)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let (user_id, created) = match existing {
+            Some(id) => (id, false),
+            None => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO users (username, server_admin, create_time) VALUES (?, 0, ?) RETURNING id",
+                )
+                .bind(&add.username)
+                .bind(add.now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+                sqlx::query("INSERT INTO access_tokens (user_id, name, token_hash, create_time) VALUES (?, 'member-token', ?, ?)")
+                    .bind(id)
+                    .bind(&add.new_token_hash)
+                    .bind(add.now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                (id, true)
+            }
+        };
+        sqlx::query(
+            "INSERT INTO team_members (team_id, user_id, role, create_time) VALUES (?, ?, ?, ?)
+             ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(add.team_id)
+        .bind(user_id)
+        .bind(add.role.as_str())
+        .bind(add.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for p in &add.project_admin_of {
+            sqlx::query("INSERT OR IGNORE INTO project_admins (project_id, user_id) VALUES (?, ?)")
+                .bind(p)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        let member = self
+            .list_members(add.team_id)
+            .await?
+            .into_iter()
+            .find(|m| m.user_id == user_id)
+            .ok_or_else(|| StoreError::Backend("member vanished after insert".into()))?;
+        Ok((member, created))
+    }
+
+    async fn membership(&self, team_id: i64, user_id: i64) -> StoreResult<Option<Role>> {
+        let r: Option<String> =
+            sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = ? AND user_id = ?")
+                .bind(team_id)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        r.as_deref().map(role).transpose()
+    }
+
+    async fn list_members(&self, team_id: i64) -> StoreResult<Vec<MemberRecord>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, m.role, m.create_time,
+                    (SELECT group_concat(p.slug, ',') FROM project_admins pa JOIN projects p ON p.id = pa.project_id
+                     WHERE pa.user_id = u.id AND p.team_id = m.team_id) AS admin_of
+             FROM team_members m JOIN users u ON u.id = m.user_id
+             WHERE m.team_id = ? ORDER BY u.username",
+        )
+        .bind(team_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let admin_of: Option<String> = r.try_get("admin_of").map_err(backend)?;
+                let mut project_admin_of: Vec<String> = admin_of
+                    .map(|s| s.split(',').map(str::to_string).collect())
+                    .unwrap_or_default();
+                project_admin_of.sort();
+                Ok(MemberRecord {
+                    user_id: r.try_get("id").map_err(backend)?,
+                    username: r.try_get("username").map_err(backend)?,
+                    role: role(&r.try_get::<String, _>("role").map_err(backend)?)?,
+                    project_admin_of,
+                    create_time: r.try_get("create_time").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn remove_member(&self, team_id: i64, user_id: i64) -> StoreResult<bool> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "DELETE FROM project_admins WHERE user_id = ? AND project_id IN (SELECT id FROM projects WHERE team_id = ?)",
+        )
+        .bind(user_id)
+        .bind(team_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let n = sqlx::query("DELETE FROM team_members WHERE team_id = ? AND user_id = ?")
+            .bind(team_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        tx.commit().await.map_err(backend)?;
+        Ok(n > 0)
+    }
+
+    async fn is_project_admin(&self, project_id: i64, user_id: i64) -> StoreResult<bool> {
+        let r: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM project_admins WHERE project_id = ? AND user_id = ?")
+                .bind(project_id)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        Ok(r.is_some())
+    }
+
+    async fn create_project(
+        &self,
+        team_id: i64,
+        slug: &str,
+        name: &str,
+        now: i64,
+    ) -> StoreResult<ProjectRecord> {
+        let row = sqlx::query(
+            "INSERT INTO projects (team_id, slug, name, create_time) VALUES (?, ?, ?, ?)
+             RETURNING id, team_id, slug, name, create_time",
+        )
+        .bind(team_id)
+        .bind(slug)
+        .bind(name)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        project(&row)
+    }
+
+    async fn project_by_slug(
+        &self,
+        team_id: i64,
+        slug: &str,
+    ) -> StoreResult<Option<ProjectRecord>> {
+        sqlx::query("SELECT id, team_id, slug, name, create_time FROM projects WHERE team_id = ? AND slug = ?")
+            .bind(team_id)
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(project)
+            .transpose()
+    }
+
+    async fn project_by_id(&self, id: i64) -> StoreResult<Option<ProjectRecord>> {
+        sqlx::query("SELECT id, team_id, slug, name, create_time FROM projects WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(project)
+            .transpose()
+    }
+
+    async fn list_projects(&self, team_id: i64) -> StoreResult<Vec<ProjectRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, team_id, slug, name, create_time FROM projects WHERE team_id = ? ORDER BY slug",
+        )
+        .bind(team_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(project).collect()
+    }
+
+    async fn delete_project(&self, id: i64) -> StoreResult<bool> {
+        let n = sqlx::query("DELETE FROM projects WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
+        sqlx::query("INSERT INTO audit_log (team_id, time, actor, action, target, details) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(e.team_id)
+            .bind(e.time)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(&e.target)
+            .bind(&e.details)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        team_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, team_id, time, actor, action, target, details FROM audit_log
+             WHERE team_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(team_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    id: r.try_get("id").map_err(backend)?,
+                    team_id: r.try_get("team_id").map_err(backend)?,
+                    time: r.try_get("time").map_err(backend)?,
+                    actor: r.try_get("actor").map_err(backend)?,
+                    action: r.try_get("action").map_err(backend)?,
+                    target: r.try_get("target").map_err(backend)?,
+                    details: r.try_get("details").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,250 @@
+//! The storage conformance suite: every behaviour of the `Store` trait, written once. Each
+//! backend's test file instantiates it with `conformance_tests!(make_store)`, where `make_store`
+//! is an async fn returning a fresh, empty store.
+
+#![allow(clippy::unwrap_used, dead_code)]
+
+use berth_model::{Plan, Role};
+use berth_store::{AddMember, Bootstrap, NewAuditEvent, NewTeam, Store, StoreError};
+
+pub fn bootstrap_input() -> Bootstrap {
+    Bootstrap {
+        admin_username: "admin".into(),
+        admin_token_hash: "h-admin".into(),
+        team_slug: "default".into(),
+        project_slug: "default".into(),
+        plan: Plan::Business,
+        now: 1_000,
+    }
+}
+
+pub async fn bootstrap_runs_once(s: &dyn Store) {
+    assert!(s.bootstrap(&bootstrap_input()).await.unwrap());
+    let mut again = bootstrap_input();
+    again.admin_token_hash = "h-other".into();
+    assert!(
+        !s.bootstrap(&again).await.unwrap(),
+        "second bootstrap must change nothing"
+    );
+    let (tok, user) = s.access_token_by_hash("h-admin").await.unwrap().unwrap();
+    assert_eq!(user.username, "admin");
+    assert!(user.server_admin);
+    assert_eq!(tok.expires_at, None);
+    assert!(s.access_token_by_hash("h-other").await.unwrap().is_none());
+    let teams = s.list_teams(None).await.unwrap();
+    assert_eq!(teams.len(), 1);
+    assert_eq!(teams[0].slug, "default");
+    assert_eq!(
+        s.membership(teams[0].id, user.id).await.unwrap(),
+        Some(Role::Admin)
+    );
+    let projects = s.list_projects(teams[0].id).await.unwrap();
+    assert_eq!(
+        projects.iter().map(|p| p.slug.as_str()).collect::<Vec<_>>(),
+        ["default"]
+    );
+}
+
+pub async fn reset_tokens_replaces_the_named_token(s: &dyn Store) {
+    s.bootstrap(&bootstrap_input()).await.unwrap();
+    assert!(
+        s.reset_tokens("admin", "admin-token", "h-new", 2_000)
+            .await
+            .unwrap()
+    );
+    assert!(s.access_token_by_hash("h-admin").await.unwrap().is_none());
+    assert!(s.access_token_by_hash("h-new").await.unwrap().is_some());
+    assert!(
+        !s.reset_tokens("nobody", "admin-token", "h-x", 2_000)
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn team_slugs_are_unique(s: &dyn Store) {
+    s.bootstrap(&bootstrap_input()).await.unwrap();
+    let admin = s.user_by_name("admin").await.unwrap().unwrap();
+    let new = NewTeam {
+        slug: "acme".into(),
+        name: "Acme".into(),
+        plan: Plan::Free,
+        now: 5,
+    };
+    let t = s.create_team(&new, admin.id).await.unwrap();
+    assert_eq!(t.plan, Plan::Free);
+    assert_eq!(t.deployment_limit(), Some(40));
+    assert_eq!(s.team_by_slug("acme").await.unwrap(), Some(t.clone()));
+    assert_eq!(s.team_by_id(t.id).await.unwrap(), Some(t.clone()));
+    assert!(matches!(
+        s.create_team(&new, admin.id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.list_teams(None).await.unwrap().len(), 2);
+    assert_eq!(
+        s.membership(t.id, admin.id).await.unwrap(),
+        Some(Role::Admin)
+    );
+}
+
+fn add(team_id: i64, username: &str, role: Role, hash: &str) -> AddMember {
+    AddMember {
+        team_id,
+        username: username.into(),
+        role,
+        new_token_hash: hash.into(),
+        project_admin_of: vec![],
+        now: 10,
+    }
+}
+
+pub async fn members_are_created_once_and_removed(s: &dyn Store) {
+    s.bootstrap(&bootstrap_input()).await.unwrap();
+    let team = s.team_by_slug("default").await.unwrap().unwrap();
+    let project = s
+        .project_by_slug(team.id, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut a = add(team.id, "bob", Role::Member, "h-bob");
+    a.project_admin_of = vec![project.id];
+    let (m, created) = s.add_member(&a).await.unwrap();
+    assert!(created);
+    assert_eq!(m.role, Role::Member);
+    assert_eq!(m.project_admin_of, vec!["default".to_string()]);
+    assert!(s.is_project_admin(project.id, m.user_id).await.unwrap());
+    // Adding again changes the role and keeps the first token.
+    let (m2, created2) = s
+        .add_member(&add(team.id, "bob", Role::Admin, "h-bob-2"))
+        .await
+        .unwrap();
+    assert!(!created2);
+    assert_eq!(m2.role, Role::Admin);
+    assert!(s.access_token_by_hash("h-bob").await.unwrap().is_some());
+    assert!(s.access_token_by_hash("h-bob-2").await.unwrap().is_none());
+    let names: Vec<String> = s
+        .list_members(team.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.username)
+        .collect();
+    assert_eq!(names, ["admin", "bob"]);
+    // A second team sees bob only once added there.
+    let other = s
+        .create_team(
+            &NewTeam {
+                slug: "other".into(),
+                name: "o".into(),
+                plan: Plan::Free,
+                now: 1,
+            },
+            m.user_id,
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.list_teams(Some(m.user_id)).await.unwrap().len(), 2);
+    assert!(s.remove_member(team.id, m.user_id).await.unwrap());
+    assert!(!s.remove_member(team.id, m.user_id).await.unwrap());
+    assert!(!s.is_project_admin(project.id, m.user_id).await.unwrap());
+    assert_eq!(s.membership(team.id, m.user_id).await.unwrap(), None);
+    assert_eq!(
+        s.membership(other.id, m.user_id).await.unwrap(),
+        Some(Role::Admin)
+    );
+    let teams = s.list_teams(Some(m.user_id)).await.unwrap();
+    assert_eq!(
+        teams.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>(),
+        ["other"]
+    );
+}
+
+pub async fn projects_are_unique_per_team_and_deleted(s: &dyn Store) {
+    s.bootstrap(&bootstrap_input()).await.unwrap();
+    let admin = s.user_by_name("admin").await.unwrap().unwrap();
+    let team = s.team_by_slug("default").await.unwrap().unwrap();
+    let other = s
+        .create_team(
+            &NewTeam {
+                slug: "other".into(),
+                name: "o".into(),
+                plan: Plan::Free,
+                now: 1,
+            },
+            admin.id,
+        )
+        .await
+        .unwrap();
+    let p = s.create_project(team.id, "web", "Web", 7).await.unwrap();
+    assert_eq!(p.name, "Web");
+    assert!(matches!(
+        s.create_project(team.id, "web", "x", 8).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // The same slug in another team is fine.
+    s.create_project(other.id, "web", "Web", 8).await.unwrap();
+    assert_eq!(s.project_by_id(p.id).await.unwrap(), Some(p.clone()));
+    assert!(s.delete_project(p.id).await.unwrap());
+    assert!(!s.delete_project(p.id).await.unwrap());
+    assert_eq!(s.project_by_slug(team.id, "web").await.unwrap(), None);
+    // Ids are never reused.
+    let q = s.create_project(team.id, "web", "Web", 9).await.unwrap();
+    assert!(q.id > p.id);
+}
+
+pub async fn audit_pages_newest_first(s: &dyn Store) {
+    s.bootstrap(&bootstrap_input()).await.unwrap();
+    let team = s.team_by_slug("default").await.unwrap().unwrap();
+    for i in 0..5 {
+        s.append_audit(&NewAuditEvent {
+            team_id: Some(team.id),
+            time: i,
+            actor: "admin".into(),
+            action: format!("a{i}"),
+            target: "t".into(),
+            details: "{}".into(),
+        })
+        .await
+        .unwrap();
+    }
+    let first = s.list_audit(team.id, None, 3).await.unwrap();
+    assert_eq!(
+        first.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["a4", "a3", "a2"]
+    );
+    let rest = s.list_audit(team.id, Some(first[2].id), 3).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["a1", "a0"]
+    );
+}
+
+pub async fn token_use_is_recorded(s: &dyn Store) {
+    s.bootstrap(&bootstrap_input()).await.unwrap();
+    let (tok, _) = s.access_token_by_hash("h-admin").await.unwrap().unwrap();
+    s.touch_access_token(tok.id, 99).await.unwrap();
+}
+
+/// Instantiates every conformance test for one backend.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path) => {
+        $crate::conformance_tests!(@each $make,
+            bootstrap_runs_once,
+            reset_tokens_replaces_the_named_token,
+            team_slugs_are_unique,
+            members_are_created_once_and_removed,
+            projects_are_unique_per_team_and_deleted,
+            audit_pages_newest_first,
+            token_use_is_recorded,
+        );
+    };
+    (@each $make:path, $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let Some(store) = $make().await else { return };
+                conformance::$name(&*store).await;
+            }
+        )*
+    };
+}
