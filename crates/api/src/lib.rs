@@ -144,3 +144,181 @@ pub struct Me {
 /// An empty success answer (`{}`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct Empty {}
+
+/// Deserializes a field that distinguishes "absent" (`None`) from "null" (`Some(None)`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A deployment, as PROTOCOL §4 shapes it. Settings are the effective values.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    /// Always `cloud` (what Convex's CLI expects).
+    pub kind: String,
+    pub id: i64,
+    /// Generated, globally unique, never reused: `happy-otter-123`.
+    pub name: String,
+    /// `dev`, `preview` or `prod`.
+    pub deployment_type: String,
+    pub deployment_url: String,
+    pub reference: String,
+    pub is_default: bool,
+    pub project_id: i64,
+    pub team_slug: String,
+    pub project_slug: String,
+    pub region: String,
+    pub create_time: i64,
+    pub creator: String,
+    pub expires_at: Option<i64>,
+    pub last_deploy_time: Option<i64>,
+    pub preview_identifier: Option<String>,
+    pub send_logs_to_client: bool,
+    pub send_error_details_to_client: bool,
+    pub dashboard_edit_confirmation: bool,
+    /// `members` or `admins`.
+    pub editable_by: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDeploymentRequest {
+    /// `dev`, `preview` or `prod`.
+    #[serde(rename = "type")]
+    pub deployment_type: String,
+    /// Defaults to `dev/<you>`, `preview/<branch>` or `production`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_default: Option<bool>,
+    /// Unix milliseconds; `null` for none. Or give `expiration`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Expiration as text (`in 7 days`, `12h`, RFC 3339, `none`), read by the server's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+    /// For previews: the raw branch name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_identifier: Option<String>,
+}
+
+/// `PATCH /v1/deployments/{name}`: absent fields are unchanged; `null` means the default (or no
+/// expiration).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateDeploymentRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub expires_at: Option<Option<i64>>,
+    /// Expiration as text, as on create; `none` clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<bool>, nullable)]
+    pub send_logs_to_client: Option<Option<bool>>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<bool>, nullable)]
+    pub send_error_details_to_client: Option<Option<bool>>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<bool>, nullable)]
+    pub dashboard_edit_confirmation: Option<Option<bool>>,
+    /// `members` or `admins`; only project and team admins may change it.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, nullable)]
+    pub editable_by: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListDeploymentsQuery {
+    /// Only this type (`dev`, `preview`, `prod`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_default: Option<bool>,
+    /// Page after this deployment id (the last `id` of the previous page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<i64>,
+    /// Page size (at most 1000; all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Only references starting with this, case-insensitively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct FindDeploymentQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The caller's default dev deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_dev: Option<bool>,
+    /// The project's default production deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_prod: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub id: i64,
+    pub time: i64,
+    /// Username, key name, or `reaper`.
+    pub actor: String,
+    /// e.g. `create_deployment`, `update_deployment`, `delete_deployment`, `reap_deployment`.
+    pub action: String,
+    pub target: String,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLog {
+    pub items: Vec<AuditEvent>,
+    /// Pass as `cursor` for the next (older) page; absent at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AuditLogQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<i64>,
+    /// At most 1000; default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}

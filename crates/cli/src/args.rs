@@ -39,6 +39,10 @@ pub struct Global {
     /// The project to work on (default: the linked project, else `default`).
     #[arg(long, global = true, value_name = "PROJECT")]
     pub project: Option<String>,
+    /// The deployment to target: a name, team:project:ref, project:ref, ref, dev or prod
+    /// (default: CONVEX_DEPLOYMENT from the environment or .env.local).
+    #[arg(long, global = true, value_name = "SELECTOR")]
+    pub deployment: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +64,87 @@ pub enum Command {
     /// Create, list and delete projects.
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// Create, select, list, show, update and delete deployments.
+    #[command(subcommand)]
+    Deployment(DeploymentCommand),
+    /// Link this folder to a project and select your default dev deployment (creating it).
+    Init(InitArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// `team:project` or `project` [default: --team/--project, else default:default].
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    /// Create a deployment in the current project. On a terminal without --type it asks.
+    #[command(
+        after_help = "Example:\n  berth deployment create dev/james/feature-payment-integration --type=dev --region us --expiration \"in 7 days\" --select"
+    )]
+    Create(CreateDeploymentArgs),
+    /// Select a deployment for this folder (writes .env.local).
+    Select {
+        /// name, team:project:ref, project:ref, ref, dev (production cannot be selected)
+        selector: String,
+    },
+    /// List the current project's deployments.
+    List {
+        /// Only this type: dev, preview or prod.
+        #[arg(long = "type", value_name = "TYPE")]
+        deployment_type: Option<String>,
+        /// Only references starting with this.
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Show one deployment [default: the targeted deployment].
+    Show { selector: Option<String> },
+    /// Change a deployment's expiration, reference or settings.
+    Update(UpdateDeploymentArgs),
+    /// Delete a deployment and everything it owns.
+    Delete {
+        selector: String,
+        /// Succeed when the deployment does not exist.
+        #[arg(long)]
+        if_exists: bool,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateDeploymentArgs {
+    /// The reference [default: dev/<you>, preview/<git branch>, production].
+    pub reference: Option<String>,
+    /// dev, preview or prod.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub deployment_type: Option<String>,
+    /// One of the server's regions [default: the server's first].
+    #[arg(long)]
+    pub region: Option<String>,
+    /// none, "in 7 days", 12h, 2w, an RFC 3339 time or Unix seconds [previews: the plan's default].
+    #[arg(long, value_name = "WHEN")]
+    pub expiration: Option<String>,
+    /// Select it for this folder (.env.local) once created.
+    #[arg(long)]
+    pub select: bool,
+    /// Make it your default dev deployment (or the project's default prod).
+    #[arg(long)]
+    pub default: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpdateDeploymentArgs {
+    pub selector: String,
+    /// New expiration; "none" clears it.
+    #[arg(long, value_name = "WHEN")]
+    pub expiration: Option<String>,
+    /// New reference.
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// name=value, repeatable: sendLogsToClient, sendErrorDetailsToClient,
+    /// dashboardEditConfirmation (true|false|default), editableBy (members|admins|default).
+    #[arg(long = "setting", value_name = "NAME=VALUE")]
+    pub settings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -74,6 +74,15 @@ impl Client {
             .await
     }
 
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> CliResult<T> {
+        self.send(self.http.patch(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
     async fn send<T: DeserializeOwned>(&self, mut req: reqwest::RequestBuilder) -> CliResult<T> {
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);

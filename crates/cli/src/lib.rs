@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod output;
+pub mod target;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -7,7 +7,7 @@
 
 use crate::{Control, Principal, internal};
 use berth_model::{Error, Role};
-use berth_store::{ProjectRecord, TeamRecord};
+use berth_store::{DeploymentRecord, ProjectRecord, TeamRecord};
 
 /// The caller's standing in one team.
 #[derive(Debug, Clone)]
@@ -158,4 +158,75 @@ pub(crate) fn project_not_found(what: &str) -> Error {
             "project '{what}' does not exist or you may not see it; `berth project list` shows yours"
         ),
     )
+}
+
+/// The caller's standing on one deployment.
+#[derive(Debug, Clone)]
+pub struct DeploymentAccess {
+    pub project: ProjectAccess,
+    pub deployment: DeploymentRecord,
+}
+
+impl DeploymentAccess {
+    /// Refuses unless the caller may edit this deployment (its `editableBy` setting).
+    pub fn require_edit(&self, action: &str) -> Result<(), Error> {
+        let settings = self
+            .deployment
+            .overrides
+            .resolve(self.deployment.deployment_type);
+        if settings.editable_by == berth_model::EditableBy::Members || self.project.project_admin {
+            return Ok(());
+        }
+        Err(Error::forbidden(format!(
+            "deployment '{}' ({} {}) may be edited only by admins of project '{}:{}', so you may not {action}; ask a project or team admin",
+            self.deployment.name,
+            self.deployment.deployment_type,
+            self.deployment.reference,
+            self.project.team.team.slug,
+            self.project.project.slug,
+        )))
+    }
+
+    /// 410 once the deployment's expiration has passed, whatever the reaper is doing.
+    pub fn require_live(&self, now: i64) -> Result<(), Error> {
+        if self.deployment.is_expired(now) {
+            Err(crate::deployments::expired(&self.deployment))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn deployment_not_found(name: &str) -> Error {
+    Error::not_found(
+        "DeploymentNotFound",
+        format!(
+            "no deployment named '{name}' that you can see; `berth deployment list` shows them"
+        ),
+    )
+}
+
+impl Control {
+    /// Resolves a deployment by name, as seen by `p`. Expired deployments resolve (so they can
+    /// be deleted); callers that serve them check [`DeploymentAccess::require_live`].
+    pub async fn deployment_access(
+        &self,
+        p: &Principal,
+        name: &str,
+    ) -> Result<DeploymentAccess, Error> {
+        let d = self
+            .store
+            .deployment_by_name(name)
+            .await
+            .map_err(internal("look up deployment"))?
+            .ok_or_else(|| deployment_not_found(name))?;
+        let project = self
+            .project_access_by_id(p, d.project_id)
+            .await
+            .map_err(|_| deployment_not_found(name))?;
+        Ok(DeploymentAccess {
+            project,
+            deployment: d,
+        })
+    }
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod bootstrap;
+mod deployments;
 mod members;
 mod projects;
 mod teams;
@@ -22,6 +23,8 @@ pub struct ControlConfig {
     pub default_plan: Plan,
     pub regions: Vec<String>,
     pub public_url: String,
+    pub min_expiration_ms: i64,
+    pub max_expiration_ms: i64,
 }
 
 /// The control plane: the store, the clock, and the server's settings.

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod reaper;
 pub mod routes;
 
 use anyhow::Context;
@@ -41,6 +42,8 @@ pub struct Server {
     pub admin_token_path: PathBuf,
     listener: tokio::net::TcpListener,
     app: axum::Router,
+    control: Arc<Control>,
+    reap_interval: std::time::Duration,
 }
 
 impl Server {
@@ -71,6 +74,8 @@ impl Server {
                 default_plan: cfg.default_plan,
                 regions: cfg.regions.clone(),
                 public_url: public_url.clone(),
+                min_expiration_ms: cfg.min_expiration_ms,
+                max_expiration_ms: cfg.max_expiration_ms,
             },
         ));
         let bootstrapped = control
@@ -78,7 +83,7 @@ impl Server {
             .await
             .map_err(anyhow::Error::msg)?;
         let state = AppState {
-            control,
+            control: control.clone(),
             metrics: Arc::new(metrics::Metrics::default()),
         };
         let (app, _) = routes::router(state);
@@ -91,6 +96,8 @@ impl Server {
                 .join(berth_control::bootstrap::ADMIN_TOKEN_FILE),
             listener,
             app,
+            control,
+            reap_interval: std::time::Duration::from_millis(cfg.reap_interval_ms.max(1) as u64),
         })
     }
 
@@ -99,10 +106,14 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.app)
+        // The reaper runs beside the server and stops with it.
+        let reaper = tokio::spawn(reaper::run(self.control.clone(), self.reap_interval));
+        let served = axum::serve(self.listener, self.app)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serve HTTP")
+            .context("serve HTTP");
+        reaper.abort();
+        served
     }
 }
 

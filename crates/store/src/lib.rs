@@ -17,6 +17,9 @@ pub enum StoreError {
     /// A uniqueness rule was broken; the text names the constraint.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The team already holds as many live deployments as its limit allows.
+    #[error("deployment limit {limit} reached")]
+    LimitReached { limit: u32 },
     /// The backend failed (I/O, corruption, lost connection). Details are for the server log.
     #[error("storage backend: {0}")]
     Backend(String),
@@ -79,6 +82,41 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the project and everything it owns.
     async fn delete_project(&self, id: i64) -> StoreResult<bool>;
 
+    /// Creates a deployment, checking in the same transaction that its name was never used, that
+    /// its reference and default status are free, and that the team is under `limit` live
+    /// deployments at `now`. Conflicts are `Conflict("name" | "reference" | "default")`.
+    async fn create_deployment(&self, new: &NewDeployment) -> StoreResult<DeploymentRecord>;
+    async fn deployment_by_name(&self, name: &str) -> StoreResult<Option<DeploymentRecord>>;
+    /// By reference, case-insensitively.
+    async fn deployment_by_reference(
+        &self,
+        project_id: i64,
+        reference: &str,
+    ) -> StoreResult<Option<DeploymentRecord>>;
+    /// The project's default prod (`user: None`) or a member's default dev deployment.
+    async fn default_deployment(
+        &self,
+        project_id: i64,
+        user: Option<i64>,
+    ) -> StoreResult<Option<DeploymentRecord>>;
+    /// In id (creation) order.
+    async fn list_deployments(
+        &self,
+        project_id: i64,
+        filter: &DeploymentFilter,
+    ) -> StoreResult<Vec<DeploymentRecord>>;
+    /// Writes reference, default status, expiration and setting overrides of `d` (by id).
+    /// A taken reference is `Conflict("reference")`.
+    async fn update_deployment(&self, d: &DeploymentRecord) -> StoreResult<()>;
+    async fn set_last_deploy_time(&self, id: i64, time: i64) -> StoreResult<()>;
+    /// Deletes the deployment and everything it owns; false when it did not exist.
+    async fn delete_deployment(&self, id: i64) -> StoreResult<bool>;
+    /// Deployments expired at `now`, oldest expiry first.
+    async fn expired_deployments(&self, now: i64, limit: u32)
+    -> StoreResult<Vec<DeploymentRecord>>;
+    /// Live (unexpired at `now`) deployments of the team.
+    async fn count_live_deployments(&self, team_id: i64, now: i64) -> StoreResult<u64>;
+
     async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
     /// Newest first; `before` is an event id to page from.
     async fn list_audit(
@@ -117,6 +155,25 @@ pub struct AddMember {
     pub new_token_hash: String,
     pub project_admin_of: Vec<i64>,
     pub now: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDeployment {
+    pub name: String,
+    pub project_id: i64,
+    pub team_id: i64,
+    pub deployment_type: berth_model::DeploymentType,
+    pub reference: String,
+    pub region: String,
+    pub creator: String,
+    pub creator_user_id: Option<i64>,
+    pub is_default: bool,
+    pub expires_at: Option<i64>,
+    pub preview_identifier: Option<String>,
+    pub overrides: berth_model::deployment::SettingOverrides,
+    pub now: i64,
+    /// The team's limit of live deployments; `None` is unlimited.
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! What the store hands back: plain records, one per table row.
 
-use berth_model::{Plan, Role};
+use berth_model::{DeploymentType, Plan, Role, deployment::SettingOverrides};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -66,4 +66,44 @@ pub struct AuditEvent {
     pub action: String,
     pub target: String,
     pub details: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRecord {
+    pub id: i64,
+    pub name: String,
+    pub project_id: i64,
+    pub team_id: i64,
+    pub deployment_type: DeploymentType,
+    pub reference: String,
+    pub region: String,
+    /// Username (or key name) of who created it.
+    pub creator: String,
+    pub creator_user_id: Option<i64>,
+    pub is_default: bool,
+    pub expires_at: Option<i64>,
+    pub create_time: i64,
+    pub last_deploy_time: Option<i64>,
+    pub preview_identifier: Option<String>,
+    pub overrides: SettingOverrides,
+}
+
+impl DeploymentRecord {
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// Which deployments of a project to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentFilter {
+    pub deployment_type: Option<DeploymentType>,
+    pub is_default: Option<bool>,
+    /// Leave out deployments expired at this instant.
+    pub live_at: Option<i64>,
+    /// Only ids greater than this (the page cursor).
+    pub after_id: Option<i64>,
+    pub limit: Option<u32>,
+    /// Only references starting with this (case-insensitive).
+    pub reference_prefix: Option<String>,
 }

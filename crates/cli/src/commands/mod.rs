@@ -1,5 +1,7 @@
 //! One module per subcommand; [`dispatch`] routes to them.
 
+mod deployment;
+mod init;
 mod login;
 mod member;
 mod project;
@@ -23,21 +25,39 @@ pub async fn dispatch(cli: Cli, out: &Out) -> CliResult {
         Command::Team(c) => team::run(g, c, out).await,
         Command::Member(c) => member::run(g, c, out).await,
         Command::Project(c) => project::run(g, c, out).await,
+        Command::Deployment(c) => deployment::run(g, c, out).await,
+        Command::Init(a) => init::run(g, a, out).await,
     }
 }
 
-/// The team a command works on: `--team`, else `default`.
+/// The team a command works on: `--team`, else the linked project's, else `default`.
 pub fn team_slug(g: &Global) -> String {
-    g.team
-        .clone()
-        .unwrap_or_else(|| berth_control::bootstrap::DEFAULT_TEAM.to_string())
+    crate::target::current_project(g).0
 }
 
-/// The project a command works on: `--project`, else `default`.
-pub fn project_slug(g: &Global) -> String {
-    g.project
-        .clone()
-        .unwrap_or_else(|| berth_control::bootstrap::DEFAULT_PROJECT.to_string())
+/// Whether prompts may be shown (stdin and stderr are terminals).
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Asks for a line on the terminal, with a default shown in brackets.
+pub fn ask(question: &str, default: Option<&str>) -> CliResult<String> {
+    match default {
+        Some(d) => eprint!("{question} [{d}]: "),
+        None => eprint!("{question}: "),
+    }
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::failed(format!("read the answer: {e}")))?;
+    let answer = answer.trim();
+    Ok(if answer.is_empty() {
+        default.unwrap_or("").to_string()
+    } else {
+        answer.to_string()
+    })
 }
 
 /// Asks `question` on a terminal; elsewhere requires `--yes`.

@@ -1,6 +1,7 @@
 //! The router. Each resource has its module; every handler carries its `#[utoipa::path]` so that
 //! the OpenAPI document is generated from the same code that serves the routes and cannot drift.
 
+mod deployments;
 mod meta;
 mod projects;
 mod teams;
@@ -22,6 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         (name = "meta", description = "Health, version and metrics"),
         (name = "teams", description = "Teams and their members"),
         (name = "projects", description = "Projects of a team"),
+        (name = "deployments", description = "Deployments of a project"),
     )
 )]
 struct ApiDoc;
@@ -53,6 +55,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::get_project))
         .routes(routes!(projects::get_project_by_id))
         .routes(routes!(projects::delete_project))
+        .routes(routes!(teams::audit_log))
+        .routes(routes!(deployments::list_deployments))
+        .routes(routes!(deployments::find_deployment))
+        .routes(routes!(deployments::create_deployment))
+        .routes(routes!(
+            deployments::get_deployment,
+            deployments::update_deployment
+        ))
+        .routes(routes!(deployments::delete_deployment))
 }
 
 /// All routes with their OpenAPI document. `/v1/openapi.json` serves that document.

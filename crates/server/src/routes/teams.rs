@@ -3,12 +3,12 @@
 use crate::{
     AppState,
     error::ApiResult,
-    extract::{Auth, Body, Path},
+    extract::{Auth, Body, Path, Query},
 };
 use axum::{Json, extract::State};
 use berth_api::{
-    AddMemberRequest, AddMemberResponse, CreateTeamRequest, Empty, ErrorBody, Me, Member,
-    RemoveMemberRequest, Team,
+    AddMemberRequest, AddMemberResponse, AuditLog, AuditLogQuery, CreateTeamRequest, Empty,
+    ErrorBody, Me, Member, RemoveMemberRequest, Team,
 };
 
 /// Who the credential belongs to, and their teams.
@@ -79,4 +79,18 @@ pub async fn remove_member(
 ) -> ApiResult<Json<Empty>> {
     s.control.remove_member(&p, &team, &req.username).await?;
     Ok(Json(Empty {}))
+}
+
+/// The team's audit log, newest first (team admins).
+#[utoipa::path(get, path = "/v1/teams/{team}/audit_log", tag = "teams", security(("bearer" = [])),
+    params(("team" = String, Path, description = "team slug or id"), AuditLogQuery),
+    responses((status = 200, body = AuditLog), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn audit_log(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(team): Path<String>,
+    Query(q): Query<AuditLogQuery>,
+) -> ApiResult<Json<AuditLog>> {
+    Ok(Json(s.control.audit_log(&p, &team, q).await?))
 }

@@ -3,11 +3,15 @@
 //! failing on lock upgrades.
 
 use crate::{
-    AccessToken, AddMember, AuditEvent, Bootstrap, MemberRecord, NewAuditEvent, NewTeam,
-    ProjectRecord, Store, StoreError, StoreResult, TeamRecord, User, migrate,
+    AccessToken, AddMember, AuditEvent, Bootstrap, DeploymentFilter, DeploymentRecord,
+    MemberRecord, NewAuditEvent, NewDeployment, NewTeam, ProjectRecord, Store, StoreError,
+    StoreResult, TeamRecord, User, migrate,
 };
+mod deployments;
+
 use async_trait::async_trait;
 use berth_model::{Plan, Role};
+use deployments::Bind;
 use sqlx::{
     Row, SqlitePool,
     sqlite::{
@@ -20,7 +24,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-fn backend(e: sqlx::Error) -> StoreError {
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(db.message().to_string())
@@ -551,6 +555,116 @@ impl Store for SqliteStore {
             .map_err(backend)?
             .rows_affected();
         Ok(n > 0)
+    }
+
+    async fn create_deployment(&self, new: &NewDeployment) -> StoreResult<DeploymentRecord> {
+        deployments::create(&self.pool, new).await
+    }
+
+    async fn deployment_by_name(&self, name: &str) -> StoreResult<Option<DeploymentRecord>> {
+        deployments::one(&self.pool, "name = ?", vec![Bind::Text(name.to_string())]).await
+    }
+
+    async fn deployment_by_reference(
+        &self,
+        project_id: i64,
+        reference: &str,
+    ) -> StoreResult<Option<DeploymentRecord>> {
+        deployments::one(
+            &self.pool,
+            "project_id = ? AND reference_lower = ?",
+            vec![
+                Bind::Int(project_id),
+                Bind::Text(reference.to_ascii_lowercase()),
+            ],
+        )
+        .await
+    }
+
+    async fn default_deployment(
+        &self,
+        project_id: i64,
+        user: Option<i64>,
+    ) -> StoreResult<Option<DeploymentRecord>> {
+        match user {
+            Some(u) => {
+                deployments::one(
+                    &self.pool,
+                    "project_id = ? AND is_default = 1 AND type = 'dev' AND creator_user_id = ?",
+                    vec![Bind::Int(project_id), Bind::Int(u)],
+                )
+                .await
+            }
+            None => {
+                deployments::one(
+                    &self.pool,
+                    "project_id = ? AND is_default = 1 AND type = 'prod'",
+                    vec![Bind::Int(project_id)],
+                )
+                .await
+            }
+        }
+    }
+
+    async fn list_deployments(
+        &self,
+        project_id: i64,
+        filter: &DeploymentFilter,
+    ) -> StoreResult<Vec<DeploymentRecord>> {
+        deployments::list(&self.pool, project_id, filter).await
+    }
+
+    async fn update_deployment(&self, d: &DeploymentRecord) -> StoreResult<()> {
+        deployments::update(&self.pool, d).await
+    }
+
+    async fn set_last_deploy_time(&self, id: i64, time: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE deployments SET last_deploy_time = ? WHERE id = ?")
+            .bind(time)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn delete_deployment(&self, id: i64) -> StoreResult<bool> {
+        let n = sqlx::query("DELETE FROM deployments WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn expired_deployments(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DeploymentRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM deployments WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+            deployments::COLS
+        )))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(deployments::row).collect()
+    }
+
+    async fn count_live_deployments(&self, team_id: i64, now: i64) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM deployments WHERE team_id = ? AND (expires_at IS NULL OR expires_at > ?)",
+        )
+        .bind(team_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(n as u64)
     }
 
     async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {

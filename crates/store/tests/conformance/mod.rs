@@ -4,8 +4,12 @@
 
 #![allow(clippy::unwrap_used, dead_code)]
 
+use berth_model::{DeploymentType, deployment::SettingOverrides};
 use berth_model::{Plan, Role};
-use berth_store::{AddMember, Bootstrap, NewAuditEvent, NewTeam, Store, StoreError};
+use berth_store::{
+    AddMember, Bootstrap, DeploymentFilter, NewAuditEvent, NewDeployment, NewTeam, Store,
+    StoreError,
+};
 
 pub fn bootstrap_input() -> Bootstrap {
     Bootstrap {
@@ -224,6 +228,286 @@ pub async fn token_use_is_recorded(s: &dyn Store) {
     s.touch_access_token(tok.id, 99).await.unwrap();
 }
 
+fn new_deployment(
+    name: &str,
+    reference: &str,
+    ty: DeploymentType,
+    team_id: i64,
+    project_id: i64,
+) -> NewDeployment {
+    NewDeployment {
+        name: name.into(),
+        project_id,
+        team_id,
+        deployment_type: ty,
+        reference: reference.into(),
+        region: "us".into(),
+        creator: "admin".into(),
+        creator_user_id: Some(1),
+        is_default: false,
+        expires_at: None,
+        preview_identifier: None,
+        overrides: SettingOverrides::default(),
+        now: 100,
+        limit: None,
+    }
+}
+
+async fn default_ids(s: &dyn Store) -> (i64, i64) {
+    s.bootstrap(&bootstrap_input()).await.unwrap();
+    let team = s.team_by_slug("default").await.unwrap().unwrap();
+    let project = s
+        .project_by_slug(team.id, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    (team.id, project.id)
+}
+
+pub async fn deployments_round_trip(s: &dyn Store) {
+    let (t, p) = default_ids(s).await;
+    let mut n = new_deployment("happy-otter-101", "Dev/James/X", DeploymentType::Dev, t, p);
+    n.expires_at = Some(5_000);
+    n.is_default = true;
+    n.preview_identifier = None;
+    n.overrides.send_logs_to_client = Some(false);
+    let d = s.create_deployment(&n).await.unwrap();
+    assert_eq!(d.name, "happy-otter-101");
+    assert_eq!(d.reference, "Dev/James/X");
+    assert!(d.is_default);
+    assert_eq!(d.overrides.send_logs_to_client, Some(false));
+    assert_eq!(d.overrides.editable_by, None);
+    assert_eq!(
+        s.deployment_by_name("happy-otter-101").await.unwrap(),
+        Some(d.clone())
+    );
+    assert_eq!(
+        s.deployment_by_reference(p, "dev/james/x").await.unwrap(),
+        Some(d.clone()),
+        "case-insensitive"
+    );
+    assert_eq!(
+        s.default_deployment(p, Some(1)).await.unwrap(),
+        Some(d.clone())
+    );
+    assert_eq!(s.default_deployment(p, None).await.unwrap(), None);
+    let mut changed = d.clone();
+    changed.reference = "dev/renamed".into();
+    changed.expires_at = None;
+    changed.overrides.editable_by = Some(berth_model::EditableBy::Admins);
+    s.update_deployment(&changed).await.unwrap();
+    assert_eq!(s.deployment_by_name(&d.name).await.unwrap(), Some(changed));
+    s.set_last_deploy_time(d.id, 777).await.unwrap();
+    assert_eq!(
+        s.deployment_by_name(&d.name)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_deploy_time,
+        Some(777)
+    );
+}
+
+pub async fn deployment_conflicts_and_names_never_reused(s: &dyn Store) {
+    let (t, p) = default_ids(s).await;
+    let d = s
+        .create_deployment(&new_deployment(
+            "brave-lion-100",
+            "staging",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
+        .await
+        .unwrap();
+    let same_ref = new_deployment("brave-lion-200", "STAGING", DeploymentType::Dev, t, p);
+    assert!(
+        matches!(s.create_deployment(&same_ref).await, Err(StoreError::Conflict(w)) if w == "reference")
+    );
+    let same_name = new_deployment("brave-lion-100", "other", DeploymentType::Dev, t, p);
+    assert!(
+        matches!(s.create_deployment(&same_name).await, Err(StoreError::Conflict(w)) if w == "name")
+    );
+    assert!(s.delete_deployment(d.id).await.unwrap());
+    assert!(!s.delete_deployment(d.id).await.unwrap());
+    // Deleted, the name stays used; the reference is free again.
+    assert!(
+        matches!(s.create_deployment(&same_name).await, Err(StoreError::Conflict(w)) if w == "name")
+    );
+    s.create_deployment(&new_deployment(
+        "brave-lion-300",
+        "staging",
+        DeploymentType::Dev,
+        t,
+        p,
+    ))
+    .await
+    .unwrap();
+    // One default prod per project.
+    let mut prod = new_deployment("brave-lion-400", "production", DeploymentType::Prod, t, p);
+    prod.is_default = true;
+    s.create_deployment(&prod).await.unwrap();
+    let mut prod2 = new_deployment("brave-lion-500", "production-2", DeploymentType::Prod, t, p);
+    prod2.is_default = true;
+    assert!(
+        matches!(s.create_deployment(&prod2).await, Err(StoreError::Conflict(w)) if w == "default")
+    );
+    // Renaming onto a taken reference conflicts.
+    let mut other = s
+        .create_deployment(&new_deployment(
+            "brave-lion-600",
+            "qa",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
+        .await
+        .unwrap();
+    other.reference = "Staging".into();
+    assert!(matches!(
+        s.update_deployment(&other).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+pub async fn deployment_limit_counts_only_live_ones(s: &dyn Store) {
+    let (t, p) = default_ids(s).await;
+    let mut a = new_deployment("calm-cat-100", "dev/a", DeploymentType::Dev, t, p);
+    a.expires_at = Some(150);
+    a.limit = Some(2);
+    s.create_deployment(&a).await.unwrap();
+    let mut b = new_deployment("calm-cat-101", "dev/b", DeploymentType::Dev, t, p);
+    b.limit = Some(2);
+    s.create_deployment(&b).await.unwrap();
+    let mut c = new_deployment("calm-cat-102", "dev/c", DeploymentType::Dev, t, p);
+    c.limit = Some(2);
+    assert!(matches!(
+        s.create_deployment(&c).await,
+        Err(StoreError::LimitReached { limit: 2 })
+    ));
+    assert_eq!(s.count_live_deployments(t, 100).await.unwrap(), 2);
+    // At 200, `a` has expired and no longer counts.
+    c.now = 200;
+    s.create_deployment(&c).await.unwrap();
+    assert_eq!(s.count_live_deployments(t, 200).await.unwrap(), 2);
+    let expired = s.expired_deployments(200, 10).await.unwrap();
+    assert_eq!(
+        expired.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+        ["calm-cat-100"]
+    );
+}
+
+pub async fn deployments_list_filters_and_pages(s: &dyn Store) {
+    let (t, p) = default_ids(s).await;
+    for i in 0..5 {
+        let ty = if i % 2 == 0 {
+            DeploymentType::Dev
+        } else {
+            DeploymentType::Preview
+        };
+        let mut n = new_deployment(
+            &format!("eager-emu-{}", 100 + i),
+            &format!("{ty}/b{i}"),
+            ty,
+            t,
+            p,
+        );
+        if i == 4 {
+            n.expires_at = Some(50);
+        }
+        s.create_deployment(&n).await.unwrap();
+    }
+    let all = s
+        .list_deployments(p, &DeploymentFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5);
+    let live = s
+        .list_deployments(
+            p,
+            &DeploymentFilter {
+                live_at: Some(100),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 4);
+    let previews = s
+        .list_deployments(
+            p,
+            &DeploymentFilter {
+                deployment_type: Some(DeploymentType::Preview),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(previews.len(), 2);
+    let page1 = s
+        .list_deployments(
+            p,
+            &DeploymentFilter {
+                limit: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let page2 = s
+        .list_deployments(
+            p,
+            &DeploymentFilter {
+                limit: Some(2),
+                after_id: Some(page1[1].id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page1.len() + page2.len(), 4);
+    assert!(page2[0].id > page1[1].id);
+    let found = s
+        .list_deployments(
+            p,
+            &DeploymentFilter {
+                reference_prefix: Some("PREVIEW/".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    let none = s
+        .list_deployments(
+            p,
+            &DeploymentFilter {
+                reference_prefix: Some("%".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "LIKE wildcards in the search are literal");
+}
+
+pub async fn deleting_a_project_deletes_its_deployments(s: &dyn Store) {
+    let (t, _) = default_ids(s).await;
+    let p = s.create_project(t, "web", "web", 1).await.unwrap();
+    s.create_deployment(&new_deployment(
+        "fine-fox-100",
+        "staging",
+        DeploymentType::Dev,
+        t,
+        p.id,
+    ))
+    .await
+    .unwrap();
+    assert!(s.delete_project(p.id).await.unwrap());
+    assert_eq!(s.deployment_by_name("fine-fox-100").await.unwrap(), None);
+    assert_eq!(s.count_live_deployments(t, 0).await.unwrap(), 0);
+}
+
 /// Instantiates every conformance test for one backend.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -236,6 +520,11 @@ macro_rules! conformance_tests {
             projects_are_unique_per_team_and_deleted,
             audit_pages_newest_first,
             token_use_is_recorded,
+            deployments_round_trip,
+            deployment_conflicts_and_names_never_reused,
+            deployment_limit_counts_only_live_ones,
+            deployments_list_filters_and_pages,
+            deleting_a_project_deletes_its_deployments,
         );
     };
     (@each $make:path, $($name:ident),* $(,)?) => {
