@@ -27,6 +27,7 @@ CREATE TABLE deployments (
     UNIQUE (project_id, reference_lower)
 );
 CREATE INDEX deployments_by_team ON deployments (team_id, expires_at);
+CREATE INDEX deployments_by_project ON deployments (project_id, id);
 CREATE INDEX deployments_by_expiry ON deployments (expires_at) WHERE expires_at IS NOT NULL;
 CREATE UNIQUE INDEX deployments_default_dev ON deployments (project_id, creator_user_id)
     WHERE is_default = 1 AND type = 'dev';
