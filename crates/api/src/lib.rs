@@ -139,6 +139,9 @@ pub struct Me {
     pub username: String,
     pub server_admin: bool,
     pub teams: Vec<TeamRole>,
+    /// For a deploy key: what it opens, without its secret (`dev:happy-otter-123|…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_key: Option<String>,
 }
 
 /// An empty success answer (`{}`).
@@ -321,4 +324,56 @@ pub struct AuditLogQuery {
     /// At most 1000; default 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+}
+
+/// A deploy key as listed: never its secret.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployKey {
+    pub name: String,
+    /// `deployment` or `preview`.
+    pub kind: String,
+    /// For a deployment key, its deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_name: Option<String>,
+    pub creator: String,
+    pub create_time: i64,
+    pub last_used_time: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDeployKeyRequest {
+    pub name: String,
+    /// Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Expiration as text (`in 7 days`, `12h`, RFC 3339), read by the server's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+}
+
+/// The new key, shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDeployKeyResponse {
+    pub deploy_key: String,
+}
+
+/// The new preview deploy key, shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePreviewDeployKeyResponse {
+    pub preview_deploy_key: String,
+}
+
+/// Which key to delete: by `name`, or `id` (the name, or the key itself as Convex's CLI sends).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteDeployKeyRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }

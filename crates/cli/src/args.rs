@@ -69,6 +69,9 @@ pub enum Command {
     Deployment(DeploymentCommand),
     /// Link this folder to a project and select your default dev deployment (creating it).
     Init(InitArgs),
+    /// Preview deploy keys (`preview:<team>:<project>|<secret>`) of the current project.
+    #[command(subcommand, name = "deploy-key")]
+    DeployKey(DeployKeyCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -109,6 +112,47 @@ pub enum DeploymentCommand {
         #[arg(long)]
         if_exists: bool,
     },
+    /// Deployment keys (`<type>:<name>|<secret>`) that open the target deployment alone.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a key for the target deployment; printed once, or saved with --save-env.
+    Create {
+        /// A name for the key, unique on the deployment (e.g. the agent or CI job using it).
+        name: String,
+        /// When the key stops working: "in 7 days", 12h, an RFC 3339 time [default: never].
+        #[arg(long, value_name = "WHEN")]
+        expiration: Option<String>,
+        /// Write CONVEX_DEPLOY_KEY (and BERTH_URL) into this file instead of printing the key
+        /// [default file: .env.local]; berth commands in that folder then need no login.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = ".env.local")]
+        save_env: Option<PathBuf>,
+    },
+    /// List the target deployment's keys (names, creators, last use; never secrets).
+    List,
+    /// Revoke a key of the target deployment; it stops working at once.
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeployKeyCommand {
+    /// Create a preview deploy key for the current project (project or team admins).
+    Create {
+        name: String,
+        /// Required: berth's project-level keys are preview keys.
+        #[arg(long)]
+        preview: bool,
+        /// When the key stops working: "in 30 days", 2w, an RFC 3339 time [default: never].
+        #[arg(long, value_name = "WHEN")]
+        expiration: Option<String>,
+    },
+    /// List the current project's preview deploy keys.
+    List,
+    /// Revoke a preview deploy key; it stops working at once.
+    Delete { name: String },
 }
 
 #[derive(Debug, Clone, Args)]

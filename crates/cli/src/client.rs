@@ -6,12 +6,49 @@ use crate::{
     config,
     error::{CliError, CliResult},
 };
+use berth_model::deploy_key::{KeyShape, ParsedKey};
 use serde::{Serialize, de::DeserializeOwned};
 
 pub struct Client {
     http: reqwest::Client,
     pub base: String,
     token: Option<String>,
+}
+
+/// The deploy key in `CONVEX_DEPLOY_KEY`: the process environment, then `.env.local`, then `.env`.
+/// A key whose secret was lost (`dev:happy-otter-123` alone) is an error that says so.
+pub fn deploy_key() -> CliResult<Option<ParsedKey>> {
+    let raw = std::env::var("CONVEX_DEPLOY_KEY")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| dotenv_value(".env.local", "CONVEX_DEPLOY_KEY"))
+        .or_else(|| dotenv_value(".env", "CONVEX_DEPLOY_KEY"));
+    let Some(raw) = raw else { return Ok(None) };
+    match berth_model::deploy_key::parse(&raw) {
+        KeyShape::Key(k) => Ok(Some(k)),
+        KeyShape::MissingSecret(prefix) => Err(CliError::usage(format!(
+            "CONVEX_DEPLOY_KEY: {}",
+            berth_model::deploy_key::missing_secret_error(&prefix).message
+        ))),
+        KeyShape::NotAKey => Err(CliError::usage(
+            "CONVEX_DEPLOY_KEY does not hold a deploy key (expected '<type>:<deployment>|<secret>' or 'preview:<team>:<project>|<secret>'); fix or remove it",
+        )),
+    }
+}
+
+fn raw_key(k: &ParsedKey) -> String {
+    match k {
+        ParsedKey::Deployment {
+            deployment_type,
+            name,
+            secret,
+        } => format!("{deployment_type}:{name}|{secret}"),
+        ParsedKey::Preview {
+            team,
+            project,
+            secret,
+        } => format!("preview:{team}:{project}|{secret}"),
+    }
 }
 
 /// Reads `KEY` from a dotenv file in the current folder, if present.
@@ -44,17 +81,26 @@ impl Client {
         Ok(Self { http, base, token })
     }
 
-    /// A client for the logged-in person: `BERTH_ACCESS_TOKEN` wins over the saved login.
+    /// A client with the caller's credential (PRODUCT §6): a deployment key in
+    /// `CONVEX_DEPLOY_KEY` wins over the login (`BERTH_ACCESS_TOKEN`, else the saved login); a
+    /// preview deploy key is used when there is no login.
     pub fn from_login(global: &Global) -> CliResult<Self> {
         let login = config::load()?;
         let base = server_url(global, login.as_ref())?;
-        let token = std::env::var("BERTH_ACCESS_TOKEN")
+        let member = std::env::var("BERTH_ACCESS_TOKEN")
             .ok()
             .filter(|t| !t.is_empty())
             .or_else(|| login.and_then(|c| c.access_token));
+        let key = deploy_key()?;
+        let token = match (key, member) {
+            (Some(k @ ParsedKey::Deployment { .. }), _) => Some(raw_key(&k)),
+            (Some(k @ ParsedKey::Preview { .. }), None) => Some(raw_key(&k)),
+            (_, Some(m)) => Some(m),
+            (None, None) => None,
+        };
         if token.is_none() {
             return Err(CliError::usage(
-                "you are not logged in: run `berth login --url <server> --token <access token>` (or set BERTH_ACCESS_TOKEN)",
+                "you are not logged in: run `berth login --url <server> --token <access token>`, set BERTH_ACCESS_TOKEN, or put a deploy key in CONVEX_DEPLOY_KEY",
             ));
         }
         Self::new(base, token)

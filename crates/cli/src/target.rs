@@ -40,9 +40,15 @@ pub fn linked_project(dir: &Path) -> Option<(String, String)> {
     Some((team?, project?))
 }
 
-/// The team and project a command works on.
+/// The team and project a command works on: `--team`/`--project`, else the linked project, else
+/// the project of a preview deploy key in `CONVEX_DEPLOY_KEY`, else `default:default`.
 pub fn current_project(g: &Global) -> (String, String) {
-    let linked = linked_project(Path::new("."));
+    let linked = linked_project(Path::new(".")).or_else(|| match crate::client::deploy_key() {
+        Ok(Some(berth_model::deploy_key::ParsedKey::Preview { team, project, .. })) => {
+            Some((team, project))
+        }
+        _ => None,
+    });
     let team = g
         .team
         .clone()
@@ -116,15 +122,22 @@ pub fn configured_deployment() -> Option<String> {
 }
 
 /// The deployment a command targets: `explicit` (a positional selector), else `--deployment`,
-/// else `CONVEX_DEPLOYMENT`. Prints the target block to stderr.
+/// else the deployment of the key in `CONVEX_DEPLOY_KEY`, else `CONVEX_DEPLOYMENT`. Prints the
+/// target block to stderr.
 pub async fn target(
     client: &Client,
     g: &Global,
     explicit: Option<&str>,
     out: &Out,
 ) -> CliResult<Deployment> {
+    let key_deployment = match crate::client::deploy_key()? {
+        Some(berth_model::deploy_key::ParsedKey::Deployment { name, .. }) => Some(name),
+        _ => None,
+    };
     let d = if let Some(sel) = explicit.or(g.deployment.as_deref()) {
         resolve(client, g, sel).await?
+    } else if let Some(name) = key_deployment {
+        client.get(&format!("/v1/deployments/{name}")).await?
     } else if let Some(name) = configured_deployment() {
         client.get(&format!("/v1/deployments/{name}")).await?
     } else {

@@ -1,22 +1,62 @@
 //! Authentication: turns the credential a request carries into a [`Principal`]. Every route
-//! resolves its caller here; nothing else reads tokens.
+//! resolves its caller here; nothing else reads tokens or keys.
 
 use crate::{Control, internal};
-use berth_model::{Error, token};
-use berth_store::User;
+use berth_model::{
+    Error,
+    deploy_key::{self, KeyShape, ParsedKey},
+    token,
+};
+use berth_store::{DeployKeyRecord, KeyKind, User};
+
+/// A deploy key that authenticated, with what it names.
+#[derive(Debug, Clone)]
+pub struct KeyPrincipal {
+    pub key: DeployKeyRecord,
+    /// The key without its secret (`dev:happy-otter-123|…`), for messages.
+    pub shown: String,
+}
 
 /// Who is calling.
 #[derive(Debug, Clone)]
 pub enum Principal {
     /// A person, through their access token.
     Member(User),
+    /// A deployment key: everything on one deployment, nothing else.
+    DeploymentKey(KeyPrincipal),
+    /// A preview deploy key: the preview deployments of one project, nothing else.
+    PreviewKey(KeyPrincipal),
 }
 
 impl Principal {
-    /// How the caller is named in audit events.
+    /// How the caller is named in audit events and as a deployment's creator.
     pub fn actor(&self) -> String {
         match self {
             Principal::Member(u) => u.username.clone(),
+            Principal::DeploymentKey(k) | Principal::PreviewKey(k) => {
+                format!("deploy key '{}'", k.key.name)
+            }
+        }
+    }
+
+    /// The person behind a member credential; a deploy key is refused with a 403 that says
+    /// `what` needs a member's login.
+    pub fn member(&self, what: &str) -> Result<&User, Error> {
+        match self {
+            Principal::Member(u) => Ok(u),
+            Principal::DeploymentKey(k) | Principal::PreviewKey(k) => {
+                Err(Error::forbidden(format!(
+                    "{} is a deploy key and cannot {what}; that needs a member's access token (`berth login`)",
+                    k.shown
+                )))
+            }
+        }
+    }
+
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Principal::Member(u) => Some(u.id),
+            _ => None,
         }
     }
 }
@@ -31,25 +71,39 @@ pub fn credential_from_header(value: &str) -> Result<&str, Error> {
         .filter(|t| !t.is_empty());
     token.ok_or_else(|| {
         Error::unauthenticated(
-            "the Authorization header must be 'Bearer <access token>'; log in with `berth login`",
+            "the Authorization header must be 'Bearer <access token or deploy key>'; log in with `berth login`",
         )
     })
+}
+
+fn invalid_token() -> Error {
+    Error::unauthenticated(
+        "the access token is not valid (revoked, mistyped or from another server); log in again with `berth login`",
+    )
 }
 
 impl Control {
     /// Resolves a credential to its principal, or a 401 that says why.
     pub async fn authenticate(&self, credential: &str) -> Result<Principal, Error> {
-        let hash = token::hash(credential);
+        if credential.starts_with(token::ACCESS_TOKEN_PREFIX) {
+            return self.authenticate_member(credential).await;
+        }
+        match deploy_key::parse(credential) {
+            KeyShape::Key(k) => self.authenticate_key(&k).await,
+            KeyShape::MissingSecret(prefix) => Err(deploy_key::missing_secret_error(&prefix)),
+            KeyShape::NotAKey => Err(invalid_token()),
+        }
+    }
+
+    async fn authenticate_member(&self, credential: &str) -> Result<Principal, Error> {
         let found = self
             .store
-            .access_token_by_hash(&hash)
+            .access_token_by_hash(&token::hash(credential))
             .await
             .map_err(internal("look up access token"))?;
         let Some((tok, user)) = found.filter(|(t, _)| token::verify(credential, &t.token_hash))
         else {
-            return Err(Error::unauthenticated(
-                "the access token is not valid (revoked, mistyped or from another server); log in again with `berth login`",
-            ));
+            return Err(invalid_token());
         };
         let now = self.now();
         if tok.expires_at.is_some_and(|at| at <= now) {
@@ -64,29 +118,108 @@ impl Control {
         Ok(Principal::Member(user))
     }
 
-    /// The caller's identity and teams (`GET /v1/me`).
-    pub async fn me(&self, p: &Principal) -> Result<berth_api::Me, Error> {
-        let Principal::Member(user) = p;
-        let mut teams = Vec::new();
-        for t in self
+    async fn authenticate_key(&self, k: &ParsedKey) -> Result<Principal, Error> {
+        let shown = k.redacted();
+        let invalid = || {
+            Error::unauthenticated(format!(
+                "the deploy key {shown} is not valid: it was revoked, its deployment was deleted, or it was mistyped; ask for a new one (`berth deployment token create` or `berth deploy-key create`)"
+            ))
+        };
+        let record = self
             .store
-            .list_teams(Some(user.id))
+            .deploy_key_by_hash(&token::hash(k.secret()))
             .await
-            .map_err(internal("list teams"))?
-        {
-            if let Some(role) = self
-                .store
-                .membership(t.id, user.id)
-                .await
-                .map_err(internal("read membership"))?
-            {
-                teams.push(berth_api::TeamRole { team: t.slug, role });
+            .map_err(internal("look up deploy key"))?
+            .filter(|r| token::verify(k.secret(), &r.secret_hash))
+            .ok_or_else(invalid)?;
+        // The visible prefix must name what the key really opens.
+        let matches = match (k, record.kind) {
+            (
+                ParsedKey::Deployment {
+                    deployment_type,
+                    name,
+                    ..
+                },
+                KeyKind::Deployment,
+            ) => match record.deployment_id {
+                Some(id) => self
+                    .store
+                    .deployment_by_name(name)
+                    .await
+                    .map_err(internal("look up deployment"))?
+                    .is_some_and(|d| d.id == id && d.deployment_type == *deployment_type),
+                None => false,
+            },
+            (ParsedKey::Preview { team, project, .. }, KeyKind::Preview) => {
+                let t = self
+                    .store
+                    .team_by_id(record.team_id)
+                    .await
+                    .map_err(internal("look up team"))?;
+                let p = self
+                    .store
+                    .project_by_id(record.project_id)
+                    .await
+                    .map_err(internal("look up project"))?;
+                t.is_some_and(|t| &t.slug == team) && p.is_some_and(|p| &p.slug == project)
             }
+            _ => false,
+        };
+        if !matches {
+            return Err(invalid());
         }
-        Ok(berth_api::Me {
-            username: user.username.clone(),
-            server_admin: user.server_admin,
-            teams,
+        let now = self.now();
+        if record.expires_at.is_some_and(|at| at <= now) {
+            return Err(Error::unauthenticated(format!(
+                "the deploy key {shown} ('{}') has expired; ask for a new one",
+                record.name
+            )));
+        }
+        self.store
+            .touch_deploy_key(record.id, now)
+            .await
+            .map_err(internal("record key use"))?;
+        let kp = KeyPrincipal { key: record, shown };
+        Ok(match kp.key.kind {
+            KeyKind::Deployment => Principal::DeploymentKey(kp),
+            KeyKind::Preview => Principal::PreviewKey(kp),
         })
+    }
+
+    /// The caller's identity (`GET /v1/me`): a member with their teams, or a deploy key with
+    /// what it opens.
+    pub async fn me(&self, p: &Principal) -> Result<berth_api::Me, Error> {
+        match p {
+            Principal::Member(user) => {
+                let mut teams = Vec::new();
+                for t in self
+                    .store
+                    .list_teams(Some(user.id))
+                    .await
+                    .map_err(internal("list teams"))?
+                {
+                    if let Some(role) = self
+                        .store
+                        .membership(t.id, user.id)
+                        .await
+                        .map_err(internal("read membership"))?
+                    {
+                        teams.push(berth_api::TeamRole { team: t.slug, role });
+                    }
+                }
+                Ok(berth_api::Me {
+                    username: user.username.clone(),
+                    server_admin: user.server_admin,
+                    teams,
+                    deploy_key: None,
+                })
+            }
+            Principal::DeploymentKey(k) | Principal::PreviewKey(k) => Ok(berth_api::Me {
+                username: p.actor(),
+                server_admin: false,
+                teams: vec![],
+                deploy_key: Some(k.shown.clone()),
+            }),
+        }
     }
 }

@@ -107,8 +107,15 @@ impl Control {
         if ty == DeploymentType::Prod {
             access.require_admin("create production deployments")?;
         }
+        if access.previews_only && ty != DeploymentType::Preview {
+            return Err(Error::forbidden(format!(
+                "a preview deploy key can create only preview deployments in '{}', not a {ty} deployment",
+                access.name()
+            )));
+        }
         let (creator, creator_user_id) = match p {
             Principal::Member(u) => (u.username.clone(), Some(u.id)),
+            other => (other.actor(), None),
         };
         let reference = match (&req.reference, ty, &req.preview_identifier) {
             (Some(r), _, _) => r.trim().to_string(),
@@ -264,6 +271,11 @@ impl Control {
         q: FindDeploymentQuery,
     ) -> Result<Deployment, Error> {
         let access = self.project_access_by_id(p, project_id).await?;
+        if q.default_dev == Some(true) && access.team.user_id.is_none() {
+            return Err(Error::forbidden(
+                "a deploy key has no default dev deployment; select the deployment by reference or name",
+            ));
+        }
         let what = (
             q.reference.as_deref(),
             q.default_dev == Some(true),
@@ -279,7 +291,7 @@ impl Control {
             ),
             (None, true, false) => (
                 self.store
-                    .default_deployment(project_id, Some(access.team.user_id))
+                    .default_deployment(project_id, access.team.user_id)
                     .await,
                 format!(
                     "you have no default dev deployment in project '{project_name}'; create one with `berth deployment create --type dev --default` or `berth init`"
@@ -301,9 +313,16 @@ impl Control {
         let d = found
             .map_err(internal("find deployment"))?
             .ok_or_else(|| Error::not_found("DeploymentNotFound", described))?;
+        if access.previews_only && d.deployment_type != DeploymentType::Preview {
+            return Err(Error::forbidden(format!(
+                "a preview deploy key reaches only the preview deployments of '{project_name}'; '{}' is a {} deployment",
+                d.reference, d.deployment_type
+            )));
+        }
         let a = DeploymentAccess {
             project: access,
             deployment: d,
+            by_key: false,
         };
         a.require_live(self.now())?;
         Ok(self.view(&a))
@@ -317,7 +336,11 @@ impl Control {
     ) -> Result<Vec<Deployment>, Error> {
         let access = self.project_access_by_id(p, project_id).await?;
         let filter = DeploymentFilter {
-            deployment_type: q.deployment_type.as_deref().map(str::parse).transpose()?,
+            deployment_type: if access.previews_only {
+                Some(DeploymentType::Preview)
+            } else {
+                q.deployment_type.as_deref().map(str::parse).transpose()?
+            },
             is_default: q.is_default,
             live_at: Some(self.now()),
             after_id: q.cursor,
@@ -419,6 +442,12 @@ impl Control {
     /// Deletes a deployment and everything it owns; its place in the team's limit is free at once.
     pub async fn delete_deployment(&self, p: &Principal, name: &str) -> Result<Deployment, Error> {
         let a = self.deployment_access(p, name).await?;
+        if let Principal::DeploymentKey(k) = p {
+            return Err(Error::forbidden(format!(
+                "the deploy key {} cannot delete its own deployment; a member who may edit it can (`berth deployment delete`)",
+                k.shown
+            )));
+        }
         a.require_edit("delete it")?;
         self.store
             .delete_deployment(a.deployment.id)

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod authz;
 pub mod bootstrap;
 mod deployments;
+mod keys;
 mod members;
 mod projects;
 mod teams;

@@ -19,7 +19,7 @@ pub(crate) fn team_view(t: &TeamRecord) -> Team {
 impl Control {
     /// Teams the caller belongs to; a server admin sees every team.
     pub async fn list_teams(&self, p: &Principal) -> Result<Vec<Team>, Error> {
-        let Principal::Member(user) = p;
+        let user = p.member("list teams")?;
         let filter = if user.server_admin {
             None
         } else {
@@ -36,7 +36,7 @@ impl Control {
     /// Any signed-in person may create a team and becomes its admin. Only server admins may
     /// choose its plan; everyone else gets the server's default plan.
     pub async fn create_team(&self, p: &Principal, req: CreateTeamRequest) -> Result<Team, Error> {
-        let Principal::Member(user) = p;
+        let user = p.member("create teams")?;
         slug::validate("team", &req.slug)?;
         if req
             .plan

@@ -117,6 +117,14 @@ pub trait Store: Send + Sync + 'static {
     /// Live (unexpired at `now`) deployments of the team.
     async fn count_live_deployments(&self, team_id: i64, now: i64) -> StoreResult<u64>;
 
+    /// A name already used in the same scope is `Conflict("name")`.
+    async fn create_deploy_key(&self, new: &NewDeployKey) -> StoreResult<DeployKeyRecord>;
+    async fn deploy_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<DeployKeyRecord>>;
+    async fn list_deploy_keys(&self, owner: KeyOwner) -> StoreResult<Vec<DeployKeyRecord>>;
+    /// False when there was no key of that name.
+    async fn delete_deploy_key(&self, owner: KeyOwner, name: &str) -> StoreResult<bool>;
+    async fn touch_deploy_key(&self, id: i64, now: i64) -> StoreResult<()>;
+
     async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
     /// Newest first; `before` is an event id to page from.
     async fn list_audit(

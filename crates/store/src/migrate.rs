@@ -19,4 +19,9 @@ pub const SQLITE: &[Migration] = &[
         name: "deployments",
         sql: include_str!("../migrations/sqlite/0002_deployments.sql"),
     },
+    Migration {
+        version: 3,
+        name: "deploy_keys",
+        sql: include_str!("../migrations/sqlite/0003_deploy_keys.sql"),
+    },
 ];

@@ -107,3 +107,55 @@ pub struct DeploymentFilter {
     /// Only references starting with this (case-insensitive).
     pub reference_prefix: Option<String>,
 }
+
+/// Which kind of deploy key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Opens one deployment.
+    Deployment,
+    /// Opens the preview deployments of one project.
+    Preview,
+}
+
+impl KeyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Deployment => "deployment",
+            KeyKind::Preview => "preview",
+        }
+    }
+}
+
+/// Whose keys: one deployment's, or one project's preview keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOwner {
+    Deployment(i64),
+    PreviewsOf(i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployKeyRecord {
+    pub id: i64,
+    pub kind: KeyKind,
+    pub name: String,
+    pub deployment_id: Option<i64>,
+    pub project_id: i64,
+    pub team_id: i64,
+    pub secret_hash: String,
+    pub creator: String,
+    pub create_time: i64,
+    pub expires_at: Option<i64>,
+    pub last_used: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDeployKey {
+    pub owner: KeyOwner,
+    pub name: String,
+    pub project_id: i64,
+    pub team_id: i64,
+    pub secret_hash: String,
+    pub creator: String,
+    pub now: i64,
+    pub expires_at: Option<i64>,
+}

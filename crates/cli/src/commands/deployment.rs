@@ -1,14 +1,17 @@
 //! `berth deployment create|select|list|show|update|delete`.
 
 use crate::{
-    args::{CreateDeploymentArgs, DeploymentCommand, Global, UpdateDeploymentArgs},
+    args::{CreateDeploymentArgs, DeploymentCommand, Global, TokenCommand, UpdateDeploymentArgs},
     client::Client,
     commands::{ask, confirm, interactive},
     error::{CliError, CliResult},
     output::{Out, table, time},
     target::{self, current_project, print_target, write_selection},
 };
-use berth_api::{CreateDeploymentRequest, Deployment, UpdateDeploymentRequest};
+use berth_api::{
+    CreateDeployKeyRequest, CreateDeployKeyResponse, CreateDeploymentRequest,
+    DeleteDeployKeyRequest, DeployKey, Deployment, Empty, UpdateDeploymentRequest,
+};
 use std::path::Path;
 
 pub async fn run(g: &Global, cmd: DeploymentCommand, out: &Out) -> CliResult {
@@ -68,7 +71,112 @@ pub async fn run(g: &Global, cmd: DeploymentCommand, out: &Out) -> CliResult {
             out.result(&deleted, |_| String::new());
             Ok(())
         }
+        DeploymentCommand::Token(cmd) => token(&client, g, cmd, out).await,
     }
+}
+
+async fn token(client: &Client, g: &Global, cmd: TokenCommand, out: &Out) -> CliResult {
+    let d = target::target(client, g, None, out).await?;
+    match cmd {
+        TokenCommand::Create {
+            name,
+            expiration,
+            save_env,
+        } => {
+            let req = CreateDeployKeyRequest {
+                name: name.clone(),
+                expires_at: None,
+                expiration,
+            };
+            let resp: CreateDeployKeyResponse = client
+                .post(
+                    &format!("/v1/deployments/{}/create_deploy_key", d.name),
+                    &req,
+                )
+                .await?;
+            match save_env {
+                Some(file) => {
+                    save_key(&file, &resp.deploy_key, &client.base)?;
+                    out.info(format!(
+                        "Saved deploy key '{name}' as CONVEX_DEPLOY_KEY in {}; berth commands in this folder now use it without a login",
+                        file.display()
+                    ));
+                    out.result(&serde_json::json!({"name": name, "savedTo": file}), |_| {
+                        String::new()
+                    });
+                }
+                None => {
+                    out.info(format!(
+                        "Deploy key '{name}' for {} (shown only this once):",
+                        d.name
+                    ));
+                    out.result(&resp, |r| r.deploy_key.clone());
+                }
+            }
+        }
+        TokenCommand::List => {
+            let keys: Vec<DeployKey> = client
+                .get(&format!("/v1/deployments/{}/list_deploy_keys", d.name))
+                .await?;
+            out.result(&keys, |k| key_table(k));
+        }
+        TokenCommand::Delete { name } => {
+            let _: Empty = client
+                .post(
+                    &format!("/v1/deployments/{}/delete_deploy_key", d.name),
+                    &DeleteDeployKeyRequest {
+                        name: Some(name.clone()),
+                        id: None,
+                    },
+                )
+                .await?;
+            out.info(format!(
+                "Deleted deploy key '{name}' of {}; it stops working at once",
+                d.name
+            ));
+            out.result(&serde_json::json!({"deleted": name}), |_| String::new());
+        }
+    }
+    Ok(())
+}
+
+/// Writes `CONVEX_DEPLOY_KEY` and `BERTH_URL` into `file`, keeping its other lines.
+fn save_key(file: &Path, key: &str, server_url: &str) -> CliResult {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(CliError::failed(format!("read {}: {e}", file.display()))),
+    };
+    let text = berth_model::envfile::set(&text, "CONVEX_DEPLOY_KEY", key, None);
+    let text = berth_model::envfile::set(&text, "BERTH_URL", server_url, None);
+    berth_control::bootstrap::write_private_file(file, &text)
+        .map_err(|e| CliError::failed(format!("write {}: {e}", file.display())))?;
+    if file.file_name().is_some_and(|n| n == target::ENV_FILE) {
+        target::ensure_gitignored(
+            file.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )?;
+    }
+    Ok(())
+}
+
+/// Keys as a table.
+pub fn key_table(keys: &[DeployKey]) -> String {
+    table(
+        &["name", "creator", "created", "last used", "expires"],
+        keys.iter()
+            .map(|k| {
+                vec![
+                    k.name.clone(),
+                    k.creator.clone(),
+                    time(k.create_time),
+                    k.last_used_time.map(time).unwrap_or_else(|| "never".into()),
+                    k.expires_at.map(time).unwrap_or_else(|| "never".into()),
+                ]
+            })
+            .collect(),
+    )
 }
 
 fn git_branch() -> Option<String> {

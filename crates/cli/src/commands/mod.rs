@@ -1,6 +1,7 @@
 //! One module per subcommand; [`dispatch`] routes to them.
 
-mod deployment;
+mod deploy_key;
+pub(crate) mod deployment;
 mod init;
 mod login;
 mod member;
@@ -27,6 +28,7 @@ pub async fn dispatch(cli: Cli, out: &Out) -> CliResult {
         Command::Project(c) => project::run(g, c, out).await,
         Command::Deployment(c) => deployment::run(g, c, out).await,
         Command::Init(a) => init::run(g, a, out).await,
+        Command::DeployKey(c) => deploy_key::run(g, c, out).await,
     }
 }
 

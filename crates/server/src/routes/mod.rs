@@ -2,6 +2,7 @@
 //! the OpenAPI document is generated from the same code that serves the routes and cannot drift.
 
 mod deployments;
+mod keys;
 mod meta;
 mod projects;
 mod teams;
@@ -24,6 +25,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         (name = "teams", description = "Teams and their members"),
         (name = "projects", description = "Projects of a team"),
         (name = "deployments", description = "Deployments of a project"),
+        (name = "keys", description = "Deploy keys and preview deploy keys"),
     )
 )]
 struct ApiDoc;
@@ -64,6 +66,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
             deployments::update_deployment
         ))
         .routes(routes!(deployments::delete_deployment))
+        .routes(routes!(keys::create_deploy_key))
+        .routes(routes!(keys::list_deploy_keys))
+        .routes(routes!(keys::delete_deploy_key))
+        .routes(routes!(keys::create_preview_deploy_key))
+        .routes(routes!(keys::list_preview_deploy_keys))
+        .routes(routes!(keys::delete_preview_deploy_key))
 }
 
 /// All routes with their OpenAPI document. `/v1/openapi.json` serves that document.

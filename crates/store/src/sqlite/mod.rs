@@ -3,11 +3,12 @@
 //! failing on lock upgrades.
 
 use crate::{
-    AccessToken, AddMember, AuditEvent, Bootstrap, DeploymentFilter, DeploymentRecord,
-    MemberRecord, NewAuditEvent, NewDeployment, NewTeam, ProjectRecord, Store, StoreError,
-    StoreResult, TeamRecord, User, migrate,
+    AccessToken, AddMember, AuditEvent, Bootstrap, DeployKeyRecord, DeploymentFilter,
+    DeploymentRecord, KeyOwner, MemberRecord, NewAuditEvent, NewDeployKey, NewDeployment, NewTeam,
+    ProjectRecord, Store, StoreError, StoreResult, TeamRecord, User, migrate,
 };
 mod deployments;
+mod keys;
 
 use async_trait::async_trait;
 use berth_model::{Plan, Role};
@@ -665,6 +666,26 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)?;
         Ok(n as u64)
+    }
+
+    async fn create_deploy_key(&self, new: &NewDeployKey) -> StoreResult<DeployKeyRecord> {
+        keys::create(&self.pool, new).await
+    }
+
+    async fn deploy_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<DeployKeyRecord>> {
+        keys::by_hash(&self.pool, secret_hash).await
+    }
+
+    async fn list_deploy_keys(&self, owner: KeyOwner) -> StoreResult<Vec<DeployKeyRecord>> {
+        keys::list(&self.pool, owner).await
+    }
+
+    async fn delete_deploy_key(&self, owner: KeyOwner, name: &str) -> StoreResult<bool> {
+        keys::delete(&self.pool, owner, name).await
+    }
+
+    async fn touch_deploy_key(&self, id: i64, now: i64) -> StoreResult<()> {
+        keys::touch(&self.pool, id, now).await
     }
 
     async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
