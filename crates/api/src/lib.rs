@@ -101,8 +101,10 @@ pub struct Member {
 #[serde(rename_all = "camelCase")]
 pub struct AddMemberRequest {
     pub username: String,
-    #[schema(value_type = String, example = "member")]
-    pub role: Role,
+    /// The role in the team; a new member defaults to `member`, an existing one keeps theirs.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "member")]
+    pub role: Option<Role>,
     /// Make the member admin of these projects (slugs in the team).
     #[serde(default)]
     pub project_admin_of: Vec<String>,
@@ -291,6 +293,35 @@ pub struct FindDeploymentQuery {
     /// The project's default production deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_prod: Option<bool>,
+    /// Also answer for an expired deployment the reaper has not deleted yet (instead of 410).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_expired: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct GetDeploymentQuery {
+    /// Also answer for an expired deployment the reaper has not deleted yet (instead of 410).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_expired: Option<bool>,
+}
+
+/// `PATCH /v1/teams/{team}` (server admins).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateTeamRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub plan: Option<Plan>,
+    /// A limit that overrides the plan's; `null` returns to the plan's limit.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<u32>, nullable)]
+    pub deployment_limit: Option<Option<u32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

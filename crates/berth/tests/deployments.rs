@@ -784,3 +784,105 @@ fn init_links_a_folder_and_reuses_the_default_dev_deployment() {
         .json();
     assert_eq!(listed[0]["projectSlug"], "shop");
 }
+
+#[test]
+fn expired_but_unreaped_deployments_can_be_deleted_and_their_reference_reused() {
+    let s = TestServer::start(&["--min-expiration", "1s", "--reap-interval", "1h"]);
+    s.cli()
+        .run(&[
+            "deployment",
+            "create",
+            "dev/admin/short",
+            "--type",
+            "dev",
+            "--expiration",
+            "in 1 second",
+        ])
+        .ok();
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = s.cli().run(&["deployment", "show", "dev/admin/short"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("has expired"), "{}", r.stderr);
+    // The reference is free again for a new deployment (the old one is reaped on the spot).
+    let again = s
+        .cli()
+        .run(&[
+            "deployment",
+            "create",
+            "dev/admin/short",
+            "--type",
+            "dev",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(again["reference"], "dev/admin/short");
+    s.cli()
+        .run(&[
+            "deployment",
+            "create",
+            "dev/admin/other",
+            "--type",
+            "dev",
+            "--expiration",
+            "in 1 second",
+        ])
+        .ok();
+    std::thread::sleep(Duration::from_millis(1100));
+    s.cli()
+        .run(&["deployment", "delete", "dev/admin/other"])
+        .ok();
+}
+
+#[test]
+fn dev_references_belong_to_their_member_and_slashes_are_checked() {
+    let s = TestServer::start(&[]);
+    let bob = s
+        .cli()
+        .run(&["member", "add", "bob"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let r = s
+        .cli()
+        .run(&["deployment", "create", "dev/bob/feature", "--type", "dev"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("belong to the member 'bob'"),
+        "{}",
+        r.stderr
+    );
+    s.cli_as_stranger("bob")
+        .url(&s.url)
+        .env("BERTH_ACCESS_TOKEN", &bob)
+        .run(&["deployment", "create", "dev/bob/feature", "--type", "dev"])
+        .ok();
+    s.cli()
+        .run(&["deployment", "create", "dev/nobody/x", "--type", "dev"])
+        .ok();
+    for bad in ["/abc", "abc/", "a//b"] {
+        let r = s.cli().run(&["deployment", "create", bad, "--type", "dev"]);
+        assert!(
+            r.stderr.contains("'/' separates parts"),
+            "{bad}: {}",
+            r.stderr
+        );
+    }
+    let token = s.admin_token();
+    let (status, body) = s.http(
+        "POST",
+        "/v1/projects/1/create_deployment",
+        Some(&token),
+        Some(r#"{"type":"preview","previewIdentifier":"---"}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = s.http(
+        "POST",
+        "/v1/projects/1/create_deployment",
+        Some(&token),
+        Some(r#"{"type":"dev","reference":"dev/admin/secs","expiresAt":1895681850}"#),
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("looks like seconds"), "{body}");
+}

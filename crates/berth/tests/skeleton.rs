@@ -38,9 +38,20 @@ fn first_start_bootstraps_and_second_start_changes_nothing() {
         config_before,
         "the login is left alone"
     );
-    let teams = s.cli().run(&["team", "list", "--json"]).ok().json();
+    // The saved login names the first run's port; on the new port the same token works.
+    let teams = s
+        .cli()
+        .env("BERTH_ACCESS_TOKEN", &token)
+        .run(&["team", "list", "--json"])
+        .ok()
+        .json();
     assert_eq!(teams.as_array().unwrap().len(), 1);
-    let projects = s.cli().run(&["project", "list", "--json"]).ok().json();
+    let projects = s
+        .cli()
+        .env("BERTH_ACCESS_TOKEN", &token)
+        .run(&["project", "list", "--json"])
+        .ok()
+        .json();
     assert_eq!(projects.as_array().unwrap().len(), 1);
 }
 
@@ -337,4 +348,110 @@ fn usage_errors_exit_2_and_env_vars_configure_serve() {
     let s = TestServer::start(&["--default-plan", "free"]);
     let teams = s.cli().run(&["team", "list", "--json"]).ok().json();
     assert_eq!(teams[0]["plan"], "free");
+}
+
+#[test]
+fn roles_are_kept_unless_given_and_the_last_admin_stays() {
+    let s = TestServer::start(&[]);
+    s.cli().run(&["team", "create", "acme"]).ok();
+    s.cli()
+        .run(&["project", "create", "web", "--team", "acme"])
+        .ok();
+    // Re-adding the only admin as project admin, without --role, keeps them admin.
+    s.cli()
+        .run(&[
+            "member",
+            "add",
+            "admin",
+            "--team",
+            "acme",
+            "--project-admin",
+            "web",
+        ])
+        .ok();
+    let members = s
+        .cli()
+        .run(&["member", "list", "--team", "acme", "--json"])
+        .ok()
+        .json();
+    assert_eq!(members[0]["role"], "admin");
+    // Demoting the last admin is refused.
+    let r = s.cli().run(&[
+        "member", "add", "admin", "--team", "acme", "--role", "member",
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("last admin"), "{}", r.stderr);
+}
+
+#[test]
+fn the_saved_token_goes_only_to_its_own_server() {
+    let s = TestServer::start(&[]);
+    let dir = s.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".env.local"), "BERTH_URL=http://127.0.0.1:9\n").unwrap();
+    let r = common::Cli::new(s.home.clone(), dir).run(&["whoami"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("your login is for") && r.stderr.contains("http://127.0.0.1:9"),
+        "{}",
+        r.stderr
+    );
+    let r = s.cli().run(&["whoami", "--url", "https://example.invalid"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("plain HTTP"), "{}", r.stderr);
+    let r = s.cli().run(&["whoami", "--url", "127.0.0.1:1"]);
+    assert!(r.stderr.contains("with its scheme"), "{}", r.stderr);
+}
+
+#[test]
+fn server_admins_change_plans_and_limits() {
+    let s = TestServer::start(&[]);
+    s.cli()
+        .run(&["team", "create", "acme", "--plan", "free"])
+        .ok();
+    let t = s
+        .cli()
+        .run(&[
+            "team",
+            "update",
+            "acme",
+            "--deployment-limit",
+            "2",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(t["deploymentLimit"], 2);
+    let t = s
+        .cli()
+        .run(&[
+            "team",
+            "update",
+            "acme",
+            "--plan",
+            "professional",
+            "--deployment-limit",
+            "default",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(
+        (t["plan"].as_str(), t["deploymentLimit"].as_i64()),
+        (Some("professional"), Some(300))
+    );
+    let bob = s
+        .cli()
+        .run(&["member", "add", "bob", "--team", "acme", "--role", "admin"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let r = s
+        .cli_as_stranger("bob")
+        .url(&s.url)
+        .env("BERTH_ACCESS_TOKEN", &bob)
+        .run(&["team", "update", "acme", "--plan", "enterprise"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("only a server admin"), "{}", r.stderr);
 }

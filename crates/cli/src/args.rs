@@ -280,6 +280,16 @@ pub enum TeamCommand {
     },
     /// List your teams.
     List,
+    /// Change a team's plan or deployment limit (server admins).
+    Update {
+        slug: String,
+        /// free, starter, professional, business or enterprise.
+        #[arg(long)]
+        plan: Option<String>,
+        /// A number that overrides the plan's limit, or `default` for the plan's.
+        #[arg(long, value_name = "N|default")]
+        deployment_limit: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -287,9 +297,9 @@ pub enum MemberCommand {
     /// Add a member to the team (or change their role); a new person's token is printed once.
     Add {
         username: String,
-        /// The member's role in the team.
-        #[arg(long, value_parser = ["admin", "member"], default_value = "member")]
-        role: String,
+        /// The member's role in the team [default: member for someone new; an existing member keeps theirs].
+        #[arg(long, value_parser = ["admin", "member"])]
+        role: Option<String>,
         /// Also make them admin of this project (repeatable).
         #[arg(long = "project-admin", value_name = "PROJECT")]
         project_admin: Vec<String>,

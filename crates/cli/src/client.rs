@@ -65,11 +65,28 @@ pub fn server_url(global: &Global, login: Option<&config::Config>) -> CliResult<
         .or_else(|| std::env::var("BERTH_URL").ok().filter(|s| !s.is_empty()))
         .or_else(|| dotenv_value(".env.local", "BERTH_URL"))
         .or_else(|| login.and_then(|c| c.url.clone()));
-    url.map(|u| u.trim_end_matches('/').to_string()).ok_or_else(|| {
+    let url = url.map(|u| u.trim().trim_end_matches('/').to_string()).ok_or_else(|| {
         CliError::usage(
             "no berth server to talk to: pass --url, set BERTH_URL, or log in with `berth login --url <server>`",
         )
-    })
+    })?;
+    check_url(&url)?;
+    Ok(url)
+}
+
+/// The CLI speaks plain HTTP: refuse what it cannot reach, saying why.
+fn check_url(url: &str) -> CliResult {
+    if url.starts_with("https://") {
+        return Err(CliError::usage(format!(
+            "{url}: this berth CLI speaks plain HTTP only; use the server's http:// address (see docs/DECISIONS.md)"
+        )));
+    }
+    if !url.starts_with("http://") || url.len() <= "http://".len() {
+        return Err(CliError::usage(format!(
+            "'{url}' is not a server URL; write it with its scheme, e.g. http://{url}"
+        )));
+    }
+    Ok(())
 }
 
 impl Client {
@@ -87,11 +104,27 @@ impl Client {
     pub fn from_login(global: &Global) -> CliResult<Self> {
         let login = config::load()?;
         let base = server_url(global, login.as_ref())?;
-        let member = std::env::var("BERTH_ACCESS_TOKEN")
+        let from_env = std::env::var("BERTH_ACCESS_TOKEN")
             .ok()
-            .filter(|t| !t.is_empty())
-            .or_else(|| login.and_then(|c| c.access_token));
+            .filter(|t| !t.is_empty());
         let key = deploy_key()?;
+        let key_wins = matches!(key, Some(ParsedKey::Deployment { .. }));
+        let saved = match login {
+            // The saved token goes only to the server it was issued by.
+            Some(c) if from_env.is_none() && !key_wins => match (&c.url, c.access_token) {
+                (Some(u), Some(t)) if u.trim_end_matches('/') == base => Some(t),
+                (Some(_), Some(_)) if key.is_some() => None,
+                (Some(u), Some(_)) => {
+                    return Err(CliError::usage(format!(
+                        "your login is for {u}, but this command targets {base} (from --url, BERTH_URL or .env.local); log in there with `berth login --url {base}` or set BERTH_ACCESS_TOKEN"
+                    )));
+                }
+                (None, t) => t,
+                (_, None) => None,
+            },
+            _ => None,
+        };
+        let member = from_env.or(saved);
         let token = match (key, member) {
             (Some(k @ ParsedKey::Deployment { .. }), _) => Some(raw_key(&k)),
             (Some(k @ ParsedKey::Preview { .. }), None) => Some(raw_key(&k)),

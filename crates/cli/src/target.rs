@@ -70,9 +70,29 @@ pub async fn project(client: &Client, team: &str, project: &str) -> CliResult<Pr
 
 /// Resolves a selector to a deployment.
 pub async fn resolve(client: &Client, g: &Global, text: &str) -> CliResult<Deployment> {
+    resolve_with(client, g, text, false).await
+}
+
+/// Resolves a selector, also to an expired deployment the reaper has not deleted yet when
+/// `include_expired` (for deleting it).
+pub async fn resolve_with(
+    client: &Client,
+    g: &Global,
+    text: &str,
+    include_expired: bool,
+) -> CliResult<Deployment> {
+    let expired = if include_expired {
+        "includeExpired=true"
+    } else {
+        ""
+    };
     let sel = selector::parse(text).map_err(|e| CliError::usage(e.message))?;
     match sel {
-        Selector::Name(name) => client.get(&format!("/v1/deployments/{name}")).await,
+        Selector::Name(name) => {
+            client
+                .get(&format!("/v1/deployments/{name}?{expired}"))
+                .await
+        }
         Selector::InProject {
             team,
             project: proj,
@@ -88,7 +108,10 @@ pub async fn resolve(client: &Client, g: &Global, text: &str) -> CliResult<Deplo
                 Inner::Reference(r) => format!("reference={}", encode(r)),
             };
             client
-                .get(&format!("/v1/projects/{}/deployment?{query}", p.id))
+                .get(&format!(
+                    "/v1/projects/{}/deployment?{query}&{expired}",
+                    p.id
+                ))
                 .await
         }
     }
@@ -139,7 +162,12 @@ pub async fn target(
     } else if let Some(name) = key_deployment {
         client.get(&format!("/v1/deployments/{name}")).await?
     } else if let Some(name) = configured_deployment() {
-        client.get(&format!("/v1/deployments/{name}")).await?
+        client.get(&format!("/v1/deployments/{name}")).await.map_err(|e| match e.code() {
+            Some("DeploymentNotFound") => CliError::failed(format!(
+                "the deployment '{name}' selected by CONVEX_DEPLOYMENT (environment or .env.local) no longer exists or you cannot see it; select another with `berth deployment select <selector>`"
+            )),
+            _ => e,
+        })?
     } else {
         return Err(CliError::usage(
             "no deployment selected: pass --deployment <selector>, run `berth deployment select <selector>` (or `berth init`), or set CONVEX_DEPLOYMENT",

@@ -64,11 +64,11 @@ impl Principal {
 /// Splits an `Authorization` header value into its credential: `Bearer <t>` or `Convex <t>`.
 pub fn credential_from_header(value: &str) -> Result<&str, Error> {
     let value = value.trim();
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("Convex "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
+    let token = value.split_once(' ').and_then(|(scheme, rest)| {
+        (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("convex"))
+            .then(|| rest.trim())
+    });
+    let token = token.filter(|t| !t.is_empty());
     token.ok_or_else(|| {
         Error::unauthenticated(
             "the Authorization header must be 'Bearer <access token or deploy key>'; log in with `berth login`",

@@ -62,6 +62,35 @@ impl Control {
         )
     }
 
+    /// `dev/<name>` and `dev/<name>/...` belong to the member called `<name>`: nobody else may
+    /// take them, so that everyone's default dev reference stays free.
+    async fn check_dev_namespace(&self, p: &Principal, reference: &str) -> Result<(), Error> {
+        let lower = reference.to_ascii_lowercase();
+        let Some(owner) = lower
+            .strip_prefix("dev/")
+            .map(|r| r.split('/').next().unwrap_or(r))
+        else {
+            return Ok(());
+        };
+        if let Principal::Member(u) = p
+            && reference::dev_reference(&u.username).eq_ignore_ascii_case(&format!("dev/{owner}"))
+        {
+            return Ok(());
+        }
+        let taken = self
+            .store
+            .user_by_name(owner)
+            .await
+            .map_err(internal("look up user"))?
+            .is_some();
+        if taken {
+            return Err(Error::forbidden(format!(
+                "references under 'dev/{owner}' belong to the member '{owner}'; use dev/<your username>/... or another reference"
+            )));
+        }
+        Ok(())
+    }
+
     /// Turns `expiration` text or `expiresAt` milliseconds into an instant (or none), checked
     /// against the server's minimum and maximum.
     fn expiration_from(
@@ -81,6 +110,14 @@ impl Control {
                 Expiration::Never => (None, t.to_string()),
                 Expiration::At(at) => (Some(at), t.to_string()),
             },
+            (None, Some(Some(ms))) if (0..100_000_000_000).contains(&ms) => {
+                return Err(Error::bad_request(
+                    "InvalidExpiration",
+                    format!(
+                        "expiresAt is in Unix milliseconds, and {ms} looks like seconds; send {ms}000, or use 'expiration' with text such as \"in 7 days\""
+                    ),
+                ));
+            }
             (None, Some(ms)) => (ms, ms.map(|m| m.to_string()).unwrap_or_default()),
             (None, None) => return Ok(None),
         };
@@ -129,7 +166,14 @@ impl Control {
                 ));
             }
         };
+        if reference.ends_with('/') && req.reference.is_none() {
+            return Err(Error::bad_request(
+                "InvalidReference",
+                "the branch name leaves nothing for the preview's reference (preview/<branch>); give a reference or a branch with letters or digits",
+            ));
+        }
         reference::validate(&reference)?;
+        self.check_dev_namespace(p, &reference).await?;
         let region = match &req.region {
             Some(r) if self.config.regions.iter().any(|x| x == r) => r.clone(),
             Some(r) => {
@@ -209,6 +253,11 @@ impl Control {
             match self.store.create_deployment(&new).await {
                 Ok(d) => break d,
                 Err(StoreError::Conflict(what)) if what == "name" => continue,
+                Err(StoreError::Conflict(what))
+                    if what == "reference" && self.reap_expired_holder(&new).await? =>
+                {
+                    continue;
+                }
                 Err(StoreError::Conflict(what)) if what == "reference" => {
                     return Err(Error::conflict(
                         "ReferenceTaken",
@@ -256,9 +305,16 @@ impl Control {
         Ok(self.deployment_view(&record, &team.slug, &access.project.slug))
     }
 
-    pub async fn get_deployment(&self, p: &Principal, name: &str) -> Result<Deployment, Error> {
+    pub async fn get_deployment(
+        &self,
+        p: &Principal,
+        name: &str,
+        include_expired: bool,
+    ) -> Result<Deployment, Error> {
         let a = self.deployment_access(p, name).await?;
-        a.require_live(self.now())?;
+        if !include_expired {
+            a.require_live(self.now())?;
+        }
         Ok(self.view(&a))
     }
 
@@ -324,7 +380,9 @@ impl Control {
             deployment: d,
             by_key: false,
         };
-        a.require_live(self.now())?;
+        if q.include_expired != Some(true) {
+            a.require_live(self.now())?;
+        }
         Ok(self.view(&a))
     }
 
@@ -378,6 +436,7 @@ impl Control {
         if let Some(r) = &req.reference {
             let r = r.trim();
             reference::validate(r)?;
+            self.check_dev_namespace(p, r).await?;
             changes.insert("reference".into(), r.into());
             d.reference = r.to_string();
         }
@@ -464,6 +523,45 @@ impl Control {
         Ok(self.view(&a))
     }
 
+    /// When an expired deployment the reaper has not reached yet holds the reference a new one
+    /// wants, reaps it now. Returns whether it did.
+    async fn reap_expired_holder(&self, new: &NewDeployment) -> Result<bool, Error> {
+        let holder = self
+            .store
+            .deployment_by_reference(new.project_id, &new.reference)
+            .await
+            .map_err(internal("look up reference"))?;
+        match holder {
+            Some(d) if d.is_expired(self.now()) => self.reap_one(&d, self.now()).await,
+            _ => Ok(false),
+        }
+    }
+
+    async fn reap_one(&self, d: &DeploymentRecord, now: i64) -> Result<bool, Error> {
+        let deleted = self
+            .store
+            .delete_deployment(d.id)
+            .await
+            .map_err(internal("reap deployment"))?;
+        if deleted {
+            tracing::info!(deployment = %d.name, reference = %d.reference, "reaped expired deployment");
+            self.store
+                .append_audit(&berth_store::NewAuditEvent {
+                    team_id: Some(d.team_id),
+                    time: now,
+                    actor: "reaper".into(),
+                    action: "reap_deployment".into(),
+                    target: d.name.clone(),
+                    details:
+                        serde_json::json!({"reference": d.reference, "expiresAt": d.expires_at})
+                            .to_string(),
+                })
+                .await
+                .map_err(internal("audit reap"))?;
+        }
+        Ok(deleted)
+    }
+
     /// Deletes every deployment expired by now, recording each in the audit log. Returns how
     /// many were deleted.
     pub async fn reap_expired(&self) -> Result<usize, Error> {
@@ -479,25 +577,8 @@ impl Control {
                 return Ok(total);
             }
             for d in batch {
-                let deleted = self
-                    .store
-                    .delete_deployment(d.id)
-                    .await
-                    .map_err(internal("reap deployment"))?;
-                if deleted {
+                if self.reap_one(&d, now).await? {
                     total += 1;
-                    tracing::info!(deployment = %d.name, reference = %d.reference, "reaped expired deployment");
-                    self.store
-                        .append_audit(&berth_store::NewAuditEvent {
-                            team_id: Some(d.team_id),
-                            time: now,
-                            actor: "reaper".into(),
-                            action: "reap_deployment".into(),
-                            target: d.name.clone(),
-                            details: serde_json::json!({"reference": d.reference, "expiresAt": d.expires_at}).to_string(),
-                        })
-                        .await
-                        .map_err(internal("audit reap"))?;
                 }
             }
         }

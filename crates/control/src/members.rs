@@ -66,6 +66,23 @@ impl Control {
                 .ok_or_else(|| project_not_found(&format!("{}:{slug}", access.team.slug)))?;
             project_ids.push(project.id);
         }
+        if req.role == Some(Role::Member) {
+            let members = self
+                .store
+                .list_members(access.team.id)
+                .await
+                .map_err(internal("list members"))?;
+            let admins: Vec<_> = members.iter().filter(|m| m.role == Role::Admin).collect();
+            if admins.len() == 1 && admins[0].username == req.username {
+                return Err(Error::conflict(
+                    "LastAdmin",
+                    format!(
+                        "'{}' is the last admin of team '{}'; make another member admin before demoting them",
+                        req.username, access.team.slug
+                    ),
+                ));
+            }
+        }
         let token = token::new_access_token();
         let (member, created) = self
             .store

@@ -1,7 +1,7 @@
 //! Teams: create and list.
 
 use crate::{Control, Principal, internal};
-use berth_api::{CreateTeamRequest, Team};
+use berth_api::{CreateTeamRequest, Team, UpdateTeamRequest};
 use berth_model::{Error, slug};
 use berth_store::{NewTeam, StoreError, TeamRecord};
 
@@ -31,6 +31,47 @@ impl Control {
             .await
             .map_err(internal("list teams"))?;
         Ok(teams.iter().map(team_view).collect())
+    }
+
+    /// Changes a team's plan or deployment limit; server admins only.
+    pub async fn update_team(
+        &self,
+        p: &Principal,
+        team: &str,
+        req: UpdateTeamRequest,
+    ) -> Result<Team, Error> {
+        let mut access = self.team_access(p, team).await?;
+        if !access.server_admin {
+            return Err(Error::forbidden(format!(
+                "only a server admin may change the plan or deployment limit of team '{}'",
+                access.team.slug
+            )));
+        }
+        if req.plan.is_none() && req.deployment_limit.is_none() {
+            return Err(Error::bad_request(
+                "NothingToUpdate",
+                "nothing to change: give a plan or a deployment limit",
+            ));
+        }
+        if let Some(plan) = req.plan {
+            access.team.plan = plan;
+        }
+        if let Some(limit) = req.deployment_limit {
+            access.team.deployment_limit_override = limit.map(i64::from);
+        }
+        self.store
+            .update_team(&access.team)
+            .await
+            .map_err(internal("update team"))?;
+        self.audit(
+            Some(access.team.id),
+            p,
+            "update_team",
+            &access.team.slug,
+            serde_json::json!({"plan": access.team.plan, "deploymentLimit": access.team.deployment_limit()}),
+        )
+        .await?;
+        Ok(team_view(&access.team))
     }
 
     /// Any signed-in person may create a team and becomes its admin. Only server admins may

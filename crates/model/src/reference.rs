@@ -61,6 +61,12 @@ pub fn validate(reference: &str) -> Result<(), Error> {
             &format!("'{c}' is not allowed; use ASCII letters, digits, '-' and '/'"),
         ));
     }
+    if reference.starts_with('/') || reference.ends_with('/') || reference.contains("//") {
+        return Err(invalid(
+            reference,
+            "'/' separates parts: it may not start or end the reference or appear twice in a row",
+        ));
+    }
     if looks_like_generated_name(&reference.to_ascii_lowercase()) {
         return Err(invalid(
             reference,
@@ -98,9 +104,13 @@ pub fn sanitize(branch: &str, prefix: &str) -> String {
         }
         out.push(c);
     }
+    // Collapse `//`, then trim separators from both ends so the result is a valid reference.
+    while out.contains("//") {
+        out = out.replace("//", "/");
+    }
     let room = MAX_LEN.saturating_sub(prefix.len());
-    let cut: String = out.chars().take(room).collect();
-    format!("{prefix}{cut}")
+    let cut: String = out.trim_matches(['-', '/']).chars().take(room).collect();
+    format!("{prefix}{}", cut.trim_end_matches(['-', '/']))
 }
 
 /// The default reference of a preview deployment for a branch: `preview/<branch made safe>`.
@@ -137,6 +147,9 @@ mod tests {
             ("dev/has space", "' ' is not allowed"),
             ("dev/ünï", "'ü' is not allowed"),
             ("dev:x", "':' is not allowed"),
+            ("/abc", "'/' separates parts"),
+            ("abc/", "'/' separates parts"),
+            ("a//b", "'/' separates parts"),
             ("happy-otter-123", "looks like a generated deployment name"),
             ("local-thing", "starting with 'local-'"),
             ("prod", "reserved word"),
@@ -171,7 +184,7 @@ mod tests {
         fn validate_never_panics(s in ".{0,120}") { let _ = validate(&s); }
 
         #[test]
-        fn preview_references_of_real_branches_are_valid(branch in "[a-zA-Z0-9/_.-]{1,150}") {
+        fn preview_references_of_real_branches_are_valid(branch in "[a-zA-Z0-9][a-zA-Z0-9/_.-]{2,150}") {
             let r = preview_reference(&branch);
             prop_assert!(r.len() <= MAX_LEN);
             prop_assert!(!r.contains("--"));

@@ -40,6 +40,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("GET /v1/me", "O O O O O O O O U U U U"),
     ("GET /v1/teams", "O O O F F F F F U U U U"),
     ("POST /v1/teams", "O O O F F F F F U U U U"),
+    ("PATCH /v1/teams/{team}", "O F N F F F F F U U U U"),
     ("GET /v1/teams/{team}/members", "O O N F F F F F U U U U"),
     (
         "POST /v1/teams/{team}/add_member",
@@ -117,6 +118,7 @@ fn body_for(route: &str) -> Option<serde_json::Value> {
             json!({"type": "dev", "reference": "dev/new"})
         }
         "PATCH /v1/deployments/{name}" => json!({"sendLogsToClient": false}),
+        "PATCH /v1/teams/{team}" => json!({"plan": "free"}),
         "POST /v1/deployments/{name}/create_deploy_key" => json!({"name": "newkey"}),
         "POST /v1/deployments/{name}/delete_deploy_key" => json!({"name": "k-this"}),
         "POST /v1/projects/{id}/create_preview_deploy_key" => json!({"name": "pk-new"}),
@@ -160,7 +162,7 @@ async fn world() -> World {
     let add = |name: &str, team: &str| {
         let req = berth_api::AddMemberRequest {
             username: name.into(),
-            role: Role::Member,
+            role: Some(Role::Member),
             project_admin_of: vec![],
         };
         let (admin, team) = (admin.clone(), team.to_string());

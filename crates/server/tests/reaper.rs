@@ -60,7 +60,7 @@ async fn reaper_deletes_exactly_what_has_expired_on_each_tick() {
     // Past the first expiration: it stops serving at once, then the next tick deletes it.
     clock.advance(HOUR + 1);
     let refused = control
-        .get_deployment(&admin, &soon.name)
+        .get_deployment(&admin, &soon.name, false)
         .await
         .unwrap_err();
     assert_eq!(

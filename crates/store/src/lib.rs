@@ -54,6 +54,8 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a team and makes `admin_user` its admin, atomically.
     async fn create_team(&self, new: &NewTeam, admin_user: i64) -> StoreResult<TeamRecord>;
     async fn team_by_slug(&self, slug: &str) -> StoreResult<Option<TeamRecord>>;
+    /// Writes the team's plan and limit override.
+    async fn update_team(&self, t: &TeamRecord) -> StoreResult<()>;
     async fn team_by_id(&self, id: i64) -> StoreResult<Option<TeamRecord>>;
     /// All teams, or those `user` belongs to.
     async fn list_teams(&self, user: Option<i64>) -> StoreResult<Vec<TeamRecord>>;
@@ -158,7 +160,8 @@ pub struct NewTeam {
 pub struct AddMember {
     pub team_id: i64,
     pub username: String,
-    pub role: Role,
+    /// `None` keeps an existing member's role (and makes a new one a member).
+    pub role: Option<Role>,
     /// Hash of the token to give the user if it has to be created.
     pub new_token_hash: String,
     pub project_admin_of: Vec<i64>,

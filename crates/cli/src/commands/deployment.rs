@@ -40,8 +40,11 @@ pub async fn run(g: &Global, cmd: DeploymentCommand, out: &Out) -> CliResult {
             selector,
             if_exists,
         } => {
-            let d = match target::target(&client, g, Some(&selector), out).await {
-                Ok(d) => d,
+            let d = match target::resolve_with(&client, g, &selector, true).await {
+                Ok(d) => {
+                    print_target(&d, out);
+                    d
+                }
                 Err(e) if if_exists && e.code() == Some("DeploymentNotFound") => {
                     out.info(format!("No deployment '{selector}'; nothing to delete"));
                     out.result(&serde_json::json!({"deleted": null}), |_| String::new());

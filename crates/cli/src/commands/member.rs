@@ -19,8 +19,11 @@ pub async fn run(g: &Global, cmd: MemberCommand, out: &Out) -> CliResult {
             project_admin,
         } => {
             let role = role
-                .parse()
-                .map_err(|e: berth_model::Error| CliError::usage(e.message))?;
+                .map(|r| {
+                    r.parse()
+                        .map_err(|e: berth_model::Error| CliError::usage(e.message))
+                })
+                .transpose()?;
             let resp: AddMemberResponse = client
                 .post(
                     &format!("/v1/teams/{team}/add_member"),

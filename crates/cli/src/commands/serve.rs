@@ -59,6 +59,20 @@ pub async fn run(args: ServeArgs, out: &Out) -> CliResult {
         min_expiration_ms: parse_duration("--min-expiration", &args.min_expiration)?,
         max_expiration_ms: parse_duration("--max-expiration", &args.max_expiration)?,
     };
+    if cfg.reap_interval_ms < 100 {
+        return Err(CliError::usage("--reap-interval must be at least 100ms"));
+    }
+    if let Some(u) = &cfg.public_url {
+        let rest = u
+            .strip_prefix("http://")
+            .or_else(|| u.strip_prefix("https://"))
+            .unwrap_or("");
+        if rest.is_empty() || rest.contains(' ') {
+            return Err(CliError::usage(format!(
+                "--public-url '{u}' is not a URL; write it with its scheme, e.g. https://berth.example.com"
+            )));
+        }
+    }
     if cfg.min_expiration_ms > cfg.max_expiration_ms {
         return Err(CliError::usage(
             "--min-expiration must not be longer than --max-expiration",
@@ -93,8 +107,11 @@ pub async fn run(args: ServeArgs, out: &Out) -> CliResult {
             Err(e) => out.info(format!("warning: could not log the CLI in: {e}")),
         }
     }
-    // The one line on stdout, so scripts and tests can find the address when --listen used port 0.
-    println!("berth listening on {}", server.public_url);
+    if server.public_url != format!("http://{}", server.local_addr) {
+        out.info(format!("Clients are told to use {}", server.public_url));
+    }
+    // The one line on stdout, so scripts and tests can find the port when --listen used port 0.
+    println!("berth listening on http://{}", server.local_addr);
     server
         .run(berth_server::shutdown_signal())
         .await

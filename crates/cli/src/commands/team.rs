@@ -6,7 +6,7 @@ use crate::{
     error::{CliError, CliResult},
     output::{Out, table, time},
 };
-use berth_api::{CreateTeamRequest, Team};
+use berth_api::{CreateTeamRequest, Team, UpdateTeamRequest};
 
 pub async fn run(g: &Global, cmd: TeamCommand, out: &Out) -> CliResult {
     let client = Client::from_login(g)?;
@@ -25,6 +25,47 @@ pub async fn run(g: &Global, cmd: TeamCommand, out: &Out) -> CliResult {
             out.info(format!(
                 "Created team '{}' on plan {}; you are its admin",
                 team.slug, team.plan
+            ));
+            out.result(&team, |t| t.slug.clone());
+        }
+        TeamCommand::Update {
+            slug,
+            plan,
+            deployment_limit,
+        } => {
+            let plan = plan
+                .map(|p| {
+                    p.parse().map_err(|e: berth_model::Error| {
+                        CliError::usage(format!("--plan: {}", e.message))
+                    })
+                })
+                .transpose()?;
+            let deployment_limit = match deployment_limit.as_deref() {
+                None => None,
+                Some("default") => Some(None),
+                Some(n) => Some(Some(n.parse::<u32>().map_err(|_| {
+                    CliError::usage(format!(
+                        "--deployment-limit '{n}' must be a whole number or 'default'"
+                    ))
+                })?)),
+            };
+            let team: Team = client
+                .patch(
+                    &format!("/v1/teams/{slug}"),
+                    &UpdateTeamRequest {
+                        plan,
+                        deployment_limit,
+                    },
+                )
+                .await?;
+            out.info(format!(
+                "Team '{}' is on plan {} with {}",
+                team.slug,
+                team.plan,
+                team.deployment_limit
+                    .map_or("no deployment limit".into(), |l| format!(
+                        "a limit of {l} deployments"
+                    ))
             ));
             out.result(&team, |t| t.slug.clone());
         }

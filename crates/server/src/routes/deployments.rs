@@ -7,8 +7,8 @@ use crate::{
 };
 use axum::{Json, extract::State};
 use berth_api::{
-    CreateDeploymentRequest, Deployment, ErrorBody, FindDeploymentQuery, ListDeploymentsQuery,
-    UpdateDeploymentRequest,
+    CreateDeploymentRequest, Deployment, ErrorBody, FindDeploymentQuery, GetDeploymentQuery,
+    ListDeploymentsQuery, UpdateDeploymentRequest,
 };
 
 /// The project's live deployments, in creation order; page with `cursor` and `limit`.
@@ -55,14 +55,19 @@ pub async fn create_deployment(
 
 /// One deployment by name.
 #[utoipa::path(get, path = "/v1/deployments/{name}", tag = "deployments", security(("bearer" = [])),
-    params(("name" = String, Path, description = "deployment name")),
+    params(("name" = String, Path, description = "deployment name"), GetDeploymentQuery),
     responses((status = 200, body = Deployment), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
 pub async fn get_deployment(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(name): Path<String>,
+    Query(q): Query<GetDeploymentQuery>,
 ) -> ApiResult<Json<Deployment>> {
-    Ok(Json(s.control.get_deployment(&p, &name).await?))
+    Ok(Json(
+        s.control
+            .get_deployment(&p, &name, q.include_expired == Some(true))
+            .await?,
+    ))
 }
 
 /// Changes a deployment's reference, expiration or settings.

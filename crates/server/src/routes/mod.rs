@@ -49,6 +49,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(meta::version))
         .routes(routes!(teams::me))
         .routes(routes!(teams::list_teams, teams::create_team))
+        .routes(routes!(teams::update_team))
         .routes(routes!(teams::list_members))
         .routes(routes!(teams::add_member))
         .routes(routes!(teams::remove_member))
@@ -108,7 +109,7 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
 
 async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError(Error::new(
-        berth_model::ErrorKind::BadRequest,
+        berth_model::ErrorKind::MethodNotAllowed,
         "MethodNotAllowed",
         format!(
             "{method} is not allowed on {}; the API is described at /v1/openapi.json",

@@ -8,7 +8,7 @@ use crate::{
 use axum::{Json, extract::State};
 use berth_api::{
     AddMemberRequest, AddMemberResponse, AuditLog, AuditLogQuery, CreateTeamRequest, Empty,
-    ErrorBody, Me, Member, RemoveMemberRequest, Team,
+    ErrorBody, Me, Member, RemoveMemberRequest, Team, UpdateTeamRequest,
 };
 
 /// Who the credential belongs to, and their teams.
@@ -36,6 +36,21 @@ pub async fn create_team(
     Body(req): Body<CreateTeamRequest>,
 ) -> ApiResult<Json<Team>> {
     Ok(Json(s.control.create_team(&p, req).await?))
+}
+
+/// Changes a team's plan or deployment limit (server admins).
+#[utoipa::path(patch, path = "/v1/teams/{team}", tag = "teams", security(("bearer" = [])),
+    params(("team" = String, Path, description = "team slug or id")),
+    request_body = UpdateTeamRequest,
+    responses((status = 200, body = Team), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_team(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(team): Path<String>,
+    Body(req): Body<UpdateTeamRequest>,
+) -> ApiResult<Json<Team>> {
+    Ok(Json(s.control.update_team(&p, &team, req).await?))
 }
 
 /// The team's members.

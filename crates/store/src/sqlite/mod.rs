@@ -322,6 +322,17 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    async fn update_team(&self, t: &TeamRecord) -> StoreResult<()> {
+        sqlx::query("UPDATE teams SET plan = ?, deployment_limit_override = ? WHERE id = ?")
+            .bind(t.plan.as_str())
+            .bind(t.deployment_limit_override)
+            .bind(t.id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     async fn team_by_id(&self, id: i64) -> StoreResult<Option<TeamRecord>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {TEAM_COLS} FROM teams WHERE id = ?"
@@ -384,13 +395,14 @@ impl Store for SqliteStore {
             }
         };
         sqlx::query(
-            "INSERT INTO team_members (team_id, user_id, role, create_time) VALUES (?, ?, ?, ?)
-             ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role",
+            "INSERT INTO team_members (team_id, user_id, role, create_time) VALUES (?, ?, COALESCE(?, 'member'), ?)
+             ON CONFLICT (team_id, user_id) DO UPDATE SET role = COALESCE(?, role)",
         )
         .bind(add.team_id)
         .bind(user_id)
-        .bind(add.role.as_str())
+        .bind(add.role.map(|r| r.as_str()))
         .bind(add.now)
+        .bind(add.role.map(|r| r.as_str()))
         .execute(&mut *tx)
         .await
         .map_err(backend)?;

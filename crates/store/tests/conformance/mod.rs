@@ -84,6 +84,13 @@ pub async fn team_slugs_are_unique(s: &dyn Store) {
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(s.list_teams(None).await.unwrap().len(), 2);
+    let mut raised = t.clone();
+    raised.plan = Plan::Professional;
+    raised.deployment_limit_override = Some(1000);
+    s.update_team(&raised).await.unwrap();
+    let read = s.team_by_id(t.id).await.unwrap().unwrap();
+    assert_eq!(read.deployment_limit(), Some(1000));
+    assert_eq!(read.plan, Plan::Professional);
     assert_eq!(
         s.membership(t.id, admin.id).await.unwrap(),
         Some(Role::Admin)
@@ -94,7 +101,7 @@ fn add(team_id: i64, username: &str, role: Role, hash: &str) -> AddMember {
     AddMember {
         team_id,
         username: username.into(),
-        role,
+        role: Some(role),
         new_token_hash: hash.into(),
         project_admin_of: vec![],
         now: 10,
@@ -123,6 +130,10 @@ pub async fn members_are_created_once_and_removed(s: &dyn Store) {
         .unwrap();
     assert!(!created2);
     assert_eq!(m2.role, Role::Admin);
+    // Without a role, an existing member keeps theirs.
+    let mut keep = add(team.id, "bob", Role::Member, "h-x");
+    keep.role = None;
+    assert_eq!(s.add_member(&keep).await.unwrap().0.role, Role::Admin);
     assert!(s.access_token_by_hash("h-bob").await.unwrap().is_some());
     assert!(s.access_token_by_hash("h-bob-2").await.unwrap().is_none());
     let names: Vec<String> = s
