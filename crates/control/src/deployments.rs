@@ -512,6 +512,7 @@ impl Control {
             .delete_deployment(a.deployment.id)
             .await
             .map_err(internal("delete deployment"))?;
+        self.drop_data(&a.deployment.name).await;
         self.audit(
             Some(a.project.team.team.id),
             p,
@@ -521,6 +522,14 @@ impl Control {
         )
         .await?;
         Ok(self.view(&a))
+    }
+
+    /// Deletes a deployment's own data once its row is gone. A failure leaves an orphan file that
+    /// no deployment refers to; it is logged, not returned, since the deletion itself happened.
+    pub(crate) async fn drop_data(&self, name: &str) {
+        if let Err(e) = self.store.drop_deployment_data(name).await {
+            tracing::warn!(deployment = %name, error = %e, "could not delete the deployment's data files");
+        }
     }
 
     /// When an expired deployment the reaper has not reached yet holds the reference a new one
@@ -544,6 +553,7 @@ impl Control {
             .await
             .map_err(internal("reap deployment"))?;
         if deleted {
+            self.drop_data(&d.name).await;
             tracing::info!(deployment = %d.name, reference = %d.reference, "reaped expired deployment");
             self.store
                 .append_audit(&berth_store::NewAuditEvent {

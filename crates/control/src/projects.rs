@@ -92,10 +92,18 @@ impl Control {
     pub async fn delete_project(&self, p: &Principal, id: i64) -> Result<Project, Error> {
         let access = self.project_access_by_id(p, id).await?;
         access.require_admin("delete it")?;
+        let doomed = self
+            .store
+            .list_deployments(id, &berth_store::DeploymentFilter::default())
+            .await
+            .map_err(internal("list deployments"))?;
         self.store
             .delete_project(id)
             .await
             .map_err(internal("delete project"))?;
+        for d in doomed {
+            self.drop_data(&d.name).await;
+        }
         self.audit(
             Some(access.team.team.id),
             p,

@@ -3,6 +3,7 @@
 //! migrations. Every operation that must be all-or-nothing is one trait method, so that no caller
 //! ever holds a half-written state.
 
+pub mod docs;
 mod migrate;
 pub mod records;
 pub mod sqlite;
@@ -110,7 +111,12 @@ pub trait Store: Send + Sync + 'static {
     /// Writes reference, default status, expiration and setting overrides of `d` (by id).
     /// A taken reference is `Conflict("reference")`.
     async fn update_deployment(&self, d: &DeploymentRecord) -> StoreResult<()>;
-    async fn set_last_deploy_time(&self, id: i64, time: i64) -> StoreResult<()>;
+    /// Records a push: sets the last deploy time and bumps the code version.
+    async fn record_push(&self, id: i64, time: i64) -> StoreResult<i64>;
+    /// The deployment's own data (documents, code), opened on first use.
+    async fn deployment_docs(&self, name: &str) -> StoreResult<std::sync::Arc<dyn docs::DocStore>>;
+    /// Deletes the deployment's own data. Idempotent.
+    async fn drop_deployment_data(&self, name: &str) -> StoreResult<()>;
     /// Deletes the deployment and everything it owns; false when it did not exist.
     async fn delete_deployment(&self, id: i64) -> StoreResult<bool>;
     /// Deployments expired at `now`, oldest expiry first.

@@ -24,4 +24,9 @@ pub const SQLITE: &[Migration] = &[
         name: "deploy_keys",
         sql: include_str!("../migrations/sqlite/0003_deploy_keys.sql"),
     },
+    Migration {
+        version: 4,
+        name: "code_version",
+        sql: include_str!("../migrations/sqlite/0004_code_version.sql"),
+    },
 ];

@@ -86,6 +86,8 @@ pub struct DeploymentRecord {
     pub last_deploy_time: Option<i64>,
     pub preview_identifier: Option<String>,
     pub overrides: SettingOverrides,
+    /// Bumped by every push.
+    pub code_version: i64,
 }
 
 impl DeploymentRecord {

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 pub(super) const COLS: &str = "id, name, project_id, team_id, type, reference, region, creator, creator_user_id, \
 is_default, expires_at, create_time, last_deploy_time, preview_identifier, editable_by, send_logs_to_client, \
-send_error_details_to_client, dashboard_edit_confirmation";
+send_error_details_to_client, dashboard_edit_confirmation, code_version";
 
 fn opt_bool(r: &SqliteRow, col: &str) -> StoreResult<Option<bool>> {
     Ok(r.try_get::<Option<i64>, _>(col)
@@ -46,6 +46,7 @@ pub(super) fn row(r: &SqliteRow) -> StoreResult<DeploymentRecord> {
             send_error_details_to_client: opt_bool(r, "send_error_details_to_client")?,
             dashboard_edit_confirmation: opt_bool(r, "dashboard_edit_confirmation")?,
         },
+        code_version: r.try_get("code_version").map_err(backend)?,
     })
 }
 

@@ -23,6 +23,10 @@ use std::{path::Path, str::FromStr, time::Duration};
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    data_dir: std::path::PathBuf,
+    docs: std::sync::Mutex<
+        std::collections::HashMap<String, std::sync::Arc<crate::docs::sqlite::SqliteDocStore>>,
+    >,
 }
 
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
@@ -52,9 +56,20 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            data_dir: data_dir.to_path_buf(),
+            docs: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Where a deployment's own data lives. Names are `[a-z]+-[a-z]+-[0-9]+`, safe as file names.
+    fn deployment_file(&self, name: &str) -> std::path::PathBuf {
+        self.data_dir
+            .join("deployments")
+            .join(format!("{name}.sqlite3"))
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -631,13 +646,63 @@ impl Store for SqliteStore {
         deployments::update(&self.pool, d).await
     }
 
-    async fn set_last_deploy_time(&self, id: i64, time: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE deployments SET last_deploy_time = ? WHERE id = ?")
-            .bind(time)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+    async fn record_push(&self, id: i64, time: i64) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "UPDATE deployments SET last_deploy_time = ?, code_version = code_version + 1 WHERE id = ? RETURNING code_version",
+        )
+        .bind(time)
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn deployment_docs(
+        &self,
+        name: &str,
+    ) -> StoreResult<std::sync::Arc<dyn crate::docs::DocStore>> {
+        if let Some(d) = self
+            .docs
+            .lock()
+            .map_err(|_| StoreError::Backend("docs cache poisoned".into()))?
+            .get(name)
+        {
+            return Ok(d.clone());
+        }
+        let opened = std::sync::Arc::new(
+            crate::docs::sqlite::SqliteDocStore::open(&self.deployment_file(name)).await?,
+        );
+        let mut cache = self
+            .docs
+            .lock()
+            .map_err(|_| StoreError::Backend("docs cache poisoned".into()))?;
+        Ok(cache.entry(name.to_string()).or_insert(opened).clone())
+    }
+
+    async fn drop_deployment_data(&self, name: &str) -> StoreResult<()> {
+        let cached = self
+            .docs
+            .lock()
+            .map_err(|_| StoreError::Backend("docs cache poisoned".into()))?
+            .remove(name);
+        if let Some(d) = cached {
+            d.close().await;
+        }
+        let file = self.deployment_file(name);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = file.clone().into_os_string();
+            p.push(suffix);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError::Backend(format!(
+                        "remove {}: {e}",
+                        file.display()
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 

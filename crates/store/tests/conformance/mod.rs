@@ -308,14 +308,12 @@ pub async fn deployments_round_trip(s: &dyn Store) {
     changed.overrides.editable_by = Some(berth_model::EditableBy::Admins);
     s.update_deployment(&changed).await.unwrap();
     assert_eq!(s.deployment_by_name(&d.name).await.unwrap(), Some(changed));
-    s.set_last_deploy_time(d.id, 777).await.unwrap();
+    assert_eq!(s.record_push(d.id, 777).await.unwrap(), 1);
+    assert_eq!(s.record_push(d.id, 778).await.unwrap(), 2);
+    let pushed = s.deployment_by_name(&d.name).await.unwrap().unwrap();
     assert_eq!(
-        s.deployment_by_name(&d.name)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_deploy_time,
-        Some(777)
+        (pushed.last_deploy_time, pushed.code_version),
+        (Some(778), 2)
     );
 }
 

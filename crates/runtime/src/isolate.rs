@@ -1,0 +1,668 @@
+//! One QuickJS runtime and context holding one deployment's modules. Limits (memory, time) are
+//! per runtime, so each isolate has its own. No JavaScript value outlives a `Context::with`
+//! closure (nothing is kept as `Persistent`), and the context is declared before the runtime so
+//! it drops first: QuickJS aborts the process when values outlive their runtime.
+
+use crate::{
+    UdfKind,
+    compile::{self, CompiledModule},
+    syscalls::Host,
+    validate,
+};
+use rquickjs::{
+    Context, Ctx, Error as JsError, Exception, Function, Module, Object, Runtime,
+    loader::{ImportAttributes, Loader, Resolver},
+    module::Declared,
+    promise::PromiseState,
+};
+use serde_json::Value as Json;
+use std::{
+    cell::{Cell, RefCell},
+    collections::HashMap,
+    rc::Rc,
+    time::{Duration, Instant},
+};
+
+const VALUES_JS: &str = include_str!("js/values.js");
+const SERVER_JS: &str = include_str!("js/server.js");
+const PRELUDE_JS: &str = include_str!("js/prelude.js");
+const GENERATED_SERVER: &str = "export { queryGeneric as query, mutationGeneric as mutation, actionGeneric as action, \
+internalQueryGeneric as internalQuery, internalMutationGeneric as internalMutation, internalActionGeneric as internalAction, \
+httpActionGeneric as httpAction } from \"convex/server\";\n";
+const GENERATED_API: &str = "import { anyApi } from \"convex/server\";\nexport const api = anyApi;\nexport const internal = anyApi;\nexport const components = anyApi;\n";
+
+/// How much an isolate may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    pub query_time: Duration,
+    pub action_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            query_time: Duration::from_secs(1),
+            action_time: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A function a deployment exports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionInfo {
+    /// `messages.js:list`.
+    pub path: String,
+    pub kind: UdfKind,
+    pub internal: bool,
+    pub args: Json,
+    pub returns: Json,
+}
+
+/// What a function call produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The encoded result.
+    Value(Json),
+    /// The function threw (or was refused before running).
+    Error(FunctionError),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionError {
+    /// One line: `Uncaught Error: boom`, or why the call was refused.
+    pub message: String,
+    /// The stack, when there is one.
+    pub stack: String,
+    /// A `ConvexError`'s data, encoded.
+    pub data: Option<Json>,
+}
+
+impl FunctionError {
+    pub fn refused(message: impl Into<String>) -> Self {
+        FunctionError {
+            message: message.into(),
+            stack: String::new(),
+            data: None,
+        }
+    }
+}
+
+/// Why modules could not be loaded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct LoadError(pub String);
+
+#[derive(Clone)]
+struct Sources(Rc<HashMap<String, String>>);
+
+impl Resolver for Sources {
+    fn resolve<'js>(
+        &mut self,
+        _: &Ctx<'js>,
+        base: &str,
+        name: &str,
+        _: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
+        if !name.starts_with('.') && self.0.contains_key(name) {
+            return Ok(name.to_string());
+        }
+        compile::resolve_import(base, name, &|n| self.0.contains_key(n))
+            .ok_or_else(|| JsError::new_resolving(base, name))
+    }
+}
+
+impl Loader for Sources {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js, Declared>> {
+        let src = self.0.get(name).ok_or_else(|| JsError::new_loading(name))?;
+        Module::declare(ctx.clone(), name, src.clone())
+    }
+}
+
+pub struct Isolate {
+    context: Context,
+    runtime: Runtime,
+    host: Rc<RefCell<Host>>,
+    deadline: Rc<Cell<Option<Instant>>>,
+    tripped: Rc<Cell<bool>>,
+    limits: Limits,
+    pub functions: HashMap<String, FunctionInfo>,
+    /// (load name, uploaded path) of each user module, for error stacks.
+    names: Vec<(String, String)>,
+    /// Set after an out-of-memory or a timeout: the isolate must not be used again.
+    pub poisoned: bool,
+}
+
+/// The text of a pending JS exception.
+fn caught(ctx: &Ctx<'_>, e: JsError) -> String {
+    if !e.is_exception() {
+        return e.to_string();
+    }
+    let v = ctx.catch();
+    if let Some(ex) = v.as_exception() {
+        let msg = ex.message().unwrap_or_default();
+        let stack = ex.stack().unwrap_or_default();
+        return if stack.is_empty() {
+            msg
+        } else {
+            format!("{msg}\n{stack}")
+        };
+    }
+    v.as_string()
+        .and_then(|s| s.to_string().ok())
+        .unwrap_or_else(|| format!("{v:?}"))
+}
+
+impl Isolate {
+    /// Loads `modules` into a fresh runtime and registers their functions.
+    pub fn new(
+        modules: &[CompiledModule],
+        limits: Limits,
+        handle: tokio::runtime::Handle,
+    ) -> Result<Isolate, LoadError> {
+        let runtime =
+            Runtime::new().map_err(|e| LoadError(format!("start the JavaScript runtime: {e}")))?;
+        runtime.set_memory_limit(limits.memory_bytes);
+        runtime.set_max_stack_size(1 << 20);
+        let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
+        let tripped = Rc::new(Cell::new(false));
+        {
+            let (deadline, tripped) = (deadline.clone(), tripped.clone());
+            runtime.set_interrupt_handler(Some(Box::new(move || {
+                let over = deadline.get().is_some_and(|d| Instant::now() > d);
+                if over {
+                    tripped.set(true);
+                }
+                over
+            })));
+        }
+        let mut sources: HashMap<String, String> = HashMap::new();
+        sources.insert("convex/values".into(), VALUES_JS.into());
+        sources.insert("convex/server".into(), SERVER_JS.into());
+        sources.insert("_generated/server.js".into(), GENERATED_SERVER.into());
+        sources.insert("_generated/api.js".into(), GENERATED_API.into());
+        sources.insert("_generated/dataModel.js".into(), "export {};\n".into());
+        for m in modules {
+            sources.insert(m.name.clone(), m.js.clone());
+        }
+        let sources = Sources(Rc::new(sources));
+        runtime.set_loader(sources.clone(), sources);
+        let context = Context::full(&runtime)
+            .map_err(|e| LoadError(format!("create the JavaScript context: {e}")))?;
+        let host = Rc::new(RefCell::new(Host::new(handle)));
+        let mut isolate = Isolate {
+            context,
+            runtime,
+            host,
+            deadline,
+            tripped,
+            limits,
+            functions: HashMap::new(),
+            names: modules
+                .iter()
+                .map(|m| (m.name.clone(), m.path.clone()))
+                .collect(),
+            poisoned: false,
+        };
+        isolate
+            .deadline
+            .set(Some(Instant::now() + limits.action_time));
+        let loaded = isolate.load(modules);
+        isolate.deadline.set(None);
+        loaded?;
+        Ok(isolate)
+    }
+
+    fn load(&mut self, modules: &[CompiledModule]) -> Result<(), LoadError> {
+        let host = self.host.clone();
+        let names = self.names.clone();
+        let functions: Vec<FunctionInfo> =
+            self.context
+                .with(|ctx| -> Result<Vec<FunctionInfo>, LoadError> {
+                    install_host(&ctx, host).map_err(|e| LoadError(caught(&ctx, e)))?;
+                    ctx.eval::<(), _>(PRELUDE_JS).map_err(|e| {
+                        LoadError(format!("berth's prelude failed: {}", caught(&ctx, e)))
+                    })?;
+                    let values = import(&ctx, "convex/values")
+                        .map_err(|e| LoadError(format!("convex/values: {e}")))?;
+                    let encoder: Function = values
+                        .get("convexToJson")
+                        .map_err(|e| LoadError(e.to_string()))?;
+                    let berth: Object = ctx
+                        .globals()
+                        .get("__berth")
+                        .map_err(|e| LoadError(e.to_string()))?;
+                    let set: Function = berth
+                        .get("setEncoder")
+                        .map_err(|e| LoadError(e.to_string()))?;
+                    set.call::<_, ()>((encoder,))
+                        .map_err(|e| LoadError(caught(&ctx, e)))?;
+                    let register: Function = berth
+                        .get("register")
+                        .map_err(|e| LoadError(e.to_string()))?;
+                    let mut found = Vec::new();
+                    for m in modules {
+                        let ns = import(&ctx, &m.name).map_err(|e| {
+                            LoadError(format!("convex/{}: {}", m.path, rename(&e, &names)))
+                        })?;
+                        let listed: String = register
+                            .call((m.name.clone(), ns))
+                            .map_err(|e| LoadError(caught(&ctx, e)))?;
+                        let listed: Vec<Json> =
+                            serde_json::from_str(&listed).map_err(|e| LoadError(e.to_string()))?;
+                        for f in listed {
+                            let kind = match f.get("kind").and_then(Json::as_str) {
+                                Some("query") => UdfKind::Query,
+                                Some("mutation") => UdfKind::Mutation,
+                                _ => UdfKind::Action,
+                            };
+                            let parse = |k: &str| {
+                                f.get(k)
+                                    .and_then(Json::as_str)
+                                    .and_then(|s| serde_json::from_str(s).ok())
+                                    .unwrap_or(Json::Null)
+                            };
+                            found.push(FunctionInfo {
+                                path: f
+                                    .get("path")
+                                    .and_then(Json::as_str)
+                                    .unwrap_or_default()
+                                    .to_string(),
+                                kind,
+                                internal: f.get("visibility").and_then(Json::as_str)
+                                    == Some("internal"),
+                                args: parse("args"),
+                                returns: parse("returns"),
+                            });
+                        }
+                    }
+                    Ok(found)
+                })?;
+        if self.tripped.get() {
+            self.poisoned = true;
+            return Err(LoadError(
+                "loading the modules took too long (a loop at the top level of a module?)".into(),
+            ));
+        }
+        self.functions = functions.into_iter().map(|f| (f.path.clone(), f)).collect();
+        Ok(())
+    }
+
+    /// Resolves `path`, checks the arguments (encoded JSON object) and calls the function; then
+    /// checks its result against its `returns` validator.
+    pub fn invoke(
+        &mut self,
+        docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
+        path: &str,
+        kind: Option<UdfKind>,
+        internal_ok: bool,
+        args: &Json,
+        request_id: &str,
+    ) -> (Outcome, Vec<crate::syscalls::LogLine>, Option<UdfKind>) {
+        self.host.borrow_mut().docs = Some(docs.clone());
+        let f = match crate::resolve(&self.functions, path, kind, internal_ok) {
+            Ok(f) => f.clone(),
+            Err(e) => return (Outcome::Error(e), Vec::new(), None),
+        };
+        if let Err(e) = crate::check_args(&self.host, &f, args) {
+            return (Outcome::Error(e), Vec::new(), Some(f.kind));
+        }
+        let encoded = Json::Array(vec![args.clone()]).to_string();
+        let (mut outcome, logs) = self.call(docs, &f, &encoded, request_id);
+        if let (Outcome::Value(v), false) = (&outcome, f.returns.is_null()) {
+            let checked = berth_value::decode(v)
+                .map_err(|e| e.0)
+                .and_then(|value| validate::check(&value, &f.returns, "", &|_| None));
+            if let Err(e) = checked {
+                outcome = Outcome::Error(FunctionError::refused(format!(
+                    "ReturnsValidationError: {e}"
+                )));
+            }
+        }
+        (outcome, logs, Some(f.kind))
+    }
+
+    pub fn memory_used(&self) -> i64 {
+        self.runtime.memory_usage().memory_used_size
+    }
+
+    /// Calls a function (already resolved to its canonical path and checked by the caller) with
+    /// encoded arguments `[args]`. `docs` is the deployment's data.
+    pub fn call(
+        &mut self,
+        docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
+        function: &FunctionInfo,
+        args_json: &str,
+        request_id: &str,
+    ) -> (Outcome, Vec<crate::syscalls::LogLine>) {
+        {
+            let mut h = self.host.borrow_mut();
+            h.docs = Some(docs);
+            h.logs.clear();
+            h.dropped_logs = 0;
+            h.deferred.clear();
+            h.frames.clear();
+        }
+        let limit = if function.kind == UdfKind::Action {
+            self.limits.action_time
+        } else {
+            self.limits.query_time
+        };
+        self.deadline.set(Some(Instant::now() + limit));
+        self.tripped.set(false);
+        let host = self.host.clone();
+        let names = self.names.clone();
+        let functions = self.functions.clone();
+        let seed = request_id
+            .bytes()
+            .fold(7i32, |a, b| a.wrapping_mul(31).wrapping_add(i32::from(b)));
+        let outcome = self.context.with(|ctx| {
+            run(
+                &ctx, &host, &functions, function, args_json, request_id, seed, &names,
+            )
+        });
+        self.deadline.set(None);
+        let mut outcome = outcome;
+        if self.tripped.get() {
+            self.poisoned = true;
+            outcome = Outcome::Error(FunctionError::refused(format!(
+                "Function execution timed out: {} ran longer than its limit of {:?}",
+                function.path, limit
+            )));
+        } else if let Outcome::Error(e) = &outcome
+            && e.message.contains("out of memory")
+        {
+            self.poisoned = true;
+            outcome = Outcome::Error(FunctionError::refused(format!(
+                "{} ran out of memory: it used more than its limit of {} MiB",
+                function.path,
+                self.limits.memory_bytes >> 20
+            )));
+        }
+        let mut h = self.host.borrow_mut();
+        h.frames.clear();
+        h.docs = None;
+        let mut logs = std::mem::take(&mut h.logs);
+        if h.dropped_logs > 0 {
+            logs.push(crate::syscalls::LogLine {
+                level: "WARN".into(),
+                text: format!(
+                    "{} more log lines were dropped (at most {} per call)",
+                    h.dropped_logs, h.max_log_lines
+                ),
+                time: logs.last().map_or(0, |l| l.time),
+                function: function.path.clone(),
+            });
+        }
+        (outcome, logs)
+    }
+}
+
+/// Imports a module by load name, running jobs until it has evaluated; returns its namespace.
+fn import<'js>(ctx: &Ctx<'js>, name: &str) -> Result<Object<'js>, String> {
+    let promise = Module::import(ctx, name).map_err(|e| caught(ctx, e))?;
+    while ctx.execute_pending_job() {}
+    match promise.state() {
+        PromiseState::Resolved => promise
+            .result::<Object>()
+            .and_then(Result::ok)
+            .ok_or_else(|| "no namespace".into()),
+        PromiseState::Rejected => match promise.result::<rquickjs::Value>() {
+            Some(Err(e)) => Err(caught(ctx, e)),
+            _ => Err("the module failed to load".into()),
+        },
+        PromiseState::Pending => {
+            Err("the module did not finish loading (top-level await that never settles?)".into())
+        }
+    }
+}
+
+fn rename(text: &str, names: &[(String, String)]) -> String {
+    let mut out = text.to_string();
+    for (name, path) in names {
+        out = out
+            .replace(&format!("({name}:"), &format!("(convex/{path}:"))
+            .replace(&format!(" {name}:"), &format!(" convex/{path}:"));
+    }
+    out
+}
+
+/// Installs `__berthHost` (removed again by the prelude).
+fn install_host(ctx: &Ctx<'_>, host: Rc<RefCell<Host>>) -> rquickjs::Result<()> {
+    let obj = Object::new(ctx.clone())?;
+    let h = host.clone();
+    obj.set(
+        "syscall",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'_>, op: String, args: String| -> rquickjs::Result<String> {
+                let r = h.borrow_mut().dispatch(&op, &args);
+                r.map_err(|msg| Exception::throw_message(&ctx, &msg))
+            },
+        )?,
+    )?;
+    let h = host.clone();
+    obj.set(
+        "defer",
+        Function::new(ctx.clone(), move |op: String, args: String| -> u32 {
+            h.borrow_mut().defer(op, args)
+        })?,
+    )?;
+    let h = host;
+    obj.set(
+        "log",
+        Function::new(ctx.clone(), move |level: String, text: String| {
+            h.borrow_mut().log(level, text);
+        })?,
+    )?;
+    ctx.globals().set("__berthHost", obj)
+}
+
+/// The outcome JSON the prelude produces, turned into an [`Outcome`].
+fn outcome_from(text: &str, names: &[(String, String)]) -> Outcome {
+    let v: Json = serde_json::from_str(text).unwrap_or(Json::Null);
+    if v.get("ok").and_then(Json::as_bool) == Some(true) {
+        let value = v
+            .get("value")
+            .and_then(Json::as_str)
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or(Json::Null);
+        return Outcome::Value(value);
+    }
+    let name = v.get("name").and_then(Json::as_str).unwrap_or("Error");
+    let message = v.get("message").and_then(Json::as_str).unwrap_or_default();
+    let data = v
+        .get("data")
+        .and_then(Json::as_str)
+        .and_then(|s| serde_json::from_str(s).ok());
+    Outcome::Error(FunctionError {
+        message: format!("Uncaught {name}: {message}"),
+        stack: rename(
+            v.get("stack")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .trim_end(),
+            names,
+        ),
+        data,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    ctx: &Ctx<'_>,
+    host: &Rc<RefCell<Host>>,
+    functions: &HashMap<String, FunctionInfo>,
+    function: &FunctionInfo,
+    args_json: &str,
+    request_id: &str,
+    seed: i32,
+    names: &[(String, String)],
+) -> Outcome {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as f64)
+        .unwrap_or(0.0);
+    host.borrow_mut().frames.push(crate::syscalls::Frame::new(
+        function.kind,
+        function.path.clone(),
+        now,
+    ));
+    let outcome = drive(
+        ctx, host, functions, function, args_json, request_id, seed, now, names,
+    );
+    let frame = host.borrow_mut().frames.pop();
+    match (outcome, frame) {
+        (Outcome::Value(v), Some(frame)) if function.kind == UdfKind::Mutation => {
+            if let Some(tx) = frame.tx {
+                let handle = host.borrow().handle.clone();
+                if let Err(e) = handle.block_on(tx.commit()) {
+                    tracing::error!(error = %e, "commit mutation");
+                    return Outcome::Error(FunctionError::refused(
+                        "the mutation could not be committed; nothing was written. Try again",
+                    ));
+                }
+            }
+            Outcome::Value(v)
+        }
+        (outcome, _) => outcome,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    ctx: &Ctx<'_>,
+    host: &Rc<RefCell<Host>>,
+    functions: &HashMap<String, FunctionInfo>,
+    function: &FunctionInfo,
+    args_json: &str,
+    request_id: &str,
+    seed: i32,
+    now: f64,
+    names: &[(String, String)],
+) -> Outcome {
+    let berth: Object = match ctx.globals().get("__berth") {
+        Ok(b) => b,
+        Err(e) => return Outcome::Error(FunctionError::refused(caught(ctx, e))),
+    };
+    let (start, outcome_fn, settle): (Function, Function, Function) = match (
+        berth.get("start"),
+        berth.get("outcome"),
+        berth.get("settle"),
+    ) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        _ => return Outcome::Error(FunctionError::refused("berth's prelude is missing")),
+    };
+    let id: u32 = match start.call((
+        function.path.clone(),
+        function.kind.as_str(),
+        args_json.to_string(),
+        now,
+        seed,
+        request_id.to_string(),
+    )) {
+        Ok(id) => id,
+        Err(e) => return Outcome::Error(FunctionError::refused(caught(ctx, e))),
+    };
+    loop {
+        while ctx.execute_pending_job() {}
+        match outcome_fn.call::<_, Option<String>>((id,)) {
+            Ok(Some(text)) => return outcome_from(&text, names),
+            Ok(None) => {}
+            Err(e) => return Outcome::Error(FunctionError::refused(caught(ctx, e))),
+        }
+        let next = host.borrow_mut().deferred.pop_front();
+        let Some(d) = next else {
+            return Outcome::Error(FunctionError::refused(format!(
+                "{} never finished: it awaits a promise that nothing will settle",
+                function.path
+            )));
+        };
+        let (ok, payload) = nested(ctx, host, functions, &d, request_id, names);
+        if let Err(e) = settle.call::<_, ()>((d.id, ok, payload)) {
+            return Outcome::Error(FunctionError::refused(caught(ctx, e)));
+        }
+    }
+}
+
+/// Runs an action's `ctx.runQuery` / `runMutation` / `runAction` as its own function call.
+fn nested(
+    ctx: &Ctx<'_>,
+    host: &Rc<RefCell<Host>>,
+    functions: &HashMap<String, FunctionInfo>,
+    d: &crate::syscalls::Deferred,
+    request_id: &str,
+    names: &[(String, String)],
+) -> (bool, String) {
+    let fail = |message: String| (false, serde_json::json!({ "message": message }).to_string());
+    let kind = match d.op.as_str() {
+        "1.0/actions/query" => UdfKind::Query,
+        "1.0/actions/mutation" => UdfKind::Mutation,
+        "1.0/actions/action" => UdfKind::Action,
+        other => return fail(format!("{other} is not supported by berth")),
+    };
+    let args: Json = serde_json::from_str(&d.args).unwrap_or(Json::Null);
+    let name = args.get("name").and_then(Json::as_str).unwrap_or_default();
+    let target = match crate::resolve(functions, name, Some(kind), true) {
+        Ok(f) => f.clone(),
+        Err(e) => return fail(e.message),
+    };
+    let fn_args = args
+        .get("args")
+        .cloned()
+        .unwrap_or(Json::Object(Default::default()));
+    if let Err(e) = crate::check_args(host, &target, &fn_args) {
+        return fail(e.message);
+    }
+    let encoded = Json::Array(vec![fn_args]).to_string();
+    match run(
+        ctx, host, functions, &target, &encoded, request_id, 1, names,
+    ) {
+        Outcome::Value(v) => (true, v.to_string()),
+        Outcome::Error(e) => {
+            let mut info = serde_json::json!({ "message": e.message.trim_start_matches("Uncaught ").to_string() });
+            if let Some(data) = e.data {
+                info["data"] = Json::String(data.to_string());
+            }
+            (false, info.to_string())
+        }
+    }
+}
+
+/// Lets [`crate::check_args`] look up the table of an id inside a fresh read transaction.
+pub(crate) fn with_table_lookup<T>(
+    host: &Rc<RefCell<Host>>,
+    kind: UdfKind,
+    f: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> T,
+) -> T {
+    host.borrow_mut().frames.push(crate::syscalls::Frame::new(
+        if kind == UdfKind::Action {
+            UdfKind::Query
+        } else {
+            kind
+        },
+        String::new(),
+        0.0,
+    ));
+    let lookup = |id: &str| host.borrow_mut().table_of(id).ok().flatten();
+    let out = f(&lookup);
+    host.borrow_mut().frames.pop();
+    out
+}
+
+pub(crate) fn validate_with(
+    host: &Rc<RefCell<Host>>,
+    kind: UdfKind,
+    value: &berth_value::Value,
+    validator: &Json,
+) -> Result<(), String> {
+    with_table_lookup(host, kind, |lookup| {
+        validate::check(value, validator, "", lookup)
+    })
+}

@@ -1,0 +1,150 @@
+// Set up once per context, before any module: the `Convex` global (the only way to the host),
+// console capture, determinism for queries and mutations, and the bookkeeping the host uses to
+// call functions and read their results. `__berthHost` is removed once captured.
+(() => {
+  const host = globalThis.__berthHost;
+  delete globalThis.__berthHost;
+
+  const pending = new Map();
+  globalThis.Convex = Object.freeze({
+    syscall: (op, args) => host.syscall(op, args),
+    asyncSyscall: (op, args) => {
+      if (op.startsWith("1.0/actions/") || op === "1.0/runUdf") {
+        return new Promise((resolve, reject) => {
+          pending.set(host.defer(op, args), { resolve, reject });
+        });
+      }
+      try {
+        return Promise.resolve(host.syscall(op, args));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+  });
+
+  function rebuild(info) {
+    if (info.data !== undefined) {
+      const e = new Error(info.message);
+      e.name = "ConvexError";
+      e.data = JSON.parse(info.data);
+      e[Symbol.for("ConvexError")] = true;
+      return e;
+    }
+    return new Error(info.message);
+  }
+
+  // ---- console -----------------------------------------------------------------------
+  function show(x, depth, top) {
+    if (typeof x === "string") return top ? x : `'${x}'`;
+    if (typeof x === "bigint") return `${x}n`;
+    if (typeof x === "undefined" || x === null || typeof x === "number" || typeof x === "boolean") return String(x);
+    if (typeof x === "function") return `[Function${x.name ? `: ${x.name}` : " (anonymous)"}]`;
+    if (typeof x === "symbol") return x.toString();
+    if (x instanceof Error) return x.stack ? `${x.name}: ${x.message}\n${x.stack}` : `${x.name}: ${x.message}`;
+    if (x instanceof ArrayBuffer) return `ArrayBuffer { byteLength: ${x.byteLength} }`;
+    if (depth > 3) return Array.isArray(x) ? "[Array]" : "[Object]";
+    if (Array.isArray(x)) return `[ ${x.map((e) => show(e, depth + 1, false)).join(", ")} ]`.replace("[  ]", "[]");
+    const entries = Object.keys(x).map((k) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : `'${k}'`}: ${show(x[k], depth + 1, false)}`);
+    return entries.length ? `{ ${entries.join(", ")} }` : "{}";
+  }
+  function logger(level) {
+    return (...args) => host.log(level, args.map((a) => show(a, 0, false)).join(" "));
+  }
+  globalThis.console = {
+    log: logger("LOG"), info: logger("INFO"), warn: logger("WARN"), error: logger("ERROR"),
+    debug: logger("DEBUG"), trace: logger("LOG"),
+  };
+
+  // ---- determinism ----------------------------------------------------------------------
+  const RealDate = Date;
+  const realRandom = Math.random;
+  let fixedNow = null;
+  let state = 1;
+  function seeded() {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  class BerthDate extends RealDate {
+    constructor(...args) {
+      if (args.length === 0 && fixedNow !== null) super(fixedNow);
+      else super(...args);
+    }
+    static now() { return fixedNow ?? RealDate.now(); }
+  }
+  globalThis.Date = BerthDate;
+  Math.random = () => (fixedNow !== null ? seeded() : realRandom());
+
+  // ---- calls ----------------------------------------------------------------------------
+  const functions = new Map();
+  const results = new Map();
+  let nextCall = 1;
+
+  globalThis.__berth = {
+    // Registers a module's exported functions; returns their descriptions as JSON.
+    register(modulePath, ns) {
+      const found = [];
+      for (const name of Object.keys(ns)) {
+        const f = ns[name];
+        if (typeof f !== "function") continue;
+        const kind = f.isQuery ? "query" : f.isMutation ? "mutation" : f.isAction ? "action" : null;
+        if (!kind) continue;
+        const visibility = f.isPublic ? "public" : "internal";
+        functions.set(`${modulePath}:${name}`, f);
+        found.push({ path: `${modulePath}:${name}`, kind, visibility, args: f.exportArgs ? f.exportArgs() : '{"type":"any"}',
+          returns: f.exportReturns ? f.exportReturns() : "null" });
+      }
+      return JSON.stringify(found);
+    },
+    // Starts a call; returns its id. Its outcome appears in `outcome(id)` once settled.
+    start(path, kind, argsJson, nowMs, seed, requestId) {
+      const f = functions.get(path);
+      if (!f) throw new Error(`function ${path} is not registered`);
+      fixedNow = kind === "action" ? null : nowMs;
+      state = seed | 0;
+      const id = nextCall++;
+      let promise;
+      try {
+        promise = kind === "query" ? f.invokeQuery(argsJson)
+          : kind === "mutation" ? f.invokeMutation(argsJson)
+          : f.invokeAction(requestId, argsJson);
+      } catch (e) {
+        promise = Promise.reject(e);
+      }
+      Promise.resolve(promise).then(
+        (value) => results.set(id, { ok: true, value }),
+        (error) => results.set(id, { ok: false, error }),
+      );
+      return id;
+    },
+    // The settled outcome of a call as JSON, or null while it runs.
+    outcome(id) {
+      const r = results.get(id);
+      if (!r) return null;
+      results.delete(id);
+      if (r.ok) return JSON.stringify({ ok: true, value: r.value });
+      const e = r.error;
+      const info = { ok: false, name: (e && e.name) || "Error", message: e && e.message !== undefined ? String(e.message) : String(e),
+        stack: (e && e.stack) || "" };
+      if (e && (e[Symbol.for("ConvexError")] || e.name === "ConvexError") && "data" in e) {
+        try {
+          info.data = JSON.stringify(convexToJsonForErrors(e.data));
+        } catch (err) {
+          info.data = JSON.stringify(String(e.data));
+        }
+      }
+      return JSON.stringify(info);
+    },
+    // Settles a deferred host operation (an action's runQuery, runMutation or runAction).
+    settle(id, ok, payload) {
+      const p = pending.get(id);
+      if (!p) return;
+      pending.delete(id);
+      if (ok) p.resolve(payload);
+      else p.reject(rebuild(JSON.parse(payload)));
+    },
+  };
+  let convexToJsonForErrors = (x) => x;
+  globalThis.__berth.setEncoder = (f) => { convexToJsonForErrors = f; };
+})();

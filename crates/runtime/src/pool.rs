@@ -1,0 +1,256 @@
+//! The worker threads that run JavaScript. QuickJS runtimes are not `Send`, so each worker owns
+//! its isolates: a small cache of one isolate per deployment it has served, keyed by the
+//! deployment's code version so that a push (on any server) is picked up on the next call.
+//! Any worker takes any job, so one runaway function occupies one worker, not the deployment's
+//! neighbours.
+
+use crate::{
+    UdfKind,
+    compile::{self, CompiledModule},
+    isolate::{FunctionError, FunctionInfo, Isolate, Limits, Outcome},
+    syscalls::LogLine,
+};
+use berth_store::docs::DocStore;
+use serde_json::Value as Json;
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{Arc, Mutex, mpsc},
+};
+use tokio::sync::oneshot;
+
+const CACHE_PER_WORKER: usize = 256;
+
+/// A function call for the pool.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    /// As the caller wrote it (`messages:list`).
+    pub path: String,
+    /// `None` for `/api/function` (any kind).
+    pub kind: Option<UdfKind>,
+    /// Whether internal functions may be called (an editing credential).
+    pub internal_ok: bool,
+    /// The arguments object, encoded.
+    pub args: Json,
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallResult {
+    pub outcome: Outcome,
+    pub logs: Vec<LogLine>,
+    /// The kind of the function that ran, when one was found.
+    pub kind: Option<UdfKind>,
+}
+
+/// Compiled modules and the functions they export, or an error naming file and line.
+pub type PushResult = Result<(Vec<CompiledModule>, Vec<FunctionInfo>), String>;
+
+enum Job {
+    Call {
+        deployment: String,
+        version: i64,
+        docs: Arc<dyn DocStore>,
+        request: CallRequest,
+        reply: oneshot::Sender<CallResult>,
+    },
+    Analyze {
+        modules: Vec<(String, String)>,
+        reply: oneshot::Sender<PushResult>,
+    },
+}
+
+pub struct Pool {
+    sender: Mutex<mpsc::Sender<Job>>,
+}
+
+impl Pool {
+    /// Starts `workers` threads. `handle` runs the storage futures the workers block on.
+    pub fn new(
+        workers: usize,
+        limits: Limits,
+        handle: tokio::runtime::Handle,
+    ) -> std::io::Result<Pool> {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..workers.max(1) {
+            let (receiver, handle) = (receiver.clone(), handle.clone());
+            std::thread::Builder::new()
+                .name(format!("berth-js-{i}"))
+                .stack_size(16 << 20)
+                .spawn(move || worker(receiver, limits, handle))?;
+        }
+        Ok(Pool {
+            sender: Mutex::new(sender),
+        })
+    }
+
+    fn send(&self, job: Job) -> Result<(), String> {
+        self.sender
+            .lock()
+            .map_err(|_| "the function runtime is unavailable".to_string())?
+            .send(job)
+            .map_err(|_| "the function runtime has stopped".to_string())
+    }
+
+    /// Calls a function of `deployment` whose code is at `version`.
+    pub async fn call(
+        &self,
+        deployment: &str,
+        version: i64,
+        docs: Arc<dyn DocStore>,
+        request: CallRequest,
+    ) -> Result<CallResult, String> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Call {
+            deployment: deployment.to_string(),
+            version,
+            docs,
+            request,
+            reply,
+        })?;
+        answer
+            .await
+            .map_err(|_| "the function runtime failed while running this call".to_string())
+    }
+
+    /// Compiles and loads uploaded modules (path, source) in a fresh isolate, without touching
+    /// any deployment.
+    pub async fn analyze(&self, modules: Vec<(String, String)>) -> PushResult {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Analyze { modules, reply })?;
+        answer
+            .await
+            .map_err(|_| "the function runtime failed while loading the modules".to_string())?
+    }
+}
+
+/// Compiles uploaded modules; every error is reported, one per line.
+pub fn compile_all(modules: &[(String, String)]) -> Result<Vec<CompiledModule>, String> {
+    let names: HashSet<String> = modules
+        .iter()
+        .map(|(p, _)| compile::module_name(p))
+        .collect();
+    let known = |n: &str| names.contains(n);
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (path, source) in modules {
+        match compile::compile(path, source, &known) {
+            Ok(m) => out.push(m),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+fn worker(
+    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    limits: Limits,
+    handle: tokio::runtime::Handle,
+) {
+    // Storage drops connections with `tokio::spawn`; let it find the runtime from this thread.
+    let _runtime = handle.enter();
+    let mut cache: HashMap<String, (i64, Isolate)> = HashMap::new();
+    let mut order: VecDeque<String> = VecDeque::new();
+    loop {
+        let job = match receiver.lock() {
+            Ok(r) => match r.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            },
+            Err(_) => return,
+        };
+        match job {
+            Job::Analyze { modules, reply } => {
+                let result = compile_all(&modules).and_then(|compiled| {
+                    let isolate =
+                        Isolate::new(&compiled, limits, handle.clone()).map_err(|e| e.0)?;
+                    let mut functions: Vec<FunctionInfo> =
+                        isolate.functions.values().cloned().collect();
+                    functions.sort_by(|a, b| a.path.cmp(&b.path));
+                    Ok((compiled, functions))
+                });
+                let _ = reply.send(result);
+            }
+            Job::Call {
+                deployment,
+                version,
+                docs,
+                request,
+                reply,
+            } => {
+                let stale = cache
+                    .get(&deployment)
+                    .is_none_or(|(v, iso)| *v != version || iso.poisoned);
+                if stale {
+                    cache.remove(&deployment);
+                    match load(&docs, limits, &handle) {
+                        Ok(iso) => {
+                            cache.insert(deployment.clone(), (version, iso));
+                            order.retain(|d| d != &deployment);
+                            order.push_back(deployment.clone());
+                            while order.len() > CACHE_PER_WORKER {
+                                if let Some(old) = order.pop_front() {
+                                    cache.remove(&old);
+                                }
+                            }
+                        }
+                        Err(message) => {
+                            let _ = reply.send(CallResult {
+                                outcome: Outcome::Error(FunctionError::refused(message)),
+                                logs: Vec::new(),
+                                kind: None,
+                            });
+                            continue;
+                        }
+                    }
+                }
+                let Some((_, iso)) = cache.get_mut(&deployment) else {
+                    continue;
+                };
+                let (outcome, logs, kind) = iso.invoke(
+                    docs,
+                    &request.path,
+                    request.kind,
+                    request.internal_ok,
+                    &request.args,
+                    &request.request_id,
+                );
+                if iso.poisoned {
+                    cache.remove(&deployment);
+                }
+                let _ = reply.send(CallResult {
+                    outcome,
+                    logs,
+                    kind,
+                });
+            }
+        }
+    }
+}
+
+fn load(
+    docs: &Arc<dyn DocStore>,
+    limits: Limits,
+    handle: &tokio::runtime::Handle,
+) -> Result<Isolate, String> {
+    let stored = handle.block_on(docs.modules()).map_err(|e| {
+        tracing::error!(error = %e, "read deployment modules");
+        "the deployment's code could not be read; try again".to_string()
+    })?;
+    let compiled: Vec<CompiledModule> = stored
+        .into_iter()
+        .map(|m| CompiledModule {
+            name: compile::module_name(&m.path),
+            path: m.path,
+            source: m.source,
+            js: m.js,
+            hash: m.hash,
+        })
+        .collect();
+    Isolate::new(&compiled, limits, handle.clone())
+        .map_err(|e| format!("the deployment's code failed to load: {e}"))
+}

@@ -1,0 +1,363 @@
+//! Queries from user code (PROTOCOL §5): a source (a full table scan or a range of a built-in
+//! index) and operators (filters and limits) applied in order, read lazily from the deployment's
+//! transaction a page at a time.
+
+use berth_store::docs::{Bound, Doc, DocTx, Order, Position};
+use berth_value::{Value, compare, decode};
+use serde_json::Value as Json;
+use std::collections::VecDeque;
+
+const PAGE: u32 = 128;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Filter(Json),
+    Limit { max: usize, seen: usize },
+}
+
+/// A parsed query and where its reading stands.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    table: String,
+    order: Order,
+    lower: Bound,
+    upper: Bound,
+    by_id: Option<String>,
+    ops: Vec<Op>,
+    position: Option<Position>,
+    buffer: VecDeque<Doc>,
+    exhausted: bool,
+}
+
+fn number(v: &Json) -> Result<f64, String> {
+    match decode(v).map_err(|e| e.0)? {
+        Value::Float64(f) => Ok(f),
+        Value::Int64(i) => Ok(i as f64),
+        other => Err(format!(
+            "_creationTime is a number; a range cannot compare it with a {}",
+            other.type_name()
+        )),
+    }
+}
+
+impl Stream {
+    pub fn parse(query: &Json) -> Result<Stream, String> {
+        let source = query.get("source").ok_or("the query has no source")?;
+        let order = match source.get("order").and_then(Json::as_str) {
+            Some("desc") => Order::Desc,
+            _ => Order::Asc,
+        };
+        let mut s = Stream {
+            table: String::new(),
+            order,
+            lower: None,
+            upper: None,
+            by_id: None,
+            ops: Vec::new(),
+            position: None,
+            buffer: VecDeque::new(),
+            exhausted: false,
+        };
+        match source.get("type").and_then(Json::as_str) {
+            Some("FullTableScan") => {
+                s.table = source
+                    .get("tableName")
+                    .and_then(Json::as_str)
+                    .ok_or("the scan names no table")?
+                    .to_string();
+            }
+            Some("IndexRange") => {
+                let index = source
+                    .get("indexName")
+                    .and_then(Json::as_str)
+                    .ok_or("the range names no index")?;
+                let (table, name) = index
+                    .rsplit_once('.')
+                    .ok_or_else(|| format!("index name '{index}' is not table.index"))?;
+                s.table = table.to_string();
+                let range = source
+                    .get("range")
+                    .and_then(Json::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                match name {
+                    "by_creation_time" => {
+                        for r in &range {
+                            let field = r
+                                .get("fieldPath")
+                                .and_then(Json::as_str)
+                                .unwrap_or_default();
+                            if field != "_creationTime" {
+                                return Err(format!(
+                                    "the index by_creation_time ranges over _creationTime, not '{field}'"
+                                ));
+                            }
+                            let v = number(r.get("value").unwrap_or(&Json::Null))?;
+                            match r.get("type").and_then(Json::as_str) {
+                                Some("Eq") => {
+                                    s.lower = Some((v, true));
+                                    s.upper = Some((v, true));
+                                }
+                                Some("Gt") => s.lower = Some((v, false)),
+                                Some("Gte") => s.lower = Some((v, true)),
+                                Some("Lt") => s.upper = Some((v, false)),
+                                Some("Lte") => s.upper = Some((v, true)),
+                                other => return Err(format!("unknown range bound {other:?}")),
+                            }
+                        }
+                    }
+                    "by_id" => {
+                        for r in &range {
+                            match (
+                                r.get("type").and_then(Json::as_str),
+                                r.get("value").and_then(Json::as_str),
+                            ) {
+                                (Some("Eq"), Some(id)) => s.by_id = Some(id.to_string()),
+                                _ => {
+                                    return Err(
+                                        "berth supports only eq(\"_id\", id) on the index by_id"
+                                            .into(),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    other => {
+                        return Err(format!(
+                            "index '{other}' on table '{table}' is not available: berth supports the built-in indexes by_creation_time and by_id; use .filter() for other fields"
+                        ));
+                    }
+                }
+            }
+            other => return Err(format!("unknown query source {other:?}")),
+        }
+        for op in query
+            .get("operators")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
+            if let Some(f) = op.get("filter") {
+                s.ops.push(Op::Filter(f.clone()));
+            } else if let Some(n) = op.get("limit").and_then(Json::as_f64) {
+                s.ops.push(Op::Limit {
+                    max: n.max(0.0) as usize,
+                    seen: 0,
+                });
+            } else {
+                return Err(format!("unknown query operator {op}"));
+            }
+        }
+        Ok(s)
+    }
+
+    /// Continues after a pagination cursor.
+    pub fn resume(&mut self, cursor: &str) -> Result<(), String> {
+        let (t, id) = cursor
+            .split_once('~')
+            .ok_or("the pagination cursor is not one berth made")?;
+        let t: f64 = t
+            .parse()
+            .map_err(|_| "the pagination cursor is not one berth made".to_string())?;
+        self.position = Some((t, id.to_string()));
+        Ok(())
+    }
+
+    /// Where reading stands, as a pagination cursor.
+    pub fn cursor(&self) -> String {
+        match &self.position {
+            Some((t, id)) => format!("{t:?}~{id}"),
+            None => String::new(),
+        }
+    }
+
+    /// The next document (its stored JSON text), or `None` at the end.
+    pub async fn next(&mut self, tx: &mut dyn DocTx) -> Result<Option<String>, String> {
+        loop {
+            let Some(doc) = self.buffer.pop_front() else {
+                if self.exhausted {
+                    return Ok(None);
+                }
+                self.fill(tx).await?;
+                continue;
+            };
+            self.position = Some((doc.creation_time, doc.id.clone()));
+            let value = decode(&serde_json::from_str(&doc.json).map_err(|e| e.to_string())?)
+                .map_err(|e| e.0)?;
+            let mut keep = true;
+            for op in &mut self.ops {
+                match op {
+                    Op::Filter(e) if keep => {
+                        keep = matches!(eval(e, &value)?, Some(Value::Boolean(true)))
+                    }
+                    Op::Limit { max, seen } if keep => {
+                        if *seen >= *max {
+                            self.exhausted = true;
+                            self.buffer.clear();
+                            return Ok(None);
+                        }
+                        *seen += 1;
+                    }
+                    _ => {}
+                }
+            }
+            if keep {
+                return Ok(Some(doc.json));
+            }
+        }
+    }
+
+    async fn fill(&mut self, tx: &mut dyn DocTx) -> Result<(), String> {
+        if let Some(id) = self.by_id.take() {
+            self.exhausted = true;
+            if let Some(d) = tx.get(&id).await.map_err(|e| e.to_string())?
+                && d.table == self.table
+            {
+                self.buffer.push_back(d);
+            }
+            return Ok(());
+        }
+        let page = tx
+            .scan(
+                &self.table,
+                self.order,
+                self.lower,
+                self.upper,
+                self.position.as_ref(),
+                PAGE,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if page.len() < PAGE as usize {
+            self.exhausted = true;
+        }
+        self.buffer.extend(page);
+        Ok(())
+    }
+}
+
+fn arith(op: &str, l: Option<Value>, r: Option<Value>) -> Option<Value> {
+    match (l?, r?) {
+        (Value::Float64(a), Value::Float64(b)) => Some(Value::Float64(match op {
+            "$add" => a + b,
+            "$sub" => a - b,
+            "$mul" => a * b,
+            "$div" => a / b,
+            _ => a % b,
+        })),
+        (Value::Int64(a), Value::Int64(b)) => Some(Value::Int64(match op {
+            "$add" => a.wrapping_add(b),
+            "$sub" => a.wrapping_sub(b),
+            "$mul" => a.wrapping_mul(b),
+            "$div" => a.checked_div(b)?,
+            _ => a.checked_rem(b)?,
+        })),
+        _ => None,
+    }
+}
+
+/// Evaluates a filter expression against a document; `None` is `undefined`.
+pub fn eval(e: &Json, doc: &Value) -> Result<Option<Value>, String> {
+    let obj = e
+        .as_object()
+        .ok_or_else(|| format!("invalid filter expression {e}"))?;
+    let (op, arg) = obj.iter().next().ok_or("empty filter expression")?;
+    let pair = |arg: &Json| -> Result<(Option<Value>, Option<Value>), String> {
+        match arg.as_array().map(Vec::as_slice) {
+            Some([l, r]) => Ok((eval(l, doc)?, eval(r, doc)?)),
+            _ => Err(format!("{op} takes two operands")),
+        }
+    };
+    Ok(match op.as_str() {
+        "$field" => arg.as_str().and_then(|p| doc.get_path(p)).cloned(),
+        "$literal" => Some(decode(arg).map_err(|e| e.0)?),
+        "$eq" | "$neq" | "$lt" | "$lte" | "$gt" | "$gte" => {
+            let (l, r) = pair(arg)?;
+            let o = compare(l.as_ref(), r.as_ref());
+            Some(Value::Boolean(match op.as_str() {
+                "$eq" => o.is_eq(),
+                "$neq" => !o.is_eq(),
+                "$lt" => o.is_lt(),
+                "$lte" => o.is_le(),
+                "$gt" => o.is_gt(),
+                _ => o.is_ge(),
+            }))
+        }
+        "$add" | "$sub" | "$mul" | "$div" | "$mod" => {
+            let (l, r) = pair(arg)?;
+            arith(op, l, r)
+        }
+        "$neg" => match eval(arg, doc)? {
+            Some(Value::Float64(f)) => Some(Value::Float64(-f)),
+            Some(Value::Int64(i)) => Some(Value::Int64(i.wrapping_neg())),
+            _ => None,
+        },
+        "$not" => Some(Value::Boolean(!matches!(
+            eval(arg, doc)?,
+            Some(Value::Boolean(true))
+        ))),
+        "$and" | "$or" => {
+            let items = arg.as_array().ok_or_else(|| format!("{op} takes a list"))?;
+            let mut acc = op == "$and";
+            for i in items {
+                let t = matches!(eval(i, doc)?, Some(Value::Boolean(true)));
+                acc = if op == "$and" { acc && t } else { acc || t };
+            }
+            Some(Value::Boolean(acc))
+        }
+        other => return Err(format!("unknown filter operator {other}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn filter_expressions() {
+        let doc =
+            decode(&json!({"a": 3, "b": {"c": "x"}, "n": {"$integer": "AgAAAAAAAAA="}})).unwrap();
+        let t = |e: Json| eval(&e, &doc).unwrap();
+        assert_eq!(
+            t(json!({"$eq": [{"$field": "b.c"}, {"$literal": "x"}]})),
+            Some(Value::Boolean(true))
+        );
+        assert_eq!(
+            t(json!({"$gt": [{"$field": "a"}, {"$literal": 2}]})),
+            Some(Value::Boolean(true))
+        );
+        assert_eq!(
+            t(json!({"$eq": [{"$field": "missing"}, {"$literal": null}]})),
+            Some(Value::Boolean(false))
+        );
+        assert_eq!(
+            t(json!({"$lt": [{"$field": "missing"}, {"$literal": null}]})),
+            Some(Value::Boolean(true)),
+            "undefined < null"
+        );
+        assert_eq!(
+            t(json!({"$add": [{"$field": "a"}, {"$literal": 1}]})),
+            Some(Value::Float64(4.0))
+        );
+        assert_eq!(
+            t(json!({"$and": [{"$literal": true}, {"$not": {"$literal": false}}]})),
+            Some(Value::Boolean(true))
+        );
+        assert_eq!(
+            t(
+                json!({"$or": [{"$literal": false}, {"$eq": [{"$field": "n"}, {"$literal": {"$integer": "AgAAAAAAAAA="}}]}]})
+            ),
+            Some(Value::Boolean(true))
+        );
+        assert!(eval(&json!({"$bogus": 1}), &doc).is_err());
+    }
+
+    #[test]
+    fn sources() {
+        let s = Stream::parse(&json!({"source": {"type": "IndexRange", "indexName": "m.by_creation_time", "range": [{"type": "Gt", "fieldPath": "_creationTime", "value": 5}], "order": "desc"}, "operators": [{"limit": 3}]})).unwrap();
+        assert_eq!((s.lower, s.order), (Some((5.0, false)), Order::Desc));
+        let e = Stream::parse(&json!({"source": {"type": "IndexRange", "indexName": "m.by_author", "range": []}, "operators": []})).unwrap_err();
+        assert!(e.contains("built-in indexes"), "{e}");
+    }
+}

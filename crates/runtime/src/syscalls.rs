@@ -1,0 +1,461 @@
+//! The host side of `Convex.syscall` / `Convex.asyncSyscall` (PROTOCOL §5). Every operation of
+//! user code on its deployment's data passes through [`Host::dispatch`], inside the current
+//! call's transaction.
+
+use crate::{UdfKind, ids, query::Stream};
+use berth_store::docs::{Doc, DocStore, DocTx};
+use berth_value::{MAX_DOCUMENT_BYTES, Value, decode, encode, validate_field_name};
+use serde_json::{Value as Json, json};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::Arc,
+};
+
+/// One `console.*` line of a call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    pub level: String,
+    pub text: String,
+    /// Unix milliseconds.
+    pub time: i64,
+    /// The function that logged it (`messages.js:list`).
+    pub function: String,
+}
+
+/// A host operation an action is waiting on (`ctx.runQuery` and friends).
+#[derive(Debug, Clone)]
+pub struct Deferred {
+    pub id: u32,
+    pub op: String,
+    pub args: String,
+}
+
+/// One function execution's state: its transaction and open queries.
+pub struct Frame {
+    pub kind: UdfKind,
+    pub function: String,
+    pub tx: Option<Box<dyn DocTx>>,
+    streams: HashMap<u32, Stream>,
+    next_stream: u32,
+    last_creation: HashMap<String, f64>,
+    pub now: f64,
+}
+
+impl Frame {
+    pub fn new(kind: UdfKind, function: String, now: f64) -> Self {
+        Frame {
+            kind,
+            function,
+            tx: None,
+            streams: HashMap::new(),
+            next_stream: 1,
+            last_creation: HashMap::new(),
+            now,
+        }
+    }
+}
+
+/// What the syscalls of one isolate work on.
+pub struct Host {
+    pub handle: tokio::runtime::Handle,
+    pub docs: Option<Arc<dyn DocStore>>,
+    pub frames: Vec<Frame>,
+    pub deferred: VecDeque<Deferred>,
+    next_deferred: u32,
+    pub logs: Vec<LogLine>,
+    /// Log lines past this many in one call are dropped (and counted).
+    pub max_log_lines: usize,
+    pub dropped_logs: usize,
+}
+
+type R<T> = Result<T, String>;
+
+fn args<'a>(a: &'a Json, field: &str, op: &str) -> R<&'a Json> {
+    a.get(field)
+        .ok_or_else(|| format!("{op}: missing argument `{field}`"))
+}
+
+fn str_arg<'a>(a: &'a Json, field: &str, op: &str) -> R<&'a str> {
+    args(a, field, op)?
+        .as_str()
+        .ok_or_else(|| format!("{op}: argument `{field}` must be a string"))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn validate_table(name: &str) -> R<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid table name '{name}': use up to 64 letters, digits and '_', starting with a letter (names starting with '_' are system tables)"
+        ))
+    }
+}
+
+/// Checks a document body the user wrote: an object, no system fields, within the size limit.
+fn user_fields(value: &Json, op: &str) -> R<BTreeMap<String, Value>> {
+    let v = decode(value).map_err(|e| format!("{op}: {}", e.0))?;
+    let Value::Object(fields) = v else {
+        return Err(format!(
+            "{op}: a document must be an object, not a {}",
+            v.type_name()
+        ));
+    };
+    if let Some(k) = fields.keys().find(|k| k.starts_with('_')) {
+        return Err(format!(
+            "{op}: field '{k}' starts with '_', which is reserved for system fields (_id, _creationTime)"
+        ));
+    }
+    Ok(fields)
+}
+
+fn stored(fields: &BTreeMap<String, Value>) -> R<String> {
+    let text = encode(&Value::Object(fields.clone())).to_string();
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(format!(
+            "the document is {} bytes; documents may hold at most 1 MiB",
+            text.len()
+        ));
+    }
+    Ok(text)
+}
+
+impl Host {
+    pub fn new(handle: tokio::runtime::Handle) -> Self {
+        Host {
+            handle,
+            docs: None,
+            frames: Vec::new(),
+            deferred: VecDeque::new(),
+            next_deferred: 1,
+            logs: Vec::new(),
+            max_log_lines: 256,
+            dropped_logs: 0,
+        }
+    }
+
+    pub fn log(&mut self, level: String, text: String) {
+        if self.logs.len() >= self.max_log_lines {
+            self.dropped_logs += 1;
+            return;
+        }
+        let function = self
+            .frames
+            .last()
+            .map(|f| f.function.clone())
+            .unwrap_or_default();
+        self.logs.push(LogLine {
+            level,
+            text,
+            time: now_ms(),
+            function,
+        });
+    }
+
+    pub fn defer(&mut self, op: String, args: String) -> u32 {
+        let id = self.next_deferred;
+        self.next_deferred += 1;
+        self.deferred.push_back(Deferred { id, op, args });
+        id
+    }
+
+    fn frame(&mut self) -> R<&mut Frame> {
+        self.frames
+            .last_mut()
+            .ok_or_else(|| "there is no function running".to_string())
+    }
+
+    /// The current function's transaction, opened on first use.
+    fn tx(&mut self) -> R<&mut Box<dyn DocTx>> {
+        let docs = self
+            .docs
+            .clone()
+            .ok_or("this deployment has no data store")?;
+        let handle = self.handle.clone();
+        let frame = self.frame()?;
+        if frame.kind == UdfKind::Action {
+            return Err("actions cannot read or write the database directly; use ctx.runQuery or ctx.runMutation".into());
+        }
+        if frame.tx.is_none() {
+            let write = frame.kind == UdfKind::Mutation;
+            let tx = handle.block_on(docs.begin(write)).map_err(|e| {
+                tracing::error!(error = %e, "open deployment transaction");
+                "the deployment's database is unavailable; try again".to_string()
+            })?;
+            frame.tx = Some(tx);
+        }
+        frame
+            .tx
+            .as_mut()
+            .ok_or_else(|| "no transaction".to_string())
+    }
+
+    fn require_write(&mut self, op: &str) -> R<()> {
+        match self.frame()?.kind {
+            UdfKind::Mutation => Ok(()),
+            UdfKind::Query => Err(format!("{op}: queries cannot write; use a mutation")),
+            UdfKind::Action => Err(format!(
+                "{op}: actions cannot write directly; use ctx.runMutation"
+            )),
+        }
+    }
+
+    /// The table a document id belongs to, if the id is well formed and its table exists.
+    pub fn table_of(&mut self, id: &str) -> R<Option<String>> {
+        let Some(n) = ids::table_number(id) else {
+            return Ok(None);
+        };
+        let handle = self.handle.clone();
+        let tx = self.tx()?;
+        handle.block_on(tx.table_name(n)).map_err(|e| e.to_string())
+    }
+
+    /// Runs one operation; `args` and the answer are JSON text.
+    pub fn dispatch(&mut self, op: &str, args_text: &str) -> R<String> {
+        let a: Json = serde_json::from_str(args_text)
+            .map_err(|e| format!("{op}: arguments are not JSON ({e})"))?;
+        let answer = match op {
+            "1.0/get" => self.get(&a, op)?,
+            "1.0/insert" => self.insert(&a, op)?,
+            "1.0/shallowMerge" => self.patch(&a, op)?,
+            "1.0/replace" => self.replace(&a, op)?,
+            "1.0/remove" => self.remove(&a, op)?,
+            "1.0/db/normalizeId" => self.normalize_id(&a, op)?,
+            "1.0/queryStream" => self.query_stream(&a, op)?,
+            "1.0/queryStreamNext" => self.query_next(&a, op)?,
+            "1.0/queryCleanup" => {
+                let id = args(&a, "queryId", op)?.as_u64().unwrap_or(0) as u32;
+                json!(self.frame()?.streams.remove(&id).is_some())
+            }
+            "1.0/queryPage" => self.query_page(&a, op)?,
+            other => return Err(format!("unknown operation '{other}'")),
+        };
+        Ok(answer.to_string())
+    }
+
+    fn load(&mut self, id: &str, op: &str) -> R<Option<Doc>> {
+        if ids::table_number(id).is_none() {
+            return Err(format!("{op}: '{id}' is not a document id"));
+        }
+        let handle = self.handle.clone();
+        let tx = self.tx()?;
+        handle.block_on(tx.get(id)).map_err(|e| e.to_string())
+    }
+
+    fn get(&mut self, a: &Json, op: &str) -> R<Json> {
+        let id = str_arg(a, "id", op)?;
+        Ok(match self.load(id, op)? {
+            Some(d) => serde_json::from_str(&d.json).map_err(|e| e.to_string())?,
+            None => Json::Null,
+        })
+    }
+
+    fn insert(&mut self, a: &Json, op: &str) -> R<Json> {
+        self.require_write(op)?;
+        let table = str_arg(a, "table", op)?.to_string();
+        validate_table(&table)?;
+        let mut fields = user_fields(args(a, "value", op)?, op)?;
+        let handle = self.handle.clone();
+        let now = self.frame()?.now;
+        let last = self.frame()?.last_creation.get(&table).copied();
+        let tx = self.tx()?;
+        let number = handle
+            .block_on(tx.table_number(&table, true))
+            .map_err(|e| e.to_string())?
+            .ok_or("could not number the table")?;
+        let last = match last {
+            Some(l) => l,
+            None => handle
+                .block_on(tx.scan(&table, berth_store::docs::Order::Desc, None, None, None, 1))
+                .map_err(|e| e.to_string())?
+                .first()
+                .map_or(0.0, |d| d.creation_time),
+        };
+        let creation_time = if now > last { now } else { last + 0.001 };
+        let id = ids::encode(number);
+        fields.insert("_id".into(), Value::String(id.clone()));
+        fields.insert("_creationTime".into(), Value::Float64(creation_time));
+        let json_text = stored(&fields)?;
+        let doc = Doc {
+            id: id.clone(),
+            table: table.clone(),
+            creation_time,
+            json: json_text,
+        };
+        handle.block_on(tx.insert(&doc)).map_err(|e| {
+            tracing::error!(error = %e, "insert document");
+            "the deployment's database failed; try again".to_string()
+        })?;
+        self.frame()?.last_creation.insert(table, creation_time);
+        Ok(json!({"_id": id}))
+    }
+
+    fn existing(&mut self, a: &Json, op: &str) -> R<(Doc, BTreeMap<String, Value>)> {
+        let id = str_arg(a, "id", op)?.to_string();
+        let doc = self
+            .load(&id, op)?
+            .ok_or_else(|| format!("{op}: document '{id}' does not exist"))?;
+        let value = decode(&serde_json::from_str(&doc.json).map_err(|e| e.to_string())?)
+            .map_err(|e| e.0)?;
+        let Value::Object(fields) = value else {
+            return Err("stored document is not an object".into());
+        };
+        Ok((doc, fields))
+    }
+
+    fn write_back(&mut self, doc: &Doc, fields: &BTreeMap<String, Value>) -> R<Json> {
+        let text = stored(fields)?;
+        let handle = self.handle.clone();
+        let tx = self.tx()?;
+        handle
+            .block_on(tx.replace(&doc.id, &text))
+            .map_err(|e| e.to_string())?;
+        Ok(Json::Null)
+    }
+
+    fn patch(&mut self, a: &Json, op: &str) -> R<Json> {
+        self.require_write(op)?;
+        let (doc, mut fields) = self.existing(a, op)?;
+        let patch = args(a, "value", op)?
+            .as_object()
+            .ok_or_else(|| format!("{op}: value must be an object"))?;
+        for (k, v) in patch {
+            if v == &json!({"$undefined": null}) {
+                if k.starts_with('_') {
+                    return Err(format!("{op}: system field '{k}' cannot be removed"));
+                }
+                fields.remove(k);
+                continue;
+            }
+            validate_field_name(k).map_err(|e| format!("{op}: {}", e.0))?;
+            let value = decode(v).map_err(|e| format!("{op}: {}", e.0))?;
+            if k.starts_with('_') {
+                if fields.get(k) != Some(&value) {
+                    return Err(format!("{op}: system field '{k}' cannot be changed"));
+                }
+                continue;
+            }
+            fields.insert(k.clone(), value);
+        }
+        self.write_back(&doc, &fields)
+    }
+
+    fn replace(&mut self, a: &Json, op: &str) -> R<Json> {
+        self.require_write(op)?;
+        let (doc, old) = self.existing(a, op)?;
+        let value = args(a, "value", op)?;
+        let mut stripped = value.clone();
+        if let Some(o) = stripped.as_object_mut() {
+            for sys in ["_id", "_creationTime"] {
+                if let Some(v) = o.remove(sys) {
+                    let same = decode(&v).ok().as_ref() == old.get(sys);
+                    if !same {
+                        return Err(format!("{op}: system field '{sys}' cannot be changed"));
+                    }
+                }
+            }
+        }
+        let mut fields = user_fields(&stripped, op)?;
+        for sys in ["_id", "_creationTime"] {
+            if let Some(v) = old.get(sys) {
+                fields.insert(sys.into(), v.clone());
+            }
+        }
+        self.write_back(&doc, &fields)
+    }
+
+    fn remove(&mut self, a: &Json, op: &str) -> R<Json> {
+        self.require_write(op)?;
+        let (doc, _) = self.existing(a, op)?;
+        let handle = self.handle.clone();
+        let tx = self.tx()?;
+        handle
+            .block_on(tx.delete(&doc.id))
+            .map_err(|e| e.to_string())?;
+        Ok(Json::Null)
+    }
+
+    fn normalize_id(&mut self, a: &Json, op: &str) -> R<Json> {
+        let table = str_arg(a, "table", op)?.to_string();
+        let id = str_arg(a, "idString", op)?.to_string();
+        let found = self.table_of(&id)?;
+        Ok(
+            json!({"id": if found.as_deref() == Some(table.as_str()) { Json::String(id) } else { Json::Null }}),
+        )
+    }
+
+    fn query_stream(&mut self, a: &Json, op: &str) -> R<Json> {
+        let stream = Stream::parse(args(a, "query", op)?)?;
+        let frame = self.frame()?;
+        if frame.kind == UdfKind::Action {
+            return Err("actions cannot query the database directly; use ctx.runQuery".into());
+        }
+        let id = frame.next_stream;
+        frame.next_stream += 1;
+        frame.streams.insert(id, stream);
+        Ok(json!({"queryId": id}))
+    }
+
+    fn query_next(&mut self, a: &Json, op: &str) -> R<Json> {
+        let id = args(a, "queryId", op)?.as_u64().unwrap_or(0) as u32;
+        let mut stream = self
+            .frame()?
+            .streams
+            .remove(&id)
+            .ok_or_else(|| format!("{op}: query {id} is not open"))?;
+        let handle = self.handle.clone();
+        let next = {
+            let tx = self.tx()?;
+            handle.block_on(stream.next(tx.as_mut()))
+        };
+        self.frame()?.streams.insert(id, stream);
+        Ok(match next? {
+            Some(text) => {
+                json!({"value": serde_json::from_str::<Json>(&text).map_err(|e| e.to_string())?, "done": false})
+            }
+            None => json!({"value": null, "done": true}),
+        })
+    }
+
+    fn query_page(&mut self, a: &Json, op: &str) -> R<Json> {
+        let mut stream = Stream::parse(args(a, "query", op)?)?;
+        if let Some(c) = a
+            .get("cursor")
+            .and_then(Json::as_str)
+            .filter(|c| !c.is_empty())
+        {
+            stream.resume(c)?;
+        }
+        let size = a
+            .get("pageSize")
+            .and_then(Json::as_f64)
+            .unwrap_or(100.0)
+            .clamp(1.0, 8192.0) as usize;
+        let handle = self.handle.clone();
+        let tx = self.tx()?;
+        let mut page = Vec::new();
+        let mut done = false;
+        while page.len() < size {
+            match handle.block_on(stream.next(tx.as_mut()))? {
+                Some(text) => {
+                    page.push(serde_json::from_str::<Json>(&text).map_err(|e| e.to_string())?)
+                }
+                None => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        Ok(json!({"page": page, "isDone": done, "continueCursor": stream.cursor()}))
+    }
+}

@@ -1,0 +1,396 @@
+//! The runtime over a small app of edge cases: values, validation, transactions, queries,
+//! determinism, errors, logs, limits, and actions calling other functions.
+
+#![allow(clippy::unwrap_used)]
+
+use berth_runtime::{
+    CallRequest, CallResult, Limits, Outcome, Pool, UdfKind, isolate::FunctionError,
+};
+use berth_store::docs::{DocStore, ModuleRecord, sqlite::SqliteDocStore};
+use serde_json::{Value as Json, json};
+use std::{path::Path, sync::Arc, time::Duration};
+
+struct Env {
+    rt: tokio::runtime::Runtime,
+    pool: Pool,
+    docs: Arc<dyn DocStore>,
+    _dir: tempfile::TempDir,
+}
+
+fn files(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files(root, &p, out);
+        } else {
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push((rel, std::fs::read_to_string(&p).unwrap()));
+        }
+    }
+}
+
+fn app(dir: &str) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut out = Vec::new();
+    files(&root, &root, &mut out);
+    out.sort();
+    out
+}
+
+fn env_with(modules: Vec<(String, String)>) -> Env {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let limits = Limits {
+        memory_bytes: 32 << 20,
+        query_time: Duration::from_millis(500),
+        action_time: Duration::from_secs(5),
+    };
+    let pool = Pool::new(2, limits, rt.handle().clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let docs: Arc<dyn DocStore> = Arc::new(
+        rt.block_on(SqliteDocStore::open(&dir.path().join("d.sqlite3")))
+            .unwrap(),
+    );
+    let (compiled, _functions) = rt.block_on(pool.analyze(modules)).unwrap();
+    let records: Vec<ModuleRecord> = compiled
+        .into_iter()
+        .map(|m| ModuleRecord {
+            path: m.path,
+            source: m.source,
+            js: m.js,
+            hash: m.hash,
+        })
+        .collect();
+    rt.block_on(docs.replace_modules(&records)).unwrap();
+    Env {
+        rt,
+        pool,
+        docs,
+        _dir: dir,
+    }
+}
+
+fn env() -> Env {
+    env_with(app("tests/app"))
+}
+
+impl Env {
+    fn call(&self, path: &str, kind: UdfKind, args: Json) -> CallResult {
+        self.call_as(path, Some(kind), false, args)
+    }
+    fn call_as(
+        &self,
+        path: &str,
+        kind: Option<UdfKind>,
+        internal_ok: bool,
+        args: Json,
+    ) -> CallResult {
+        let req = CallRequest {
+            path: path.into(),
+            kind,
+            internal_ok,
+            args,
+            request_id: "0123456789abcdef".into(),
+        };
+        self.rt
+            .block_on(self.pool.call("test-dep-1", 1, self.docs.clone(), req))
+            .unwrap()
+    }
+    fn ok(&self, path: &str, kind: UdfKind, args: Json) -> Json {
+        match self.call(path, kind, args).outcome {
+            Outcome::Value(v) => v,
+            Outcome::Error(e) => panic!("{path} failed: {} {}", e.message, e.stack),
+        }
+    }
+    fn err(&self, path: &str, kind: UdfKind, args: Json) -> FunctionError {
+        match self.call(path, kind, args).outcome {
+            Outcome::Error(e) => e,
+            Outcome::Value(v) => panic!("{path} succeeded with {v}"),
+        }
+    }
+}
+
+#[test]
+fn values_round_trip_through_functions() {
+    let e = env();
+    for value in [
+        json!(null),
+        json!(1.5),
+        json!("text"),
+        json!({"$integer": "AQAAAAAAAAA="}),
+        json!({"$bytes": "AQID"}),
+        json!({"$float": "AAAAAAAA+H8="}),
+        json!({"$float": "AAAAAAAAAIA="}),
+        json!({"nested": {"list": [1, {"$integer": "//////////8="}, [true, null]]}}),
+    ] {
+        assert_eq!(
+            e.ok("edge:echo", UdfKind::Query, json!({"value": value})),
+            value
+        );
+    }
+    assert_eq!(
+        e.ok("edge:bare", UdfKind::Query, json!({})),
+        json!(42),
+        "bare handler and relative import"
+    );
+}
+
+#[test]
+fn validation_kinds_and_visibility() {
+    let e = env();
+    assert_eq!(
+        e.ok("edge:typed", UdfKind::Query, json!({"n": 4})),
+        json!(8)
+    );
+    let msg = e
+        .err("edge:typed", UdfKind::Query, json!({"n": "4"}))
+        .message;
+    assert!(
+        msg.starts_with("ArgumentValidationError") && msg.contains("Path: .n"),
+        "{msg}"
+    );
+    let msg = e
+        .err("edge:typed", UdfKind::Query, json!({"n": 1, "id": "nope"}))
+        .message;
+    assert!(msg.contains("v.id(\"things\")"), "{msg}");
+    let msg = e.err("edge:badReturn", UdfKind::Query, json!({})).message;
+    assert!(msg.starts_with("ReturnsValidationError"), "{msg}");
+    let msg = e
+        .err("edge:addThing", UdfKind::Query, json!({"n": 1}))
+        .message;
+    assert_eq!(
+        msg,
+        "Trying to execute edge.js:addThing as Query, but it is defined as Mutation."
+    );
+    let msg = e.err("edge:secret", UdfKind::Query, json!({})).message;
+    assert_eq!(
+        msg,
+        "Could not find public function for 'edge.js:secret'. Did you forget to run `berth deploy`?"
+    );
+    let msg = e.err("edge:nothing", UdfKind::Query, json!({})).message;
+    assert!(
+        msg.contains("Could not find public function for 'edge.js:nothing'"),
+        "{msg}"
+    );
+    match e.call_as("edge:secret", None, true, json!({})).outcome {
+        Outcome::Value(v) => assert_eq!(v, json!("hidden")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn mutations_are_all_or_nothing_and_queries_read_them() {
+    let e = env();
+    let err = e.err("edge:insertThenThrow", UdfKind::Mutation, json!({}));
+    assert_eq!(err.message, "Uncaught Error: boom");
+    assert!(
+        err.stack.contains("convex/edge.ts"),
+        "stack names the file: {}",
+        err.stack
+    );
+    assert_eq!(
+        e.ok("edge:things", UdfKind::Query, json!({})),
+        json!([]),
+        "the throw rolled the insert back"
+    );
+    let mut ids = Vec::new();
+    for n in 1..=7 {
+        ids.push(e.ok("edge:addThing", UdfKind::Mutation, json!({"n": n})));
+    }
+    let all = e.ok("edge:things", UdfKind::Query, json!({}));
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 7);
+    assert_eq!(all[0]["_id"], ids[0]);
+    assert!(all[0]["_creationTime"].as_f64().unwrap() < all[6]["_creationTime"].as_f64().unwrap());
+    // filter
+    let big = e.ok("edge:bigThings", UdfKind::Query, json!({"min": 4}));
+    let ns: Vec<f64> = big
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["n"].as_f64().unwrap())
+        .collect();
+    assert_eq!(ns, [4.0, 6.0, 7.0]);
+    // withIndex + order
+    let after = all[3]["_creationTime"].clone();
+    let recent = e.ok("edge:recent", UdfKind::Query, json!({"after": after}));
+    let ns: Vec<f64> = recent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["n"].as_f64().unwrap())
+        .collect();
+    assert_eq!(ns, [7.0, 6.0, 5.0]);
+    // paginate
+    let mut cursor = Json::Null;
+    let mut seen = Vec::new();
+    loop {
+        let p = e.ok(
+            "edge:page",
+            UdfKind::Query,
+            json!({"cursor": cursor, "numItems": 3}),
+        );
+        seen.extend(
+            p["page"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["n"].as_f64().unwrap()),
+        );
+        if p["isDone"] == json!(true) {
+            break;
+        }
+        cursor = p["continueCursor"].clone();
+    }
+    assert_eq!(seen, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+    // patch, replace, normalizeId, delete
+    let r = e.ok("edge:patchAndGet", UdfKind::Mutation, json!({"id": ids[0]}));
+    assert_eq!(r["patched"]["extra"], "x");
+    assert!(
+        r["patched"].get("n").is_none(),
+        "patch with undefined removes the field"
+    );
+    assert_eq!(r["replaced"]["n"], 42);
+    assert!(r["replaced"].get("extra").is_none());
+    assert_eq!(r["replaced"]["_id"], ids[0]);
+    assert_eq!(r["normalized"], ids[0]);
+    assert_eq!(r["wrong"], Json::Null);
+    assert_eq!(
+        e.ok("edge:removeIt", UdfKind::Mutation, json!({"id": ids[1]})),
+        Json::Null
+    );
+    let msg = e
+        .err("edge:writeInQuery", UdfKind::Query, json!({}))
+        .message;
+    assert!(msg.contains("queries cannot write"), "{msg}");
+}
+
+#[test]
+fn determinism_errors_and_logs() {
+    let e = env();
+    let a = e.ok("edge:deterministic", UdfKind::Query, json!({}));
+    let b = e.ok("edge:deterministic", UdfKind::Query, json!({}));
+    assert_eq!(a, b, "same request id, same Math.random");
+    assert_eq!(a[1], json!(true), "Date is fixed during the call");
+    let err = e.err("edge:failsWithData", UdfKind::Query, json!({}));
+    assert_eq!(
+        err.data,
+        Some(json!({"big": {"$integer": "AgAAAAAAAAA="}, "code": 7}))
+    );
+    let r = e.call("edge:logs", UdfKind::Query, json!({}));
+    let lines: Vec<String> = r
+        .logs
+        .iter()
+        .map(|l| format!("[{}] {}", l.level, l.text))
+        .collect();
+    assert_eq!(
+        lines,
+        ["[LOG] 'hi' 1 { a: [ 1, 'x' ] }", "[WARN] 'careful'"]
+    );
+    assert_eq!(r.logs[0].function, "edge.js:logs");
+}
+
+#[test]
+fn limits_end_the_call_and_the_deployment_keeps_serving() {
+    let e = env();
+    let msg = e.err("edge:loop", UdfKind::Query, json!({})).message;
+    assert!(msg.contains("timed out"), "{msg}");
+    let msg = e.err("edge:bomb", UdfKind::Query, json!({})).message;
+    assert!(
+        msg.contains("out of memory") || msg.contains("memory"),
+        "{msg}"
+    );
+    assert_eq!(e.ok("edge:bare", UdfKind::Query, json!({})), json!(42));
+}
+
+#[test]
+fn actions_call_other_functions() {
+    let e = env();
+    let r = e.ok("edge:chain", UdfKind::Action, json!({}));
+    assert_eq!(r["id"], "string");
+    assert_eq!(r["count"], 1);
+    assert_eq!(r["hidden"], "hidden", "actions may call internal functions");
+    assert!(
+        r["failure"]
+            .as_str()
+            .unwrap()
+            .contains("ArgumentValidationError"),
+        "{r}"
+    );
+}
+
+#[test]
+fn the_example_app_runs() {
+    let e = env_with(app("../../examples/messages/convex"));
+    e.ok(
+        "messages:send",
+        UdfKind::Mutation,
+        json!({"author": "ada", "body": "hello"}),
+    );
+    let n = e.ok(
+        "messages:sendAndCount",
+        UdfKind::Action,
+        json!({"author": "bob", "body": "hi"}),
+    );
+    assert_eq!(n, json!(2));
+    let list = e.ok("messages:list", UdfKind::Query, json!({}));
+    assert_eq!(list[0]["body"], "hi", "newest first");
+    let err = e.err(
+        "messages:send",
+        UdfKind::Mutation,
+        json!({"author": "x", "body": " "}),
+    );
+    assert_eq!(err.data.unwrap()["code"], "EmptyMessage");
+    match e
+        .call_as(
+            "messages:seed",
+            Some(UdfKind::Mutation),
+            true,
+            json!({"count": 5}),
+        )
+        .outcome
+    {
+        Outcome::Value(v) => assert_eq!(v, json!(5)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.ok("messages:count", UdfKind::Query, json!({})), json!(7));
+}
+
+#[test]
+fn push_errors_name_file_and_line() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pool = Pool::new(1, Limits::default(), rt.handle().clone()).unwrap();
+    let bad = |files: Vec<(&str, &str)>| {
+        rt.block_on(
+            pool.analyze(
+                files
+                    .into_iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect(),
+            ),
+        )
+        .unwrap_err()
+    };
+    let e = bad(vec![("a.ts", "export const x = ;")]);
+    assert!(e.starts_with("convex/a.ts:1:"), "{e}");
+    let e = bad(vec![("a.ts", "import fs from 'fs';\nexport const x = 1;")]);
+    assert!(
+        e.contains("convex/a.ts:1:") && e.contains("'fs' is not allowed"),
+        "{e}"
+    );
+    let e = bad(vec![(
+        "a.ts",
+        "export const x = 1;\nthrow new Error('at load');\n",
+    )]);
+    assert!(e.contains("convex/a.ts") && e.contains("at load"), "{e}");
+}

@@ -1,0 +1,86 @@
+//! A deployment's own data: its documents, its code (modules) and, later, its variables and logs.
+//! With the embedded default each deployment is one SQLite file under
+//! `<data-dir>/deployments/`, so deleting or copying a deployment is a file operation.
+
+pub mod sqlite;
+
+use crate::StoreResult;
+use async_trait::async_trait;
+
+/// A stored document: its id, table, creation time and the whole value (system fields
+/// included) as `convex_encoded_json` text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doc {
+    pub id: String,
+    pub table: String,
+    pub creation_time: f64,
+    pub json: String,
+}
+
+/// Scan order by `_creationTime` (ties by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+/// A bound on `_creationTime` for a scan: value and whether it is inclusive.
+pub type Bound = Option<(f64, bool)>;
+
+/// Where a scan continues from: after this (creation time, id) in scan order.
+pub type Position = (f64, String);
+
+/// One uploaded module: its path in `convex/` (e.g. `messages.ts`), original source, the
+/// JavaScript berth runs, and the SHA-256 of the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleRecord {
+    pub path: String,
+    pub source: String,
+    pub js: String,
+    pub hash: String,
+}
+
+/// A table and how many documents it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableInfo {
+    pub name: String,
+    pub number: u32,
+    pub documents: u64,
+}
+
+/// One deployment's data.
+#[async_trait]
+pub trait DocStore: Send + Sync {
+    /// A transaction: `write` ones are serialized against each other; read ones see one snapshot.
+    async fn begin(&self, write: bool) -> StoreResult<Box<dyn DocTx>>;
+    /// The deployed modules (empty before the first push).
+    async fn modules(&self) -> StoreResult<Vec<ModuleRecord>>;
+    /// Replaces every module at once.
+    async fn replace_modules(&self, modules: &[ModuleRecord]) -> StoreResult<()>;
+}
+
+/// Reads and writes inside one transaction. Dropping it without `commit` rolls back.
+#[async_trait]
+pub trait DocTx: Send {
+    async fn get(&mut self, id: &str) -> StoreResult<Option<Doc>>;
+    async fn insert(&mut self, doc: &Doc) -> StoreResult<()>;
+    /// False when no document has that id.
+    async fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool>;
+    async fn delete(&mut self, id: &str) -> StoreResult<bool>;
+    /// Documents of `table` in `_creationTime` order within the bounds, after `after`.
+    async fn scan(
+        &mut self,
+        table: &str,
+        order: Order,
+        lower: Bound,
+        upper: Bound,
+        after: Option<&Position>,
+        limit: u32,
+    ) -> StoreResult<Vec<Doc>>;
+    /// The table's number, assigning one when `create` and it has none.
+    async fn table_number(&mut self, table: &str, create: bool) -> StoreResult<Option<u32>>;
+    /// The name of the table with this number.
+    async fn table_name(&mut self, number: u32) -> StoreResult<Option<String>>;
+    async fn tables(&mut self) -> StoreResult<Vec<TableInfo>>;
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
