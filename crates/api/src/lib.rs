@@ -408,3 +408,114 @@ pub struct DeleteDeployKeyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
+
+/// `POST /d/{name}/api/query|mutation|action|function`: a function call (PROTOCOL §2).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionCall {
+    /// `dir/file:export`; without `:` the default export.
+    pub path: String,
+    /// The arguments object, or a one-element array holding it; missing means `{}`.
+    #[serde(default)]
+    pub args: Option<serde_json::Value>,
+    /// `convex_encoded_json` (default) or `json`.
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// `POST /d/{name}/api/run/{path}`: a call for curl users.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct RunCall {
+    #[serde(default)]
+    pub args: Option<serde_json::Value>,
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// The answer to a function call that ran (HTTP 200), successful or not.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionResult {
+    /// `success` or `error`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_data: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_lines: Vec<String>,
+}
+
+/// One module of a push.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ModuleSource {
+    /// Path inside `convex/` (`messages.ts`, `lib/util.ts`).
+    pub path: String,
+    pub source: String,
+}
+
+/// `POST /d/{name}/api/push`: the whole of `convex/`, replacing the running code at once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PushRequest {
+    pub modules: Vec<ModuleSource>,
+    /// Check everything, change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A function a deployment exports.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionSpec {
+    /// `messages.js:list`.
+    pub path: String,
+    /// `query`, `mutation` or `action`.
+    pub kind: String,
+    /// `public` or `internal`.
+    pub visibility: String,
+    /// The arguments validator, as JSON.
+    pub args: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PushResponse {
+    pub functions: Vec<FunctionSpec>,
+    pub module_count: usize,
+    pub dry_run: bool,
+    /// The deployment's code version after the push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TableSummary {
+    pub name: String,
+    pub documents: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct DataQuery {
+    /// At most 1000; default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// From a previous page's `continueCursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// A page of a table's documents, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataPage {
+    /// Documents, `convex_encoded_json`.
+    pub page: Vec<serde_json::Value>,
+    pub is_done: bool,
+    pub continue_cursor: String,
+}

@@ -72,6 +72,40 @@ pub enum Command {
     /// Preview deploy keys (`preview:<team>:<project>|<secret>`) of the current project.
     #[command(subcommand, name = "deploy-key")]
     DeployKey(DeployKeyCommand),
+    /// Push convex/ to a deployment: --deployment, else the deploy key's, else the project's
+    /// default production deployment (asking first).
+    Deploy(DeployArgs),
+    /// Run a function on the target deployment and print its result.
+    Run(RunArgs),
+    /// List the target deployment's tables, or show a table's documents (newest first).
+    Data(DataArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// Check and load everything, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The function: `messages:list`, `dir/file:export`.
+    pub function: String,
+    /// Its arguments as a JSON object [default: {}].
+    pub args: Option<String>,
+    /// Push convex/ to the target first.
+    #[arg(long)]
+    pub push: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// The table to show; without it, the tables are listed.
+    pub table: Option<String>,
+    /// How many documents to show.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod bootstrap;
+pub mod calls;
 mod deployments;
 mod keys;
 mod members;

@@ -423,8 +423,25 @@ fn import<'js>(ctx: &Ctx<'js>, name: &str) -> Result<Object<'js>, String> {
     }
 }
 
+/// Points stack frames at the uploaded files (`convex/messages.ts`) and drops berth's own frames.
 fn rename(text: &str, names: &[(String, String)]) -> String {
-    let mut out = text.to_string();
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            !(l.starts_with("at ")
+                && [
+                    "convex/server:",
+                    "convex/values:",
+                    "eval_script",
+                    "_generated/",
+                    "<input>",
+                ]
+                .iter()
+                .any(|b| l.contains(b)))
+        })
+        .collect();
+    let mut out = text.join("\n");
     for (name, path) in names {
         out = out
             .replace(&format!("({name}:"), &format!("(convex/{path}:"))

@@ -124,3 +124,72 @@ where
         }
     }
 }
+
+/// The caller of a deployment route: `Authorization: Convex <credential>` (an access token or
+/// deploy key, which must be valid), or `Bearer <credential>` when it has the shape of one.
+/// Anything else (an end user's identity token) leaves the caller anonymous.
+pub struct Caller(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(Caller(None));
+        };
+        let value = value
+            .to_str()
+            .map_err(|_| Error::unauthenticated("the Authorization header is not valid text"))?
+            .trim();
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let rest = rest.trim();
+        let credential = if scheme.eq_ignore_ascii_case("convex") {
+            // Convex's clients may append `:<base64 identity>` ("acting as"); the key itself has `:`s.
+            rest
+        } else if scheme.eq_ignore_ascii_case("bearer")
+            && (rest.starts_with(berth_model::token::ACCESS_TOKEN_PREFIX)
+                || !matches!(
+                    berth_model::deploy_key::parse(rest),
+                    berth_model::deploy_key::KeyShape::NotAKey
+                ))
+        {
+            rest
+        } else {
+            return Ok(Caller(None));
+        };
+        if credential.is_empty() {
+            return Err(ApiError(Error::unauthenticated(
+                "'Authorization: Convex' needs a deploy key or access token after it",
+            )));
+        }
+        Ok(Caller(Some(state.control.authenticate(credential).await?)))
+    }
+}
+
+/// The request id: `Convex-Request-Id` when the client sent one, else 16 new hex digits.
+pub struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        if let Some(v) = parts
+            .headers
+            .get("convex-request-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            let v = v.trim();
+            if !v.is_empty()
+                && v.len() <= 64
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return Ok(RequestId(v.to_string()));
+            }
+        }
+        let mut bytes = [0u8; 8];
+        let _ = getrandom::fill(&mut bytes);
+        Ok(RequestId(
+            bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        ))
+    }
+}

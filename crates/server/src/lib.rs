@@ -32,6 +32,7 @@ pub struct ServeConfig {
 pub struct AppState {
     pub control: Arc<Control>,
     pub metrics: Arc<metrics::Metrics>,
+    pub runtime: Arc<berth_runtime::Pool>,
 }
 
 /// A bound, bootstrapped server, not yet serving.
@@ -82,9 +83,20 @@ impl Server {
             .bootstrap(&cfg.data_dir)
             .await
             .map_err(anyhow::Error::msg)?;
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 8)
+            * 2;
+        let runtime = berth_runtime::Pool::new(
+            workers,
+            berth_runtime::Limits::default(),
+            tokio::runtime::Handle::current(),
+        )
+        .context("start the function runtime")?;
         let state = AppState {
             control: control.clone(),
             metrics: Arc::new(metrics::Metrics::default()),
+            runtime: Arc::new(runtime),
         };
         let (app, _) = routes::router(state);
         Ok(Server {

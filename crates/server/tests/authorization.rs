@@ -104,6 +104,17 @@ const MATRIX: &[(&str, &str)] = &[
         "POST /v1/projects/{id}/delete_preview_deploy_key",
         "O F N F F F F F U U U U",
     ),
+    // The deployment API: public calls need no credential, but one that is sent must be valid
+    // and able to see the deployment; the rest needs a credential that may edit it.
+    ("POST /d/{name}/api/query", "O O N O F F F F U U O O"),
+    ("POST /d/{name}/api/mutation", "O O N O F F F F U U O O"),
+    ("POST /d/{name}/api/action", "O O N O F F F F U U O O"),
+    ("POST /d/{name}/api/run/{*path}", "O O N O F F F F U U O O"),
+    ("POST /d/{name}/api/function", "O O N O F F F F U U U U"),
+    ("POST /d/{name}/api/push", "O O N O F F F F U U U U"),
+    ("GET /d/{name}/api/functions", "O O N O F F F F U U U U"),
+    ("GET /d/{name}/api/data", "O O N O F F F F U U U U"),
+    ("GET /d/{name}/api/data/{table}", "O O N O F F F F U U U U"),
 ];
 
 /// The request body each route is called with (a valid one, so that only authorization decides).
@@ -119,6 +130,9 @@ fn body_for(route: &str) -> Option<serde_json::Value> {
         }
         "PATCH /v1/deployments/{name}" => json!({"sendLogsToClient": false}),
         "PATCH /v1/teams/{team}" => json!({"plan": "free"}),
+        "POST /d/{name}/api/push" => json!({"modules": []}),
+        "POST /d/{name}/api/run/{*path}" => json!({"args": {}}),
+        r if r.starts_with("POST /d/") => json!({"path": "nothing:here", "args": {}}),
         "POST /v1/deployments/{name}/create_deploy_key" => json!({"name": "newkey"}),
         "POST /v1/deployments/{name}/delete_deploy_key" => json!({"name": "k-this"}),
         "POST /v1/projects/{id}/create_preview_deploy_key" => json!({"name": "pk-new"}),
@@ -281,9 +295,16 @@ async fn world() -> World {
         ("garbage", Some("garbage".into())),
         ("none", None),
     ]);
+    let runtime = berth_runtime::Pool::new(
+        1,
+        berth_runtime::Limits::default(),
+        tokio::runtime::Handle::current(),
+    )
+    .unwrap();
     let state = AppState {
         control: control.clone(),
         metrics: Arc::new(Metrics::default()),
+        runtime: Arc::new(runtime),
     };
     let (app, _) = routes::router(state);
     World {
@@ -328,7 +349,9 @@ fn concrete(w: &World, route_path: &str) -> String {
         .replace("{team}", "default")
         .replace("{project}", "default")
         .replace("{id}", &w.project_id.to_string())
-        .replace("{name}", &w.target);
+        .replace("{name}", &w.target)
+        .replace("{*path}", "nothing/here")
+        .replace("{table}", "things");
     if path.ends_with("/deployment") {
         format!("{path}?reference=dev/target")
     } else {

@@ -1,5 +1,7 @@
 //! One module per subcommand; [`dispatch`] routes to them.
 
+mod data;
+mod deploy;
 mod deploy_key;
 pub(crate) mod deployment;
 mod init;
@@ -29,6 +31,9 @@ pub async fn dispatch(cli: Cli, out: &Out) -> CliResult {
         Command::Deployment(c) => deployment::run(g, c, out).await,
         Command::Init(a) => init::run(g, a, out).await,
         Command::DeployKey(c) => deploy_key::run(g, c, out).await,
+        Command::Deploy(a) => deploy::run(g, a, out).await,
+        Command::Run(a) => deploy::run_function(g, a, out).await,
+        Command::Data(a) => data::run(g, a, out).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The router. Each resource has its module; every handler carries its `#[utoipa::path]` so that
 //! the OpenAPI document is generated from the same code that serves the routes and cannot drift.
 
+mod deployment_api;
 mod deployments;
 mod keys;
 mod meta;
@@ -26,6 +27,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         (name = "projects", description = "Projects of a team"),
         (name = "deployments", description = "Deployments of a project"),
         (name = "keys", description = "Deploy keys and preview deploy keys"),
+        (name = "deployment", description = "A deployment's own API, under its URL: calling functions, pushing code, reading data"),
     )
 )]
 struct ApiDoc;
@@ -41,6 +43,10 @@ impl Modify for BearerAuth {
         );
     }
 }
+
+/// The largest request body: function arguments may be 16 MiB (PROTOCOL §3); a push of a whole
+/// `convex/` folder gets the same room twice over.
+const MAX_BODY: usize = 32 << 20;
 
 /// Every documented route, in one list: the server and the OpenAPI document both come from it.
 fn api_routes() -> OpenApiRouter<AppState> {
@@ -73,6 +79,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::create_preview_deploy_key))
         .routes(routes!(keys::list_preview_deploy_keys))
         .routes(routes!(keys::delete_preview_deploy_key))
+        .routes(routes!(deployment_api::query))
+        .routes(routes!(deployment_api::mutation))
+        .routes(routes!(deployment_api::action))
+        .routes(routes!(deployment_api::function))
+        .routes(routes!(deployment_api::run))
+        .routes(routes!(deployment_api::push))
+        .routes(routes!(deployment_api::functions))
+        .routes(routes!(deployment_api::tables))
+        .routes(routes!(deployment_api::table_data))
 }
 
 /// All routes with their OpenAPI document. `/v1/openapi.json` serves that document.
@@ -86,6 +101,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             state.metrics.clone(),
             metrics::track,
         ))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

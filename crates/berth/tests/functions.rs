@@ -1,0 +1,374 @@
+//! Functions end to end: push the example app with the real CLI, call it with the CLI, with
+//! curl-shaped HTTP, and with Convex's own npm client.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::TestServer;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+fn project(s: &TestServer, name: &str, files: &[(&str, &Path)]) -> PathBuf {
+    let dir = s.dir.path().join(name);
+    std::fs::create_dir_all(dir.join("convex")).unwrap();
+    for (to, from) in files {
+        std::fs::copy(from, dir.join("convex").join(to)).unwrap();
+    }
+    dir
+}
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p)
+}
+
+fn post(s: &TestServer, path: &str, body: &str, auth: Option<&str>) -> (u16, Value) {
+    let (status, text) = common::http(
+        &s.url,
+        "POST",
+        path,
+        &[("Authorization", auth.map(str::to_string))],
+        Some(body),
+    );
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| json!({"raw": text})),
+    )
+}
+
+#[test]
+fn push_the_example_and_call_it() {
+    let s = TestServer::start(&[]);
+    let dir = project(
+        &s,
+        "app",
+        &[("messages.ts", &repo("examples/messages/convex/messages.ts"))],
+    );
+    let d = s
+        .cli()
+        .cwd(&dir)
+        .run(&[
+            "deployment",
+            "create",
+            "dev/admin/app",
+            "--type",
+            "dev",
+            "--select",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let name = d["name"].as_str().unwrap().to_string();
+    let r = s
+        .cli()
+        .cwd(&dir)
+        .run(&["deploy", "--deployment", "dev/admin/app", "--json"])
+        .ok();
+    assert!(r.stderr.contains("Deployed in"), "{}", r.stderr);
+    let pushed = r.json();
+    assert_eq!(pushed["functions"].as_array().unwrap().len(), 6);
+    let shown = s
+        .cli()
+        .run(&["deployment", "show", &name, "--json"])
+        .ok()
+        .json();
+    assert!(shown["lastDeployTime"].is_i64(), "the push is recorded");
+
+    // The CLI runs functions (internal ones too) and reads data.
+    s.cli()
+        .cwd(&dir)
+        .run(&["run", "messages:send", r#"{"author":"ada","body":"hello"}"#])
+        .ok();
+    assert_eq!(
+        s.cli()
+            .cwd(&dir)
+            .run(&["run", "messages:seed", r#"{"count":3}"#])
+            .ok()
+            .stdout
+            .trim(),
+        "3.0"
+    );
+    let list = s.cli().cwd(&dir).run(&["run", "messages:list"]).ok().json();
+    assert_eq!(list.as_array().unwrap().len(), 4);
+    let r = s
+        .cli()
+        .cwd(&dir)
+        .run(&["run", "messages:send", r#"{"author":"x","body":" "}"#]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("EmptyMessage"), "{}", r.stderr);
+    let tables = s.cli().cwd(&dir).run(&["data", "--json"]).ok().json();
+    assert_eq!(tables, json!([{"name": "messages", "documents": 4}]));
+    let docs = s
+        .cli()
+        .cwd(&dir)
+        .run(&["data", "messages", "--limit", "2", "--json"])
+        .ok()
+        .json();
+    assert_eq!(docs.as_array().unwrap().len(), 2);
+
+    // The deployment API over plain HTTP, as curl would.
+    let base = format!("/d/{name}/api");
+    let (status, v) = post(
+        &s,
+        &format!("{base}/query"),
+        r#"{"path":"messages:count","args":{},"format":"json"}"#,
+        None,
+    );
+    assert_eq!(
+        (status, &v),
+        (200, &json!({"status": "success", "value": 4.0}))
+    );
+    let (_, v) = post(&s, &format!("{base}/run/messages/count"), "{}", None);
+    assert_eq!(v["value"], 4.0);
+    let (_, v) = post(
+        &s,
+        &format!("{base}/mutation"),
+        r#"{"path":"messages:send","args":[{"author":"bo","body":"hi"}]}"#,
+        None,
+    );
+    assert_eq!(v["status"], "success");
+    assert_eq!(
+        v["logLines"],
+        json!(["[LOG] 'new message from' 'bo'"]),
+        "dev deployments send logs"
+    );
+    let (_, v) = post(
+        &s,
+        &format!("{base}/query"),
+        r#"{"path":"messages:seed","args":{}}"#,
+        None,
+    );
+    assert!(v["errorMessage"].as_str().unwrap().ends_with("Could not find public function for 'messages.js:seed'. Did you forget to run `berth deploy`?"), "{v}");
+    let (_, v) = post(
+        &s,
+        &format!("{base}/query"),
+        r#"{"path":"messages:send","args":{}}"#,
+        None,
+    );
+    assert!(
+        v["errorMessage"].as_str().unwrap().contains(
+            "Trying to execute messages.js:send as Query, but it is defined as Mutation."
+        ),
+        "{v}"
+    );
+    let (status, v) = post(
+        &s,
+        &format!("{base}/query"),
+        r#"{"path":"messages:count","format":"xml"}"#,
+        None,
+    );
+    assert_eq!((status, v["code"].as_str()), (400, Some("BadFormat")));
+    let (status, _) = post(
+        &s,
+        &format!("{base}/function"),
+        r#"{"path":"messages:seed","args":{}}"#,
+        None,
+    );
+    assert_eq!(status, 401, "/api/function needs a credential");
+    let (status, _) = post(
+        &s,
+        "/d/nope-nope-1/api/query",
+        r#"{"path":"messages:count"}"#,
+        None,
+    );
+    assert_eq!(status, 404);
+
+    // A push with an error leaves the running code untouched, and names file and line.
+    std::fs::write(
+        dir.join("convex/broken.ts"),
+        "export const a = 1;\nexport const b = ;\n",
+    )
+    .unwrap();
+    let r = s
+        .cli()
+        .cwd(&dir)
+        .run(&["deploy", "--deployment", "dev/admin/app"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("convex/broken.ts:2:"), "{}", r.stderr);
+    std::fs::write(
+        dir.join("convex/broken.ts"),
+        "import x from 'left-pad';\nexport const a = x;\n",
+    )
+    .unwrap();
+    let r = s
+        .cli()
+        .cwd(&dir)
+        .run(&["deploy", "--deployment", "dev/admin/app"]);
+    assert!(
+        r.stderr.contains("convex/broken.ts:1:") && r.stderr.contains("'left-pad' is not allowed"),
+        "{}",
+        r.stderr
+    );
+    let (_, v) = post(
+        &s,
+        &format!("{base}/query"),
+        r#"{"path":"messages:count","args":{}}"#,
+        None,
+    );
+    assert_eq!(v["value"], 5.0, "the old code still serves");
+    std::fs::remove_file(dir.join("convex/broken.ts")).unwrap();
+
+    // Without --deployment, berth deploy goes to the default prod, asking first.
+    let r = s.cli().cwd(&dir).run(&["deploy"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("no production deployment"),
+        "{}",
+        r.stderr
+    );
+    s.cli()
+        .run(&["deployment", "create", "--type", "prod"])
+        .ok();
+    let r = s.cli().cwd(&dir).run(&["deploy"]);
+    assert_eq!(
+        r.code, 2,
+        "asks, and without a terminal needs --yes: {}",
+        r.stderr
+    );
+    s.cli().cwd(&dir).run(&["deploy", "--yes"]).ok();
+}
+
+#[test]
+fn what_clients_see_follows_the_deployment_settings() {
+    let s = TestServer::start(&[]);
+    let dir = project(
+        &s,
+        "app",
+        &[
+            ("client.ts", &repo("tests/js/convex/client.ts")),
+            ("messages.ts", &repo("examples/messages/convex/messages.ts")),
+        ],
+    );
+    let prod = s
+        .cli()
+        .run(&["deployment", "create", "--type", "prod", "--json"])
+        .ok()
+        .json();
+    let name = prod["name"].as_str().unwrap().to_string();
+    s.cli().cwd(&dir).run(&["deploy", "--yes"]).ok();
+    let base = format!("/d/{name}/api");
+    let (_, v) = post(
+        &s,
+        &format!("{base}/query"),
+        r#"{"path":"client:crash","args":{}}"#,
+        None,
+    );
+    let msg = v["errorMessage"].as_str().unwrap();
+    assert!(
+        msg.starts_with("[Request ID: ") && msg.ends_with("] Server Error"),
+        "prod hides details: {v}"
+    );
+    assert!(v.get("logLines").is_none(), "prod sends no logs: {v}");
+    let (_, v) = post(
+        &s,
+        &format!("{base}/mutation"),
+        r#"{"path":"client:fail","args":{}}"#,
+        None,
+    );
+    assert_eq!(
+        v["errorData"],
+        json!({"reason": "nope", "n": {"$integer": "KgAAAAAAAAA="}}),
+        "ConvexError data always: {v}"
+    );
+    s.cli()
+        .run(&[
+            "deployment",
+            "update",
+            &name,
+            "--setting",
+            "sendErrorDetailsToClient=true",
+            "--setting",
+            "sendLogsToClient=true",
+            "--yes",
+        ])
+        .ok();
+    let (_, v) = post(
+        &s,
+        &format!("{base}/query"),
+        r#"{"path":"client:crash","args":{}}"#,
+        None,
+    );
+    let msg = v["errorMessage"].as_str().unwrap();
+    assert!(
+        msg.contains("Server Error\nUncaught Error: kaboom\n") && msg.contains("convex/client.ts"),
+        "{v}"
+    );
+    assert_eq!(v["logLines"], json!(["[LOG] 'about to crash'"]));
+}
+
+#[test]
+fn convex_http_client_works_unchanged() {
+    let js = repo("tests/js");
+    if !js.join("node_modules/convex").exists() {
+        let ok = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--ignore-scripts"])
+            .current_dir(&js)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "npm install in tests/js failed: Node.js 20 and npm (registry access) are needed for this test"
+        );
+    }
+    let s = TestServer::start(&[]);
+    let dir = project(
+        &s,
+        "app",
+        &[
+            ("client.ts", &repo("tests/js/convex/client.ts")),
+            ("messages.ts", &repo("examples/messages/convex/messages.ts")),
+        ],
+    );
+    let d = s
+        .cli()
+        .run(&[
+            "deployment",
+            "create",
+            "dev/admin/npm",
+            "--type",
+            "dev",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let name = d["name"].as_str().unwrap().to_string();
+    s.cli()
+        .cwd(&dir)
+        .run(&["deploy", "--deployment", &name])
+        .ok();
+    let key = s
+        .cli()
+        .run(&[
+            "deployment",
+            "token",
+            "create",
+            "npm-test",
+            "--deployment",
+            &name,
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let out = std::process::Command::new("node")
+        .args(["--test", "client.test.mjs"])
+        .current_dir(&js)
+        .env("BERTH_DEPLOYMENT_URL", d["deploymentUrl"].as_str().unwrap())
+        .env("BERTH_DEPLOY_KEY", &key)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the ConvexHttpClient tests failed:\n{text}"
+    );
+    assert!(
+        text.contains("# pass 5") && text.contains("# fail 0"),
+        "{text}"
+    );
+}

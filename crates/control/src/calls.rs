@@ -1,0 +1,90 @@
+//! What the deployment API (`/d/{name}/...`) asks the control plane: which deployment a call
+//! reaches, whether it is live, what the caller may do there, and recording pushes.
+
+use crate::{Control, Principal, authz::deployment_not_found, internal};
+use berth_model::{Error, deployment::Settings};
+use berth_store::DeploymentRecord;
+
+/// A deployment as a call sees it.
+#[derive(Debug, Clone)]
+pub struct CallTarget {
+    pub deployment: DeploymentRecord,
+    pub settings: Settings,
+    /// The caller may edit it: call internal functions, push, read data.
+    pub can_edit: bool,
+}
+
+impl CallTarget {
+    /// Refuses callers that may not edit the deployment.
+    pub fn require_edit(&self, action: &str) -> Result<(), Error> {
+        if self.can_edit {
+            Ok(())
+        } else {
+            Err(Error::forbidden(format!(
+                "{action} on deployment '{}' needs a credential that may edit it: a deploy key for it ('Authorization: Convex <key>') or the access token of a member who may edit it",
+                self.deployment.name
+            )))
+        }
+    }
+}
+
+impl Control {
+    /// Resolves the deployment a call is aimed at. Anonymous callers reach any live deployment
+    /// (for its public functions); a credential must be one that can see it.
+    pub async fn call_target(
+        &self,
+        p: Option<&Principal>,
+        name: &str,
+    ) -> Result<CallTarget, Error> {
+        let now = self.now();
+        let (deployment, can_edit) = match p {
+            None => {
+                let d = self
+                    .store
+                    .deployment_by_name(name)
+                    .await
+                    .map_err(internal("look up deployment"))?
+                    .ok_or_else(|| deployment_not_found(name))?;
+                (d, false)
+            }
+            Some(p) => {
+                let a = self.deployment_access(p, name).await?;
+                let can_edit = a.require_edit("").is_ok();
+                (a.deployment, can_edit)
+            }
+        };
+        if deployment.is_expired(now) {
+            return Err(crate::deployments::expired(&deployment));
+        }
+        let settings = deployment.overrides.resolve(deployment.deployment_type);
+        Ok(CallTarget {
+            deployment,
+            settings,
+            can_edit,
+        })
+    }
+
+    /// Records a successful push; returns the new code version.
+    pub async fn record_push(
+        &self,
+        p: &Principal,
+        target: &CallTarget,
+        modules: usize,
+        functions: usize,
+    ) -> Result<i64, Error> {
+        let version = self
+            .store
+            .record_push(target.deployment.id, self.now())
+            .await
+            .map_err(internal("record push"))?;
+        self.audit(
+            Some(target.deployment.team_id),
+            p,
+            "push",
+            &target.deployment.name,
+            serde_json::json!({"modules": modules, "functions": functions, "codeVersion": version}),
+        )
+        .await?;
+        Ok(version)
+    }
+}

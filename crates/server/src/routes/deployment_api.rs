@@ -1,0 +1,561 @@
+//! The deployment API (PROTOCOL §2) under `/d/{name}`: calling functions, pushing code, listing
+//! functions, reading data. Public functions need no credential; everything else needs one that
+//! may edit the deployment, decided by the control plane like every other route.
+
+use crate::{
+    AppState,
+    error::{ApiError, ApiResult},
+    extract::{Body, Caller, Path, Query, RequestId},
+};
+use axum::{Json, extract::State};
+use berth_api::{
+    DataPage, DataQuery, ErrorBody, FunctionCall, FunctionResult, FunctionSpec, PushRequest,
+    PushResponse, RunCall, TableSummary,
+};
+use berth_control::{Principal, calls::CallTarget};
+use berth_model::Error;
+use berth_runtime::{CallRequest, Outcome, UdfKind, isolate::FunctionInfo};
+use berth_store::docs::{ModuleRecord, Order};
+use serde_json::Value as JsonValue;
+
+fn internal(what: &'static str) -> impl Fn(berth_store::StoreError) -> ApiError {
+    move |e| {
+        tracing::error!(error = %e, "{what}");
+        ApiError(Error::internal())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Encoded,
+    Json,
+}
+
+fn format(f: Option<&str>) -> Result<Format, Error> {
+    match f {
+        None | Some("convex_encoded_json") => Ok(Format::Encoded),
+        Some("json") => Ok(Format::Json),
+        Some(other) => Err(Error::bad_request(
+            "BadFormat",
+            format!("unknown format '{other}'; use 'convex_encoded_json' or 'json'"),
+        )),
+    }
+}
+
+/// `args` as sent: an object, a one-element array holding it, or nothing.
+fn arguments(args: Option<JsonValue>) -> Result<JsonValue, Error> {
+    match args {
+        None | Some(JsonValue::Null) => Ok(JsonValue::Object(Default::default())),
+        Some(JsonValue::Array(mut a)) if a.len() == 1 => Ok(a.remove(0)),
+        Some(JsonValue::Array(_)) => Err(Error::bad_request(
+            "BadArgs",
+            "args must be an object or an array holding exactly one object",
+        )),
+        Some(v) => Ok(v),
+    }
+}
+
+fn shown(v: &JsonValue, f: Format) -> JsonValue {
+    match (f, berth_value::decode(v)) {
+        (Format::Json, Ok(value)) => berth_value::export_json(&value),
+        _ => v.clone(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn call(
+    s: &AppState,
+    caller: Option<Principal>,
+    name: &str,
+    path: &str,
+    kind: Option<UdfKind>,
+    args: Option<JsonValue>,
+    fmt: Option<&str>,
+    request_id: &str,
+) -> ApiResult<Json<FunctionResult>> {
+    let fmt = format(fmt)?;
+    let args = arguments(args)?;
+    let target = s.control.call_target(caller.as_ref(), name).await?;
+    if kind.is_none() {
+        target.require_edit("calling functions through /api/function")?;
+    }
+    let docs = s
+        .control
+        .store
+        .deployment_docs(name)
+        .await
+        .map_err(internal("open deployment data"))?;
+    let request = CallRequest {
+        path: path.to_string(),
+        kind,
+        internal_ok: kind.is_none() && target.can_edit,
+        args,
+        request_id: request_id.to_string(),
+    };
+    let result = s
+        .runtime
+        .call(name, target.deployment.code_version, docs, request)
+        .await
+        .map_err(|e| {
+            ApiError(Error::new(
+                berth_model::ErrorKind::Overloaded,
+                "RuntimeUnavailable",
+                e,
+            ))
+        })?;
+    let log_lines = if target.settings.send_logs_to_client {
+        result
+            .logs
+            .iter()
+            .map(|l| format!("[{}] {}", l.level, l.text))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Json(match result.outcome {
+        Outcome::Value(v) => FunctionResult {
+            status: "success".into(),
+            value: Some(shown(&v, fmt)),
+            error_message: None,
+            error_data: None,
+            log_lines,
+        },
+        Outcome::Error(e) => {
+            tracing::info!(deployment = %name, request_id, function = %path, error = %e.message, "function failed");
+            let ran = e.message.starts_with("Uncaught ");
+            let is_convex_error = e.data.is_some();
+            let message = if !ran || is_convex_error || target.settings.send_error_details_to_client
+            {
+                let detail = if e.stack.is_empty() || !target.settings.send_error_details_to_client
+                {
+                    e.message.clone()
+                } else {
+                    format!("{}\n{}", e.message, e.stack)
+                };
+                format!("[Request ID: {request_id}] Server Error\n{detail}")
+            } else {
+                format!("[Request ID: {request_id}] Server Error")
+            };
+            FunctionResult {
+                status: "error".into(),
+                value: None,
+                error_message: Some(message),
+                error_data: e.data.as_ref().map(|d| shown(d, fmt)),
+                log_lines,
+            }
+        }
+    }))
+}
+
+/// Runs a public query.
+#[utoipa::path(post, path = "/d/{name}/api/query", tag = "deployment", request_body = FunctionCall,
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = FunctionResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn query(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    RequestId(id): RequestId,
+    Body(b): Body<FunctionCall>,
+) -> ApiResult<Json<FunctionResult>> {
+    call(
+        &s,
+        c,
+        &name,
+        &b.path,
+        Some(UdfKind::Query),
+        b.args,
+        b.format.as_deref(),
+        &id,
+    )
+    .await
+}
+
+/// Runs a public mutation.
+#[utoipa::path(post, path = "/d/{name}/api/mutation", tag = "deployment", request_body = FunctionCall,
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = FunctionResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn mutation(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    RequestId(id): RequestId,
+    Body(b): Body<FunctionCall>,
+) -> ApiResult<Json<FunctionResult>> {
+    call(
+        &s,
+        c,
+        &name,
+        &b.path,
+        Some(UdfKind::Mutation),
+        b.args,
+        b.format.as_deref(),
+        &id,
+    )
+    .await
+}
+
+/// Runs a public action.
+#[utoipa::path(post, path = "/d/{name}/api/action", tag = "deployment", request_body = FunctionCall,
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = FunctionResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn action(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    RequestId(id): RequestId,
+    Body(b): Body<FunctionCall>,
+) -> ApiResult<Json<FunctionResult>> {
+    call(
+        &s,
+        c,
+        &name,
+        &b.path,
+        Some(UdfKind::Action),
+        b.args,
+        b.format.as_deref(),
+        &id,
+    )
+    .await
+}
+
+/// Runs any function, internal ones included (a credential that may edit the deployment).
+#[utoipa::path(post, path = "/d/{name}/api/function", tag = "deployment", request_body = FunctionCall,
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = FunctionResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn function(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    RequestId(id): RequestId,
+    Body(b): Body<FunctionCall>,
+) -> ApiResult<Json<FunctionResult>> {
+    if c.is_none() {
+        return Err(ApiError(Error::unauthenticated(
+            "/api/function needs 'Authorization: Convex <deploy key or access token>' of someone who may edit the deployment",
+        )));
+    }
+    call(
+        &s,
+        c,
+        &name,
+        &b.path,
+        None,
+        b.args,
+        b.format.as_deref(),
+        &id,
+    )
+    .await
+}
+
+/// Runs a public function named in the URL (`/api/run/messages/list`), for curl users.
+#[utoipa::path(post, path = "/d/{name}/api/run/{*path}", tag = "deployment", request_body = RunCall,
+    params(("name" = String, Path, description = "deployment name"), ("path" = String, Path, description = "dir/file/export")),
+    responses((status = 200, body = FunctionResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn run(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path((name, path)): Path<(String, String)>,
+    RequestId(id): RequestId,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<FunctionResult>> {
+    let b: RunCall = if body.iter().all(u8::is_ascii_whitespace) {
+        RunCall::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError(Error::bad_request(
+                "BadJson",
+                format!("the request body is not valid JSON: {e}"),
+            ))
+        })?
+    };
+    let function = match path.trim_matches('/').rsplit_once('/') {
+        Some((module, export)) => format!("{module}:{export}"),
+        None => path.clone(),
+    };
+    let target = s.control.call_target(c.as_ref(), &name).await?;
+    let docs = s
+        .control
+        .store
+        .deployment_docs(&name)
+        .await
+        .map_err(internal("open deployment data"))?;
+    let kind = function_kind(&s, &target, docs, &function).await;
+    call(
+        &s,
+        c,
+        &name,
+        &function,
+        Some(kind.unwrap_or(UdfKind::Query)),
+        b.args,
+        b.format.as_deref().or(Some("json")),
+        &id,
+    )
+    .await
+}
+
+/// The kind of a function, from the deployment's current code (for `/api/run`).
+async fn function_kind(
+    s: &AppState,
+    target: &CallTarget,
+    docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
+    function: &str,
+) -> Option<UdfKind> {
+    let functions = current_functions(s, target, docs).await.ok()?;
+    let canonical = berth_runtime::canonical_path(function);
+    functions
+        .into_iter()
+        .find(|f| f.path == canonical)
+        .map(|f| f.kind)
+}
+
+async fn current_functions(
+    s: &AppState,
+    _target: &CallTarget,
+    docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
+) -> ApiResult<Vec<FunctionInfo>> {
+    let modules = docs.modules().await.map_err(internal("read modules"))?;
+    let sources = modules.into_iter().map(|m| (m.path, m.source)).collect();
+    s.runtime
+        .analyze(sources)
+        .await
+        .map(|(_, f)| f)
+        .map_err(|e| {
+            ApiError(Error::new(
+                berth_model::ErrorKind::Internal,
+                "CodeUnloadable",
+                e,
+            ))
+        })
+}
+
+fn spec(f: &FunctionInfo) -> FunctionSpec {
+    FunctionSpec {
+        path: f.path.clone(),
+        kind: f.kind.as_str().into(),
+        visibility: if f.internal { "internal" } else { "public" }.into(),
+        args: f.args.clone(),
+    }
+}
+
+fn check_module_path(path: &str) -> Result<(), Error> {
+    let bad = path.is_empty()
+        || path.starts_with('/')
+        || path.split('/').any(|seg| seg == ".." || seg.is_empty())
+        || path.starts_with("_generated/")
+        || !(path.ends_with(".ts")
+            || path.ends_with(".js")
+            || path.ends_with(".mjs")
+            || path.ends_with(".mts"));
+    if bad {
+        return Err(Error::bad_request(
+            "BadModulePath",
+            format!(
+                "module path '{path}' is not a .ts, .js or .mjs file inside convex/ (and not under _generated/)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces the deployment's code with the uploaded modules, atomically: every module is
+/// compiled and loaded first, and any error leaves the running code as it was.
+#[utoipa::path(post, path = "/d/{name}/api/push", tag = "deployment", request_body = PushRequest,
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = PushResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn push(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<PushRequest>,
+) -> ApiResult<Json<PushResponse>> {
+    let p = c.ok_or_else(|| {
+        ApiError(Error::unauthenticated(
+            "pushing code needs 'Authorization: Convex <deploy key or access token>'",
+        ))
+    })?;
+    let target = s.control.call_target(Some(&p), &name).await?;
+    target.require_edit("pushing code")?;
+    for m in &req.modules {
+        check_module_path(&m.path)?;
+    }
+    let sources: Vec<(String, String)> = req
+        .modules
+        .iter()
+        .map(|m| (m.path.clone(), m.source.clone()))
+        .collect();
+    let (compiled, functions) = s.runtime.analyze(sources).await.map_err(|e| {
+        ApiError(Error::bad_request(
+            "PushFailed",
+            format!("the push was refused; the running code is unchanged:\n{e}"),
+        ))
+    })?;
+    let mut code_version = None;
+    if !req.dry_run {
+        let docs = s
+            .control
+            .store
+            .deployment_docs(&name)
+            .await
+            .map_err(internal("open deployment data"))?;
+        let records: Vec<ModuleRecord> = compiled
+            .iter()
+            .map(|m| ModuleRecord {
+                path: m.path.clone(),
+                source: m.source.clone(),
+                js: m.js.clone(),
+                hash: m.hash.clone(),
+            })
+            .collect();
+        docs.replace_modules(&records)
+            .await
+            .map_err(internal("store modules"))?;
+        code_version = Some(
+            s.control
+                .record_push(&p, &target, compiled.len(), functions.len())
+                .await?,
+        );
+    }
+    Ok(Json(PushResponse {
+        functions: functions.iter().map(spec).collect(),
+        module_count: compiled.len(),
+        dry_run: req.dry_run,
+        code_version,
+    }))
+}
+
+/// The functions the deployment's current code exports.
+#[utoipa::path(get, path = "/d/{name}/api/functions", tag = "deployment",
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = Vec<FunctionSpec>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn functions(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Vec<FunctionSpec>>> {
+    let target = edit_target(&s, c, &name, "listing functions").await?;
+    let docs = s
+        .control
+        .store
+        .deployment_docs(&name)
+        .await
+        .map_err(internal("open deployment data"))?;
+    Ok(Json(
+        current_functions(&s, &target, docs)
+            .await?
+            .iter()
+            .map(spec)
+            .collect(),
+    ))
+}
+
+async fn edit_target(
+    s: &AppState,
+    c: Option<Principal>,
+    name: &str,
+    action: &str,
+) -> ApiResult<CallTarget> {
+    let p = c.ok_or_else(|| {
+        ApiError(Error::unauthenticated(format!(
+            "{action} needs 'Authorization: Convex <deploy key or access token>'"
+        )))
+    })?;
+    let target = s.control.call_target(Some(&p), name).await?;
+    target.require_edit(action)?;
+    Ok(target)
+}
+
+/// The deployment's tables and how many documents each holds.
+#[utoipa::path(get, path = "/d/{name}/api/data", tag = "deployment",
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = Vec<TableSummary>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn tables(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Vec<TableSummary>>> {
+    edit_target(&s, c, &name, "reading data").await?;
+    let docs = s
+        .control
+        .store
+        .deployment_docs(&name)
+        .await
+        .map_err(internal("open deployment data"))?;
+    let mut tx = docs.begin(false).await.map_err(internal("read tables"))?;
+    let tables = tx.tables().await.map_err(internal("read tables"))?;
+    Ok(Json(
+        tables
+            .into_iter()
+            .map(|t| TableSummary {
+                name: t.name,
+                documents: t.documents,
+            })
+            .collect(),
+    ))
+}
+
+/// A page of a table's documents, newest first.
+#[utoipa::path(get, path = "/d/{name}/api/data/{table}", tag = "deployment",
+    params(("name" = String, Path, description = "deployment name"), ("table" = String, Path, description = "table name"), DataQuery),
+    responses((status = 200, body = DataPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn table_data(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path((name, table)): Path<(String, String)>,
+    Query(q): Query<DataQuery>,
+) -> ApiResult<Json<DataPage>> {
+    edit_target(&s, c, &name, "reading data").await?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError(Error::bad_request(
+            "BadQuery",
+            "limit must be between 1 and 1000",
+        )));
+    }
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => {
+            let parsed = c
+                .split_once('~')
+                .and_then(|(t, id)| Some((t.parse::<f64>().ok()?, id.to_string())));
+            Some(parsed.ok_or_else(|| {
+                ApiError(Error::bad_request(
+                    "BadQuery",
+                    "the cursor is not one berth made",
+                ))
+            })?)
+        }
+        None => None,
+    };
+    let docs = s
+        .control
+        .store
+        .deployment_docs(&name)
+        .await
+        .map_err(internal("open deployment data"))?;
+    let mut tx = docs.begin(false).await.map_err(internal("read data"))?;
+    let page = tx
+        .scan(&table, Order::Desc, None, None, after.as_ref(), limit)
+        .await
+        .map_err(internal("read data"))?;
+    let continue_cursor = page
+        .last()
+        .map(|d| format!("{:?}~{}", d.creation_time, d.id))
+        .unwrap_or_default();
+    Ok(Json(DataPage {
+        is_done: page.len() < limit as usize,
+        page: page
+            .iter()
+            .filter_map(|d| serde_json::from_str(&d.json).ok())
+            .collect(),
+        continue_cursor,
+    }))
+}
