@@ -111,10 +111,12 @@ impl Control {
                 "the access token has expired; log in again with `berth login`",
             ));
         }
-        self.store
-            .touch_access_token(tok.id, now)
-            .await
-            .map_err(internal("record token use"))?;
+        if self.should_touch(false, tok.id, now) {
+            self.store
+                .touch_access_token(tok.id, now)
+                .await
+                .map_err(internal("record token use"))?;
+        }
         Ok(Principal::Member(user))
     }
 
@@ -143,10 +145,8 @@ impl Control {
                 KeyKind::Deployment,
             ) => match record.deployment_id {
                 Some(id) => self
-                    .store
-                    .deployment_by_name(name)
-                    .await
-                    .map_err(internal("look up deployment"))?
+                    .deployment_record(name)
+                    .await?
                     .is_some_and(|d| d.id == id && d.deployment_type == *deployment_type),
                 None => false,
             },
@@ -175,10 +175,12 @@ impl Control {
                 record.name
             )));
         }
-        self.store
-            .touch_deploy_key(record.id, now)
-            .await
-            .map_err(internal("record key use"))?;
+        if self.should_touch(true, record.id, now) {
+            self.store
+                .touch_deploy_key(record.id, now)
+                .await
+                .map_err(internal("record key use"))?;
+        }
         let kp = KeyPrincipal { key: record, shown };
         Ok(match kp.key.kind {
             KeyKind::Deployment => Principal::DeploymentKey(kp),

@@ -310,11 +310,7 @@ impl Control {
         p: &Principal,
         name: &str,
     ) -> Result<DeploymentAccess, Error> {
-        let found = self
-            .store
-            .deployment_by_name(name)
-            .await
-            .map_err(internal("look up deployment"))?;
+        let found = self.deployment_record(name).await?;
         match p {
             Principal::Member(_) => {
                 let d = found.ok_or_else(|| deployment_not_found(name))?;

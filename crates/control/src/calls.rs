@@ -40,10 +40,8 @@ impl Control {
         let (deployment, can_edit) = match p {
             None => {
                 let d = self
-                    .store
-                    .deployment_by_name(name)
-                    .await
-                    .map_err(internal("look up deployment"))?
+                    .deployment_record(name)
+                    .await?
                     .ok_or_else(|| deployment_not_found(name))?;
                 (d, false)
             }
@@ -77,6 +75,7 @@ impl Control {
             .record_push(target.deployment.id, self.now())
             .await
             .map_err(internal("record push"))?;
+        self.forget(&target.deployment.name);
         self.audit(
             Some(target.deployment.team_id),
             p,

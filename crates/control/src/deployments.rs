@@ -487,6 +487,7 @@ impl Control {
                 ),
                 e => internal("update deployment")(e),
             })?;
+        self.forget(&a.deployment.name);
         self.audit(
             Some(a.project.team.team.id),
             p,
@@ -512,6 +513,7 @@ impl Control {
             .delete_deployment(a.deployment.id)
             .await
             .map_err(internal("delete deployment"))?;
+        self.forget(&a.deployment.name);
         self.drop_data(&a.deployment.name).await;
         self.audit(
             Some(a.project.team.team.id),
@@ -552,6 +554,7 @@ impl Control {
             .delete_deployment(d.id)
             .await
             .map_err(internal("reap deployment"))?;
+        self.forget(&d.name);
         if deleted {
             self.drop_data(&d.name).await;
             tracing::info!(deployment = %d.name, reference = %d.reference, "reaped expired deployment");

@@ -34,6 +34,13 @@ pub struct Control {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub config: ControlConfig,
+    /// Deployment rows by name, kept only when the store has no other writer; every write to a
+    /// deployment through this control plane drops its entry.
+    cache: std::sync::Mutex<std::collections::HashMap<String, berth_store::DeploymentRecord>>,
+    /// When each credential's last use was recorded; writes are spaced a minute apart.
+    touched: std::sync::Mutex<std::collections::HashMap<(bool, i64), i64>>,
+    /// Bumped by every invalidation: a read that started before one must not fill the cache.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 impl Control {
@@ -42,6 +49,65 @@ impl Control {
             store,
             clock,
             config,
+            cache: Default::default(),
+            touched: Default::default(),
+            epoch: Default::default(),
+        }
+    }
+
+    /// A deployment row by name, from the cache when the store allows one.
+    pub(crate) async fn deployment_record(
+        &self,
+        name: &str,
+    ) -> Result<Option<berth_store::DeploymentRecord>, Error> {
+        let caching = self.store.single_writer();
+        if caching && let Some(d) = self.cache.lock().ok().and_then(|c| c.get(name).cloned()) {
+            return Ok(Some(d));
+        }
+        let epoch = self.epoch.load(std::sync::atomic::Ordering::SeqCst);
+        let found = self
+            .store
+            .deployment_by_name(name)
+            .await
+            .map_err(internal("look up deployment"))?;
+        if caching
+            && let (Some(d), Ok(mut c)) = (&found, self.cache.lock())
+            && epoch == self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            if c.len() > 100_000 {
+                c.clear();
+            }
+            c.insert(name.to_string(), d.clone());
+        }
+        Ok(found)
+    }
+
+    /// Drops a deployment from the cache after it changed.
+    pub(crate) fn forget(&self, name: &str) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut c) = self.cache.lock() {
+            c.remove(name);
+        }
+    }
+
+    pub(crate) fn forget_all(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+    }
+
+    /// Whether a credential's use should be written now (at most once a minute per credential).
+    pub(crate) fn should_touch(&self, key: bool, id: i64, now: i64) -> bool {
+        let Ok(mut t) = self.touched.lock() else {
+            return true;
+        };
+        match t.get(&(key, id)) {
+            Some(last) if now - last < 60_000 => false,
+            _ => {
+                t.insert((key, id), now);
+                true
+            }
         }
     }
 

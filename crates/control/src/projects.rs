@@ -101,6 +101,7 @@ impl Control {
             .delete_project(id)
             .await
             .map_err(internal("delete project"))?;
+        self.forget_all();
         for d in doomed {
             self.drop_data(&d.name).await;
         }

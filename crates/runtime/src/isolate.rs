@@ -132,9 +132,9 @@ pub struct Isolate {
     deadline: Rc<Cell<Option<Instant>>>,
     tripped: Rc<Cell<bool>>,
     limits: Limits,
-    pub functions: HashMap<String, FunctionInfo>,
+    pub functions: Rc<HashMap<String, FunctionInfo>>,
     /// (load name, uploaded path) of each user module, for error stacks.
-    names: Vec<(String, String)>,
+    names: Rc<Vec<(String, String)>>,
     /// Set after an out-of-memory or a timeout: the isolate must not be used again.
     pub poisoned: bool,
 }
@@ -203,11 +203,13 @@ impl Isolate {
             deadline,
             tripped,
             limits,
-            functions: HashMap::new(),
-            names: modules
-                .iter()
-                .map(|m| (m.name.clone(), m.path.clone()))
-                .collect(),
+            functions: Rc::new(HashMap::new()),
+            names: Rc::new(
+                modules
+                    .iter()
+                    .map(|m| (m.name.clone(), m.path.clone()))
+                    .collect(),
+            ),
             poisoned: false,
         };
         isolate
@@ -290,7 +292,7 @@ impl Isolate {
                 "loading the modules took too long (a loop at the top level of a module?)".into(),
             ));
         }
-        self.functions = functions.into_iter().map(|f| (f.path.clone(), f)).collect();
+        self.functions = Rc::new(functions.into_iter().map(|f| (f.path.clone(), f)).collect());
         Ok(())
     }
 

@@ -37,7 +37,6 @@ pub struct Frame {
     pub tx: Option<Box<dyn DocTx>>,
     streams: HashMap<u32, Stream>,
     next_stream: u32,
-    last_creation: HashMap<String, f64>,
     pub now: f64,
 }
 
@@ -49,7 +48,7 @@ impl Frame {
             tx: None,
             streams: HashMap::new(),
             next_stream: 1,
-            last_creation: HashMap::new(),
+
             now,
         }
     }
@@ -267,21 +266,14 @@ impl Host {
         let mut fields = user_fields(args(a, "value", op)?, op)?;
         let handle = self.handle.clone();
         let now = self.frame()?.now;
-        let last = self.frame()?.last_creation.get(&table).copied();
         let tx = self.tx()?;
         let number = handle
             .block_on(tx.table_number(&table, true))
             .map_err(|e| e.to_string())?
             .ok_or("could not number the table")?;
-        let last = match last {
-            Some(l) => l,
-            None => handle
-                .block_on(tx.scan(&table, berth_store::docs::Order::Desc, None, None, None, 1))
-                .map_err(|e| e.to_string())?
-                .first()
-                .map_or(0.0, |d| d.creation_time),
-        };
-        let creation_time = if now > last { now } else { last + 0.001 };
+        let creation_time = handle
+            .block_on(tx.creation_time(&table, now))
+            .map_err(|e| e.to_string())?;
         let id = ids::encode(number);
         fields.insert("_id".into(), Value::String(id.clone()));
         fields.insert("_creationTime".into(), Value::Float64(creation_time));
@@ -296,7 +288,6 @@ impl Host {
             tracing::error!(error = %e, "insert document");
             "the deployment's database failed; try again".to_string()
         })?;
-        self.frame()?.last_creation.insert(table, creation_time);
         Ok(json!({"_id": id}))
     }
 

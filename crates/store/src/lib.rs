@@ -34,6 +34,12 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
+    /// True when this process is the only writer of the store (the embedded SQLite default), so
+    /// that the control plane may cache what it reads and invalidate the cache on its own writes.
+    fn single_writer(&self) -> bool {
+        false
+    }
+
     /// Creates the first team, project and admin with their token, once. Returns whether it ran;
     /// a second call changes nothing.
     async fn bootstrap(&self, b: &Bootstrap) -> StoreResult<bool>;

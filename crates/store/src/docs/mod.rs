@@ -77,6 +77,9 @@ pub trait DocTx: Send {
         after: Option<&Position>,
         limit: u32,
     ) -> StoreResult<Vec<Doc>>;
+    /// A `_creationTime` for a new document of `table`: `now`, or just after the newest one
+    /// when the clock has not moved past it, so creation times only grow.
+    async fn creation_time(&mut self, table: &str, now: f64) -> StoreResult<f64>;
     /// The table's number, assigning one when `create` and it has none.
     async fn table_number(&mut self, table: &str, create: bool) -> StoreResult<Option<u32>>;
     /// The name of the table with this number.

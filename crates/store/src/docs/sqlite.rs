@@ -9,7 +9,12 @@ use sqlx::{
     QueryBuilder, Row, Sqlite, SqlitePool, Transaction,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
-use std::{path::Path, time::Duration};
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS documents (
@@ -34,6 +39,15 @@ CREATE TABLE IF NOT EXISTS modules (
 
 pub struct SqliteDocStore {
     pool: SqlitePool,
+    memo: Arc<Mutex<Memo>>,
+}
+
+/// What this process (the only writer of the file) remembers between transactions: table
+/// numbers once read, and the newest creation time handed out per table.
+#[derive(Default)]
+struct Memo {
+    tables: HashMap<String, u32>,
+    last_creation: HashMap<String, f64>,
 }
 
 impl SqliteDocStore {
@@ -61,7 +75,10 @@ impl SqliteDocStore {
             .execute(&pool)
             .await
             .map_err(backend)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            memo: Default::default(),
+        })
     }
 
     pub async fn close(&self) {
@@ -79,6 +96,7 @@ impl DocStore for SqliteDocStore {
         };
         Ok(Box::new(SqliteDocTx {
             tx: tx.map_err(backend)?,
+            memo: self.memo.clone(),
         }))
     }
 
@@ -125,6 +143,7 @@ impl DocStore for SqliteDocStore {
 
 struct SqliteDocTx {
     tx: Transaction<'static, Sqlite>,
+    memo: Arc<Mutex<Memo>>,
 }
 
 fn doc(r: &sqlx::sqlite::SqliteRow) -> StoreResult<Doc> {
@@ -231,14 +250,50 @@ impl DocTx for SqliteDocTx {
         rows.iter().map(doc).collect()
     }
 
+    async fn creation_time(&mut self, table: &str, now: f64) -> StoreResult<f64> {
+        let known = self
+            .memo
+            .lock()
+            .ok()
+            .and_then(|m| m.last_creation.get(table).copied());
+        let last = match known {
+            Some(l) => l,
+            None => sqlx::query_scalar::<_, Option<f64>>(
+                "SELECT max(creation_time) FROM documents WHERE table_name = ?",
+            )
+            .bind(table)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(backend)?
+            .unwrap_or(0.0),
+        };
+        let t = if now > last { now } else { last + 0.001 };
+        if let Ok(mut m) = self.memo.lock() {
+            let e = m.last_creation.entry(table.to_string()).or_insert(t);
+            *e = e.max(t);
+        }
+        Ok(t)
+    }
+
     async fn table_number(&mut self, table: &str, create: bool) -> StoreResult<Option<u32>> {
+        if let Some(n) = self
+            .memo
+            .lock()
+            .ok()
+            .and_then(|m| m.tables.get(table).copied())
+        {
+            return Ok(Some(n));
+        }
         let found: Option<i64> = sqlx::query_scalar("SELECT number FROM tables WHERE name = ?")
             .bind(table)
             .fetch_optional(&mut *self.tx)
             .await
             .map_err(backend)?;
-        if let Some(n) = found {
-            return Ok(u32::try_from(n).ok());
+        if let Some(n) = found.and_then(|n| u32::try_from(n).ok()) {
+            if let Ok(mut m) = self.memo.lock() {
+                m.tables.insert(table.to_string(), n);
+            }
+            return Ok(Some(n));
         }
         if !create {
             return Ok(None);

@@ -154,6 +154,10 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    fn single_writer(&self) -> bool {
+        true
+    }
+
     async fn bootstrap(&self, b: &Bootstrap) -> StoreResult<bool> {
         let mut tx = self
             .pool
