@@ -5,6 +5,7 @@
 //! - an insert mutation over HTTP against a raw SQLite single-row transaction with the same
 //!   durability (WAL, synchronous=NORMAL);
 //! - the first call on an idle deployment (its code not loaded yet).
+//!
 //! Run with `cargo bench -p berth --bench functions`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -139,6 +140,33 @@ async fn raw_sqlite(dir: &std::path::Path, conc: usize) -> Figures {
     }
 }
 
+/// The same transaction through rusqlite on one thread: no async hand-offs at all.
+fn raw_rusqlite(dir: &std::path::Path) -> Figures {
+    let c = rusqlite::Connection::open(dir.join("raw-rusqlite.sqlite3")).unwrap();
+    c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE items (id TEXT PRIMARY KEY, n REAL, value TEXT);")
+        .unwrap();
+    let started = Instant::now();
+    let mut lat = Vec::new();
+    let mut n = 0u64;
+    while started.elapsed() < RUN {
+        let t = Instant::now();
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        c.prepare_cached("INSERT INTO items (id, n, value) VALUES (?1, ?2, ?3)")
+            .unwrap()
+            .execute(rusqlite::params![n.to_string(), n as f64, r#"{"n":1}"#])
+            .unwrap();
+        c.execute_batch("COMMIT").unwrap();
+        lat.push(t.elapsed());
+        n += 1;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Figures {
+        rate: lat.len() as f64 / secs,
+        p50: pct(&mut lat, 0.5),
+        p99: pct(&mut lat, 0.99),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
@@ -241,6 +269,7 @@ async fn main() {
         ));
     }
     for conc in [1, 16] {
+        // The async baseline: sqlx from tokio tasks, as an async Rust server would write it.
         let raw = raw_sqlite(dir.path(), conc).await;
         let m = load(
             format!("{url}/d/{name}/api/mutation"),
@@ -258,6 +287,12 @@ async fn main() {
             format!("{}  ({:.0}% of raw)", fmt(&m), 100.0 * m.rate / raw.rate),
         ));
     }
+
+    let direct = raw_rusqlite(dir.path());
+    rows.push((
+        "raw SQLite 1-row transaction, rusqlite, same thread".into(),
+        fmt(&direct),
+    ));
 
     // First call on idle deployments (code pushed, never called on this server).
     let mut names = Vec::new();

@@ -540,8 +540,7 @@ fn run(
     match (outcome, frame) {
         (Outcome::Value(v), Some(frame)) if function.kind == UdfKind::Mutation => {
             if let Some(tx) = frame.tx {
-                let handle = host.borrow().handle.clone();
-                if let Err(e) = handle.block_on(tx.commit()) {
+                if let Err(e) = tx.commit() {
                     tracing::error!(error = %e, "commit mutation");
                     return Outcome::Error(FunctionError::refused(
                         "the mutation could not be committed; nothing was written. Try again",

@@ -237,7 +237,7 @@ fn load(
     limits: Limits,
     handle: &tokio::runtime::Handle,
 ) -> Result<Isolate, String> {
-    let stored = handle.block_on(docs.modules()).map_err(|e| {
+    let stored = docs.modules().map_err(|e| {
         tracing::error!(error = %e, "read deployment modules");
         "the deployment's code could not be read; try again".to_string()
     })?;

@@ -172,13 +172,13 @@ impl Stream {
     }
 
     /// The next document (its stored JSON text), or `None` at the end.
-    pub async fn next(&mut self, tx: &mut dyn DocTx) -> Result<Option<String>, String> {
+    pub fn next(&mut self, tx: &mut dyn DocTx) -> Result<Option<String>, String> {
         loop {
             let Some(doc) = self.buffer.pop_front() else {
                 if self.exhausted {
                     return Ok(None);
                 }
-                self.fill(tx).await?;
+                self.fill(tx)?;
                 continue;
             };
             self.position = Some((doc.creation_time, doc.id.clone()));
@@ -207,10 +207,10 @@ impl Stream {
         }
     }
 
-    async fn fill(&mut self, tx: &mut dyn DocTx) -> Result<(), String> {
+    fn fill(&mut self, tx: &mut dyn DocTx) -> Result<(), String> {
         if let Some(id) = self.by_id.take() {
             self.exhausted = true;
-            if let Some(d) = tx.get(&id).await.map_err(|e| e.to_string())?
+            if let Some(d) = tx.get(&id).map_err(|e| e.to_string())?
                 && d.table == self.table
             {
                 self.buffer.push_back(d);
@@ -226,7 +226,6 @@ impl Stream {
                 self.position.as_ref(),
                 PAGE,
             )
-            .await
             .map_err(|e| e.to_string())?;
         if page.len() < PAGE as usize {
             self.exhausted = true;

@@ -180,14 +180,13 @@ impl Host {
             .docs
             .clone()
             .ok_or("this deployment has no data store")?;
-        let handle = self.handle.clone();
         let frame = self.frame()?;
         if frame.kind == UdfKind::Action {
             return Err("actions cannot read or write the database directly; use ctx.runQuery or ctx.runMutation".into());
         }
         if frame.tx.is_none() {
             let write = frame.kind == UdfKind::Mutation;
-            let tx = handle.block_on(docs.begin(write)).map_err(|e| {
+            let tx = docs.begin(write).map_err(|e| {
                 tracing::error!(error = %e, "open deployment transaction");
                 "the deployment's database is unavailable; try again".to_string()
             })?;
@@ -214,9 +213,8 @@ impl Host {
         let Some(n) = ids::table_number(id) else {
             return Ok(None);
         };
-        let handle = self.handle.clone();
         let tx = self.tx()?;
-        handle.block_on(tx.table_name(n)).map_err(|e| e.to_string())
+        tx.table_name(n).map_err(|e| e.to_string())
     }
 
     /// Runs one operation; `args` and the answer are JSON text.
@@ -246,9 +244,8 @@ impl Host {
         if ids::table_number(id).is_none() {
             return Err(format!("{op}: '{id}' is not a document id"));
         }
-        let handle = self.handle.clone();
         let tx = self.tx()?;
-        handle.block_on(tx.get(id)).map_err(|e| e.to_string())
+        tx.get(id).map_err(|e| e.to_string())
     }
 
     fn get(&mut self, a: &Json, op: &str) -> R<Json> {
@@ -264,16 +261,13 @@ impl Host {
         let table = str_arg(a, "table", op)?.to_string();
         validate_table(&table)?;
         let mut fields = user_fields(args(a, "value", op)?, op)?;
-        let handle = self.handle.clone();
         let now = self.frame()?.now;
         let tx = self.tx()?;
-        let number = handle
-            .block_on(tx.table_number(&table, true))
+        let number = tx
+            .table_number(&table, true)
             .map_err(|e| e.to_string())?
             .ok_or("could not number the table")?;
-        let creation_time = handle
-            .block_on(tx.creation_time(&table, now))
-            .map_err(|e| e.to_string())?;
+        let creation_time = tx.creation_time(&table, now).map_err(|e| e.to_string())?;
         let id = ids::encode(number);
         fields.insert("_id".into(), Value::String(id.clone()));
         fields.insert("_creationTime".into(), Value::Float64(creation_time));
@@ -284,7 +278,7 @@ impl Host {
             creation_time,
             json: json_text,
         };
-        handle.block_on(tx.insert(&doc)).map_err(|e| {
+        tx.insert(&doc).map_err(|e| {
             tracing::error!(error = %e, "insert document");
             "the deployment's database failed; try again".to_string()
         })?;
@@ -306,11 +300,8 @@ impl Host {
 
     fn write_back(&mut self, doc: &Doc, fields: &BTreeMap<String, Value>) -> R<Json> {
         let text = stored(fields)?;
-        let handle = self.handle.clone();
         let tx = self.tx()?;
-        handle
-            .block_on(tx.replace(&doc.id, &text))
-            .map_err(|e| e.to_string())?;
+        tx.replace(&doc.id, &text).map_err(|e| e.to_string())?;
         Ok(Json::Null)
     }
 
@@ -368,11 +359,8 @@ impl Host {
     fn remove(&mut self, a: &Json, op: &str) -> R<Json> {
         self.require_write(op)?;
         let (doc, _) = self.existing(a, op)?;
-        let handle = self.handle.clone();
         let tx = self.tx()?;
-        handle
-            .block_on(tx.delete(&doc.id))
-            .map_err(|e| e.to_string())?;
+        tx.delete(&doc.id).map_err(|e| e.to_string())?;
         Ok(Json::Null)
     }
 
@@ -404,10 +392,9 @@ impl Host {
             .streams
             .remove(&id)
             .ok_or_else(|| format!("{op}: query {id} is not open"))?;
-        let handle = self.handle.clone();
         let next = {
             let tx = self.tx()?;
-            handle.block_on(stream.next(tx.as_mut()))
+            stream.next(tx.as_mut())
         };
         self.frame()?.streams.insert(id, stream);
         Ok(match next? {
@@ -432,12 +419,11 @@ impl Host {
             .and_then(Json::as_f64)
             .unwrap_or(100.0)
             .clamp(1.0, 8192.0) as usize;
-        let handle = self.handle.clone();
         let tx = self.tx()?;
         let mut page = Vec::new();
         let mut done = false;
         while page.len() < size {
-            match handle.block_on(stream.next(tx.as_mut()))? {
+            match stream.next(tx.as_mut())? {
                 Some(text) => {
                     page.push(serde_json::from_str::<Json>(&text).map_err(|e| e.to_string())?)
                 }

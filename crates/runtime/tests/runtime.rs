@@ -54,10 +54,8 @@ fn env_with(modules: Vec<(String, String)>) -> Env {
     };
     let pool = Pool::new(2, limits, rt.handle().clone()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let docs: Arc<dyn DocStore> = Arc::new(
-        rt.block_on(SqliteDocStore::open(&dir.path().join("d.sqlite3")))
-            .unwrap(),
-    );
+    let docs: Arc<dyn DocStore> =
+        Arc::new(SqliteDocStore::open(&dir.path().join("d.sqlite3")).unwrap());
     let (compiled, _functions) = rt.block_on(pool.analyze(modules)).unwrap();
     let records: Vec<ModuleRecord> = compiled
         .into_iter()
@@ -68,7 +66,7 @@ fn env_with(modules: Vec<(String, String)>) -> Env {
             hash: m.hash,
         })
         .collect();
-    rt.block_on(docs.replace_modules(&records)).unwrap();
+    docs.replace_modules(&records).unwrap();
     Env {
         rt,
         pool,

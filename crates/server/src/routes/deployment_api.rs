@@ -25,6 +25,15 @@ fn internal(what: &'static str) -> impl Fn(berth_store::StoreError) -> ApiError 
     }
 }
 
+/// Runs blocking storage work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, berth_store::StoreError> + Send + 'static,
+) -> Result<T, berth_store::StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| berth_store::StoreError::Backend(format!("storage task failed: {e}")))?
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Format {
     Encoded,
@@ -319,7 +328,9 @@ async fn current_functions(
     _target: &CallTarget,
     docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
 ) -> ApiResult<Vec<FunctionInfo>> {
-    let modules = docs.modules().await.map_err(internal("read modules"))?;
+    let modules = blocking(move || docs.modules())
+        .await
+        .map_err(internal("read modules"))?;
     let sources = modules.into_iter().map(|m| (m.path, m.source)).collect();
     s.runtime
         .analyze(sources)
@@ -413,7 +424,7 @@ pub async fn push(
                 hash: m.hash.clone(),
             })
             .collect();
-        docs.replace_modules(&records)
+        blocking(move || docs.replace_modules(&records))
             .await
             .map_err(internal("store modules"))?;
         code_version = Some(
@@ -489,8 +500,9 @@ pub async fn tables(
         .deployment_docs(&name)
         .await
         .map_err(internal("open deployment data"))?;
-    let mut tx = docs.begin(false).await.map_err(internal("read tables"))?;
-    let tables = tx.tables().await.map_err(internal("read tables"))?;
+    let tables = blocking(move || docs.begin(false)?.tables())
+        .await
+        .map_err(internal("read tables"))?;
     Ok(Json(
         tables
             .into_iter()
@@ -541,11 +553,12 @@ pub async fn table_data(
         .deployment_docs(&name)
         .await
         .map_err(internal("open deployment data"))?;
-    let mut tx = docs.begin(false).await.map_err(internal("read data"))?;
-    let page = tx
-        .scan(&table, Order::Desc, None, None, after.as_ref(), limit)
-        .await
-        .map_err(internal("read data"))?;
+    let page = blocking(move || {
+        docs.begin(false)?
+            .scan(&table, Order::Desc, None, None, after.as_ref(), limit)
+    })
+    .await
+    .map_err(internal("read data"))?;
     let continue_cursor = page
         .last()
         .map(|d| format!("{:?}~{}", d.creation_time, d.id))

@@ -5,7 +5,6 @@
 pub mod sqlite;
 
 use crate::StoreResult;
-use async_trait::async_trait;
 
 /// A stored document: its id, table, creation time and the whole value (system fields
 /// included) as `convex_encoded_json` text.
@@ -48,27 +47,27 @@ pub struct TableInfo {
     pub documents: u64,
 }
 
-/// One deployment's data.
-#[async_trait]
+/// One deployment's data. The methods block: they are called from the runtime's worker threads
+/// (or `spawn_blocking`), never from async tasks, so that a function's reads and writes cost no
+/// thread hand-offs.
 pub trait DocStore: Send + Sync {
     /// A transaction: `write` ones are serialized against each other; read ones see one snapshot.
-    async fn begin(&self, write: bool) -> StoreResult<Box<dyn DocTx>>;
+    fn begin(&self, write: bool) -> StoreResult<Box<dyn DocTx>>;
     /// The deployed modules (empty before the first push).
-    async fn modules(&self) -> StoreResult<Vec<ModuleRecord>>;
+    fn modules(&self) -> StoreResult<Vec<ModuleRecord>>;
     /// Replaces every module at once.
-    async fn replace_modules(&self, modules: &[ModuleRecord]) -> StoreResult<()>;
+    fn replace_modules(&self, modules: &[ModuleRecord]) -> StoreResult<()>;
 }
 
 /// Reads and writes inside one transaction. Dropping it without `commit` rolls back.
-#[async_trait]
 pub trait DocTx: Send {
-    async fn get(&mut self, id: &str) -> StoreResult<Option<Doc>>;
-    async fn insert(&mut self, doc: &Doc) -> StoreResult<()>;
+    fn get(&mut self, id: &str) -> StoreResult<Option<Doc>>;
+    fn insert(&mut self, doc: &Doc) -> StoreResult<()>;
     /// False when no document has that id.
-    async fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool>;
-    async fn delete(&mut self, id: &str) -> StoreResult<bool>;
+    fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool>;
+    fn delete(&mut self, id: &str) -> StoreResult<bool>;
     /// Documents of `table` in `_creationTime` order within the bounds, after `after`.
-    async fn scan(
+    fn scan(
         &mut self,
         table: &str,
         order: Order,
@@ -79,11 +78,11 @@ pub trait DocTx: Send {
     ) -> StoreResult<Vec<Doc>>;
     /// A `_creationTime` for a new document of `table`: `now`, or just after the newest one
     /// when the clock has not moved past it, so creation times only grow.
-    async fn creation_time(&mut self, table: &str, now: f64) -> StoreResult<f64>;
+    fn creation_time(&mut self, table: &str, now: f64) -> StoreResult<f64>;
     /// The table's number, assigning one when `create` and it has none.
-    async fn table_number(&mut self, table: &str, create: bool) -> StoreResult<Option<u32>>;
+    fn table_number(&mut self, table: &str, create: bool) -> StoreResult<Option<u32>>;
     /// The name of the table with this number.
-    async fn table_name(&mut self, number: u32) -> StoreResult<Option<String>>;
-    async fn tables(&mut self) -> StoreResult<Vec<TableInfo>>;
-    async fn commit(self: Box<Self>) -> StoreResult<()>;
+    fn table_name(&mut self, number: u32) -> StoreResult<Option<String>>;
+    fn tables(&mut self) -> StoreResult<Vec<TableInfo>>;
+    fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -1,19 +1,14 @@
-//! A deployment's data in its own SQLite file (WAL). Write transactions use `BEGIN IMMEDIATE`,
-//! so two mutations on one deployment never interleave; reads run in a deferred transaction and
-//! see one snapshot.
+//! A deployment's data in its own SQLite file (WAL, `synchronous=NORMAL`), through `rusqlite` on
+//! the calling thread. Write transactions use `BEGIN IMMEDIATE`, so two mutations on one
+//! deployment never interleave; reads run in a deferred transaction and see one snapshot.
 
 use super::{Bound, Doc, DocStore, DocTx, ModuleRecord, Order, Position, TableInfo};
-use crate::{StoreResult, sqlite::backend};
-use async_trait::async_trait;
-use sqlx::{
-    QueryBuilder, Row, Sqlite, SqlitePool, Transaction,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
+use crate::{StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::{
     collections::HashMap,
-    path::Path,
+    path::{Path, PathBuf},
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 const SCHEMA: &str = "
@@ -37,9 +32,18 @@ CREATE TABLE IF NOT EXISTS modules (
 );
 ";
 
-pub struct SqliteDocStore {
-    pool: SqlitePool,
-    memo: Arc<Mutex<Memo>>,
+/// Idle connections kept per deployment.
+const IDLE: usize = 4;
+
+fn err(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(e.to_string())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
 }
 
 /// What this process (the only writer of the file) remembers between transactions: table
@@ -50,160 +54,195 @@ struct Memo {
     last_creation: HashMap<String, f64>,
 }
 
-impl SqliteDocStore {
-    /// Opens (creating) the deployment's file.
-    pub async fn open(file: &Path) -> StoreResult<Self> {
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                crate::StoreError::Backend(format!("create {}: {e}", dir.display()))
-            })?;
+struct Inner {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    memo: Mutex<Memo>,
+}
+
+impl Inner {
+    fn connect(&self) -> StoreResult<Connection> {
+        if let Some(c) = self.idle.lock().ok().and_then(|mut i| i.pop()) {
+            return Ok(c);
         }
-        let options = SqliteConnectOptions::new()
-            .filename(file)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .min_connections(0)
-            .idle_timeout(Duration::from_secs(60))
-            .connect_with(options)
-            .await
-            .map_err(backend)?;
-        sqlx::raw_sql(SCHEMA)
-            .execute(&pool)
-            .await
-            .map_err(backend)?;
-        Ok(Self {
-            pool,
-            memo: Default::default(),
-        })
+        let c = Connection::open(&self.path).map_err(err)?;
+        c.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
+        )
+        .map_err(err)?;
+        Ok(c)
     }
 
-    pub async fn close(&self) {
-        self.pool.close().await;
+    fn give_back(&self, c: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < IDLE
+        {
+            idle.push(c);
+        }
     }
 }
 
-#[async_trait]
+pub struct SqliteDocStore {
+    inner: Arc<Inner>,
+}
+
+impl SqliteDocStore {
+    /// Opens (creating) the deployment's file.
+    pub fn open(file: &Path) -> StoreResult<Self> {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
+        }
+        let inner = Arc::new(Inner {
+            path: file.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+            memo: Default::default(),
+        });
+        let c = inner.connect()?;
+        c.execute_batch(SCHEMA).map_err(err)?;
+        inner.give_back(c);
+        Ok(Self { inner })
+    }
+
+    /// Closes idle connections (before the file is deleted).
+    pub fn close(&self) {
+        if let Ok(mut idle) = self.inner.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
 impl DocStore for SqliteDocStore {
-    async fn begin(&self, write: bool) -> StoreResult<Box<dyn DocTx>> {
-        let tx = if write {
-            self.pool.begin_with("BEGIN IMMEDIATE").await
-        } else {
-            self.pool.begin().await
-        };
+    fn begin(&self, write: bool) -> StoreResult<Box<dyn DocTx>> {
+        let conn = self.inner.connect()?;
+        conn.execute_batch(if write { "BEGIN IMMEDIATE" } else { "BEGIN" })
+            .map_err(err)?;
         Ok(Box::new(SqliteDocTx {
-            tx: tx.map_err(backend)?,
-            memo: self.memo.clone(),
+            conn: Some(conn),
+            inner: self.inner.clone(),
+            done: false,
         }))
     }
 
-    async fn modules(&self) -> StoreResult<Vec<ModuleRecord>> {
-        let rows = sqlx::query("SELECT path, source, js, hash FROM modules ORDER BY path")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        rows.iter()
-            .map(|r| {
-                Ok(ModuleRecord {
-                    path: r.try_get("path").map_err(backend)?,
-                    source: r.try_get("source").map_err(backend)?,
-                    js: r.try_get("js").map_err(backend)?,
-                    hash: r.try_get("hash").map_err(backend)?,
+    fn modules(&self) -> StoreResult<Vec<ModuleRecord>> {
+        let conn = self.inner.connect()?;
+        let out = {
+            let mut st = conn
+                .prepare_cached("SELECT path, source, js, hash FROM modules ORDER BY path")
+                .map_err(err)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(ModuleRecord {
+                        path: r.get(0)?,
+                        source: r.get(1)?,
+                        js: r.get(2)?,
+                        hash: r.get(3)?,
+                    })
                 })
-            })
-            .collect()
+                .map_err(err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(err)?
+        };
+        self.inner.give_back(conn);
+        Ok(out)
     }
 
-    async fn replace_modules(&self, modules: &[ModuleRecord]) -> StoreResult<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(backend)?;
-        sqlx::query("DELETE FROM modules")
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        for m in modules {
-            sqlx::query("INSERT INTO modules (path, source, js, hash) VALUES (?, ?, ?, ?)")
-                .bind(&m.path)
-                .bind(&m.source)
-                .bind(&m.js)
-                .bind(&m.hash)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+    fn replace_modules(&self, modules: &[ModuleRecord]) -> StoreResult<()> {
+        let mut conn = self.inner.connect()?;
+        {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
+            tx.execute("DELETE FROM modules", []).map_err(err)?;
+            for m in modules {
+                tx.execute(
+                    "INSERT INTO modules (path, source, js, hash) VALUES (?1, ?2, ?3, ?4)",
+                    params![m.path, m.source, m.js, m.hash],
+                )
+                .map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
         }
-        tx.commit().await.map_err(backend)
+        self.inner.give_back(conn);
+        Ok(())
     }
 }
 
 struct SqliteDocTx {
-    tx: Transaction<'static, Sqlite>,
-    memo: Arc<Mutex<Memo>>,
+    conn: Option<Connection>,
+    inner: Arc<Inner>,
+    done: bool,
 }
 
-fn doc(r: &sqlx::sqlite::SqliteRow) -> StoreResult<Doc> {
+impl Drop for SqliteDocTx {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            if !self.done && c.execute_batch("ROLLBACK").is_err() {
+                return; // a connection in an unknown state is not reused
+            }
+            self.inner.give_back(c);
+        }
+    }
+}
+
+fn doc(r: &rusqlite::Row<'_>) -> rusqlite::Result<Doc> {
     Ok(Doc {
-        id: r.try_get("id").map_err(backend)?,
-        table: r.try_get("table_name").map_err(backend)?,
-        creation_time: r.try_get("creation_time").map_err(backend)?,
-        json: r.try_get("value").map_err(backend)?,
+        id: r.get(0)?,
+        table: r.get(1)?,
+        creation_time: r.get(2)?,
+        json: r.get(3)?,
     })
 }
 
-#[async_trait]
-impl DocTx for SqliteDocTx {
-    async fn get(&mut self, id: &str) -> StoreResult<Option<Doc>> {
-        sqlx::query("SELECT id, table_name, creation_time, value FROM documents WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend)?
+impl SqliteDocTx {
+    fn c(&self) -> StoreResult<&Connection> {
+        self.conn
             .as_ref()
-            .map(doc)
-            .transpose()
+            .ok_or_else(|| StoreError::Backend("the transaction is finished".into()))
+    }
+}
+
+impl DocTx for SqliteDocTx {
+    fn get(&mut self, id: &str) -> StoreResult<Option<Doc>> {
+        self.c()?
+            .prepare_cached(
+                "SELECT id, table_name, creation_time, value FROM documents WHERE id = ?1",
+            )
+            .map_err(err)?
+            .query_row([id], doc)
+            .optional()
+            .map_err(err)
     }
 
-    async fn insert(&mut self, d: &Doc) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO documents (id, table_name, creation_time, value) VALUES (?, ?, ?, ?)",
-        )
-        .bind(&d.id)
-        .bind(&d.table)
-        .bind(d.creation_time)
-        .bind(&d.json)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(backend)?;
+    fn insert(&mut self, d: &Doc) -> StoreResult<()> {
+        self.c()?
+            .prepare_cached("INSERT INTO documents (id, table_name, creation_time, value) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(err)?
+            .execute(params![d.id, d.table, d.creation_time, d.json])
+            .map_err(err)?;
         Ok(())
     }
 
-    async fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool> {
-        let n = sqlx::query("UPDATE documents SET value = ? WHERE id = ?")
-            .bind(json)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+    fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool> {
+        let n = self
+            .c()?
+            .prepare_cached("UPDATE documents SET value = ?1 WHERE id = ?2")
+            .map_err(err)?
+            .execute(params![json, id])
+            .map_err(err)?;
         Ok(n > 0)
     }
 
-    async fn delete(&mut self, id: &str) -> StoreResult<bool> {
-        let n = sqlx::query("DELETE FROM documents WHERE id = ?")
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+    fn delete(&mut self, id: &str) -> StoreResult<bool> {
+        let n = self
+            .c()?
+            .prepare_cached("DELETE FROM documents WHERE id = ?1")
+            .map_err(err)?
+            .execute([id])
+            .map_err(err)?;
         Ok(n > 0)
     }
 
-    async fn scan(
+    fn scan(
         &mut self,
         table: &str,
         order: Order,
@@ -212,71 +251,76 @@ impl DocTx for SqliteDocTx {
         after: Option<&Position>,
         limit: u32,
     ) -> StoreResult<Vec<Doc>> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, table_name, creation_time, value FROM documents WHERE table_name = ",
+        let mut sql = String::from(
+            "SELECT id, table_name, creation_time, value FROM documents WHERE table_name = ?1",
         );
-        q.push_bind(table.to_string());
-        if let Some((v, inclusive)) = lower {
-            q.push(if inclusive {
-                " AND creation_time >= "
-            } else {
-                " AND creation_time > "
-            })
-            .push_bind(v);
-        }
-        if let Some((v, inclusive)) = upper {
-            q.push(if inclusive {
-                " AND creation_time <= "
-            } else {
-                " AND creation_time < "
-            })
-            .push_bind(v);
-        }
-        if let Some((t, id)) = after {
-            let op = if order == Order::Asc { ">" } else { "<" };
-            q.push(format!(" AND (creation_time, id) {op} ("))
-                .push_bind(*t)
-                .push(", ")
-                .push_bind(id.clone())
-                .push(")");
-        }
-        q.push(if order == Order::Asc {
-            " ORDER BY creation_time ASC, id ASC LIMIT "
-        } else {
-            " ORDER BY creation_time DESC, id DESC LIMIT "
+        let lo = lower.map(|(v, _)| v).unwrap_or(f64::NEG_INFINITY);
+        let hi = upper.map(|(v, _)| v).unwrap_or(f64::INFINITY);
+        sql.push_str(match lower {
+            Some((_, true)) => " AND creation_time >= ?2",
+            Some((_, false)) => " AND creation_time > ?2",
+            None => " AND ?2 IS NOT NULL",
         });
-        q.push_bind(i64::from(limit));
-        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(backend)?;
-        rows.iter().map(doc).collect()
+        sql.push_str(match upper {
+            Some((_, true)) => " AND creation_time <= ?3",
+            Some((_, false)) => " AND creation_time < ?3",
+            None => " AND ?3 IS NOT NULL",
+        });
+        let (at, aid) = match after {
+            Some((t, id)) => {
+                sql.push_str(if order == Order::Asc {
+                    " AND (creation_time, id) > (?4, ?5)"
+                } else {
+                    " AND (creation_time, id) < (?4, ?5)"
+                });
+                (*t, id.clone())
+            }
+            None => {
+                sql.push_str(" AND ?4 IS NOT NULL AND ?5 IS NOT NULL");
+                (0.0, String::new())
+            }
+        };
+        sql.push_str(if order == Order::Asc {
+            " ORDER BY creation_time ASC, id ASC LIMIT ?6"
+        } else {
+            " ORDER BY creation_time DESC, id DESC LIMIT ?6"
+        });
+        let c = self.c()?;
+        let mut st = c.prepare_cached(&sql).map_err(err)?;
+        let rows = st
+            .query_map(params![table, lo, hi, at, aid, i64::from(limit)], doc)
+            .map_err(err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(err)
     }
 
-    async fn creation_time(&mut self, table: &str, now: f64) -> StoreResult<f64> {
+    fn creation_time(&mut self, table: &str, now: f64) -> StoreResult<f64> {
         let known = self
+            .inner
             .memo
             .lock()
             .ok()
             .and_then(|m| m.last_creation.get(table).copied());
         let last = match known {
             Some(l) => l,
-            None => sqlx::query_scalar::<_, Option<f64>>(
-                "SELECT max(creation_time) FROM documents WHERE table_name = ?",
-            )
-            .bind(table)
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(backend)?
-            .unwrap_or(0.0),
+            None => self
+                .c()?
+                .prepare_cached("SELECT max(creation_time) FROM documents WHERE table_name = ?1")
+                .map_err(err)?
+                .query_row([table], |r| r.get::<_, Option<f64>>(0))
+                .map_err(err)?
+                .unwrap_or(0.0),
         };
         let t = if now > last { now } else { last + 0.001 };
-        if let Ok(mut m) = self.memo.lock() {
+        if let Ok(mut m) = self.inner.memo.lock() {
             let e = m.last_creation.entry(table.to_string()).or_insert(t);
             *e = e.max(t);
         }
         Ok(t)
     }
 
-    async fn table_number(&mut self, table: &str, create: bool) -> StoreResult<Option<u32>> {
+    fn table_number(&mut self, table: &str, create: bool) -> StoreResult<Option<u32>> {
         if let Some(n) = self
+            .inner
             .memo
             .lock()
             .ok()
@@ -284,13 +328,15 @@ impl DocTx for SqliteDocTx {
         {
             return Ok(Some(n));
         }
-        let found: Option<i64> = sqlx::query_scalar("SELECT number FROM tables WHERE name = ?")
-            .bind(table)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend)?;
+        let found: Option<i64> = self
+            .c()?
+            .prepare_cached("SELECT number FROM tables WHERE name = ?1")
+            .map_err(err)?
+            .query_row([table], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
         if let Some(n) = found.and_then(|n| u32::try_from(n).ok()) {
-            if let Ok(mut m) = self.memo.lock() {
+            if let Ok(mut m) = self.inner.memo.lock() {
                 m.tables.insert(table.to_string(), n);
             }
             return Ok(Some(n));
@@ -298,44 +344,60 @@ impl DocTx for SqliteDocTx {
         if !create {
             return Ok(None);
         }
-        let n: i64 = sqlx::query_scalar("INSERT INTO tables (name) VALUES (?) RETURNING number")
-            .bind(table)
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(backend)?;
+        let n: i64 = self
+            .c()?
+            .prepare_cached("INSERT INTO tables (name) VALUES (?1) RETURNING number")
+            .map_err(err)?
+            .query_row([table], |r| r.get(0))
+            .map_err(err)?;
         Ok(u32::try_from(n).ok())
     }
 
-    async fn table_name(&mut self, number: u32) -> StoreResult<Option<String>> {
-        sqlx::query_scalar("SELECT name FROM tables WHERE number = ?")
-            .bind(i64::from(number))
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(backend)
+    fn table_name(&mut self, number: u32) -> StoreResult<Option<String>> {
+        self.c()?
+            .prepare_cached("SELECT name FROM tables WHERE number = ?1")
+            .map_err(err)?
+            .query_row([i64::from(number)], |r| r.get(0))
+            .optional()
+            .map_err(err)
     }
 
-    async fn tables(&mut self) -> StoreResult<Vec<TableInfo>> {
-        let rows = sqlx::query(
-            "SELECT t.name, t.number, (SELECT count(*) FROM documents d WHERE d.table_name = t.name) AS n
-             FROM tables t ORDER BY t.name",
-        )
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(backend)?;
-        rows.iter()
-            .map(|r| {
+    fn tables(&mut self) -> StoreResult<Vec<TableInfo>> {
+        let c = self.c()?;
+        let mut st = c
+            .prepare_cached(
+                "SELECT t.name, t.number, (SELECT count(*) FROM documents d WHERE d.table_name = t.name)
+                 FROM tables t ORDER BY t.name",
+            )
+            .map_err(err)?;
+        let rows = st
+            .query_map([], |r| {
                 Ok(TableInfo {
-                    name: r.try_get("name").map_err(backend)?,
-                    number: u32::try_from(r.try_get::<i64, _>("number").map_err(backend)?)
-                        .unwrap_or(0),
-                    documents: u64::try_from(r.try_get::<i64, _>("n").map_err(backend)?)
-                        .unwrap_or(0),
+                    name: r.get(0)?,
+                    number: u32::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                    documents: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
                 })
             })
-            .collect()
+            .map_err(err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(err)
     }
 
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await.map_err(backend)
+    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        let c = self
+            .conn
+            .take()
+            .ok_or_else(|| StoreError::Backend("the transaction is finished".into()))?;
+        let result = c.execute_batch("COMMIT").map_err(err);
+        self.done = true;
+        match result {
+            Ok(()) => {
+                self.inner.give_back(c);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = c.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 }

@@ -673,9 +673,12 @@ impl Store for SqliteStore {
         {
             return Ok(d.clone());
         }
-        let opened = std::sync::Arc::new(
-            crate::docs::sqlite::SqliteDocStore::open(&self.deployment_file(name)).await?,
-        );
+        let file = self.deployment_file(name);
+        let opened =
+            tokio::task::spawn_blocking(move || crate::docs::sqlite::SqliteDocStore::open(&file))
+                .await
+                .map_err(|e| StoreError::Backend(format!("open deployment data: {e}")))??;
+        let opened = std::sync::Arc::new(opened);
         let mut cache = self
             .docs
             .lock()
@@ -690,7 +693,7 @@ impl Store for SqliteStore {
             .map_err(|_| StoreError::Backend("docs cache poisoned".into()))?
             .remove(name);
         if let Some(d) = cached {
-            d.close().await;
+            d.close();
         }
         let file = self.deployment_file(name);
         for suffix in ["", "-wal", "-shm"] {
