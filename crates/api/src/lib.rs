@@ -409,6 +409,37 @@ pub struct DeleteDeployKeyRequest {
     pub id: Option<String>,
 }
 
+/// A project default variable for one deployment type.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DefaultEnvVar {
+    pub name: String,
+    /// `dev`, `preview` or `prod`.
+    pub deployment_type: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DefaultEnvVars {
+    pub environment_variables: Vec<DefaultEnvVar>,
+}
+
+/// One change to a project default: without `value` (or `null`) it is removed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DefaultEnvChange {
+    pub name: String,
+    pub deployment_type: String,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DefaultEnvChanges {
+    pub changes: Vec<DefaultEnvChange>,
+}
+
 /// `POST /d/{name}/api/query|mutation|action|function`: a function call (PROTOCOL §2).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -79,6 +79,74 @@ pub enum Command {
     Run(RunArgs),
     /// List the target deployment's tables, or show a table's documents (newest first).
     Data(DataArgs),
+    /// The target deployment's environment variables; project defaults per type.
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Show the target deployment's log, and follow it as lines happen.
+    Logs(LogsArgs),
+    /// Push convex/ to your selected dev deployment, then again on every saved change.
+    Dev(DevArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// List the variables (names and values).
+    List,
+    /// Print one variable's value.
+    Get { name: String },
+    /// Set a variable: `NAME value`, `NAME=value`, `NAME --from-file F`, or the value on stdin.
+    Set {
+        /// NAME, or NAME=value.
+        name: String,
+        value: Option<String>,
+        /// Read the value from this file.
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
+    },
+    /// Remove a variable.
+    Remove { name: String },
+    /// The project's default variables per deployment type, copied into new deployments.
+    #[command(subcommand)]
+    Default(DefaultEnvCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DefaultEnvCommand {
+    /// List the defaults (all types, or --type).
+    List {
+        #[arg(long = "type", value_name = "TYPE")]
+        deployment_type: Option<String>,
+    },
+    /// Set a default for one type: `NAME value` or `NAME=value`.
+    Set {
+        name: String,
+        value: Option<String>,
+        #[arg(long = "type", value_name = "TYPE")]
+        deployment_type: String,
+    },
+    /// Remove a default of one type.
+    Remove {
+        name: String,
+        #[arg(long = "type", value_name = "TYPE")]
+        deployment_type: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    /// Keep printing new lines as they happen.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// How many past lines to show first.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub history: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    /// Push once and exit (for scripts).
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -290,6 +358,14 @@ pub struct ServeArgs {
         value_name = "DURATION"
     )]
     pub max_expiration: String,
+    /// Log lines kept per deployment (the newest ones; older lines are dropped).
+    #[arg(
+        long,
+        env = "BERTH_LOG_RETENTION",
+        default_value_t = 10_000,
+        value_name = "LINES"
+    )]
+    pub log_retention: usize,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -294,6 +294,7 @@ impl Control {
                 Err(e) => return Err(internal("create deployment")(e)),
             }
         };
+        self.seed_env(access.project.id, ty, &record.name).await?;
         self.audit(
             Some(team.id),
             p,
@@ -529,6 +530,7 @@ impl Control {
     /// Deletes a deployment's own data once its row is gone. A failure leaves an orphan file that
     /// no deployment refers to; it is logged, not returned, since the deletion itself happened.
     pub(crate) async fn drop_data(&self, name: &str) {
+        self.forget_deployment(name);
         if let Err(e) = self.store.drop_deployment_data(name).await {
             tracing::warn!(deployment = %name, error = %e, "could not delete the deployment's data files");
         }

@@ -8,7 +8,9 @@ pub mod authz;
 pub mod bootstrap;
 pub mod calls;
 mod deployments;
+mod env;
 mod keys;
+pub mod logs;
 mod members;
 mod projects;
 mod teams;
@@ -27,6 +29,8 @@ pub struct ControlConfig {
     pub public_url: String,
     pub min_expiration_ms: i64,
     pub max_expiration_ms: i64,
+    /// Log lines kept per deployment.
+    pub log_retention: usize,
 }
 
 /// The control plane: the store, the clock, and the server's settings.
@@ -34,6 +38,7 @@ pub struct Control {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub config: ControlConfig,
+    pub logs: logs::LogHub,
     /// Deployment rows by name, kept only when the store has no other writer; every write to a
     /// deployment through this control plane drops its entry.
     cache: std::sync::Mutex<std::collections::HashMap<String, berth_store::DeploymentRecord>>,
@@ -45,10 +50,12 @@ pub struct Control {
 
 impl Control {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ControlConfig) -> Self {
+        let logs = logs::LogHub::new(config.log_retention);
         Self {
             store,
             clock,
             config,
+            logs,
             cache: Default::default(),
             touched: Default::default(),
             epoch: Default::default(),
@@ -83,6 +90,12 @@ impl Control {
     }
 
     /// Drops a deployment from the cache after it changed.
+    /// Drops everything this process remembers of a deleted deployment.
+    pub(crate) fn forget_deployment(&self, name: &str) {
+        self.forget(name);
+        self.logs.forget(name);
+    }
+
     pub(crate) fn forget(&self, name: &str) {
         self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if let Ok(mut c) = self.cache.lock() {

@@ -4,6 +4,7 @@
 pub mod deploy_key;
 pub mod deployment;
 pub mod duration;
+pub mod env;
 pub mod envfile;
 pub mod error;
 pub mod expiration;

@@ -137,6 +137,8 @@ pub struct Isolate {
     names: Rc<Vec<(String, String)>>,
     /// Set after an out-of-memory or a timeout: the isolate must not be used again.
     pub poisoned: bool,
+    /// The environment variables last handed to `process.env`.
+    env_seen: Option<std::sync::Arc<std::collections::BTreeMap<String, String>>>,
 }
 
 /// The text of a pending JS exception.
@@ -211,6 +213,7 @@ impl Isolate {
                     .collect(),
             ),
             poisoned: false,
+            env_seen: None,
         };
         isolate
             .deadline
@@ -298,9 +301,11 @@ impl Isolate {
 
     /// Resolves `path`, checks the arguments (encoded JSON object) and calls the function; then
     /// checks its result against its `returns` validator.
+    #[allow(clippy::too_many_arguments)]
     pub fn invoke(
         &mut self,
         docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
+        env: std::sync::Arc<std::collections::BTreeMap<String, String>>,
         path: &str,
         kind: Option<UdfKind>,
         internal_ok: bool,
@@ -316,6 +321,12 @@ impl Isolate {
             return (Outcome::Error(e), Vec::new(), Some(f.kind));
         }
         let encoded = Json::Array(vec![args.clone()]).to_string();
+        let env_json = match &self.env_seen {
+            Some(seen) if std::sync::Arc::ptr_eq(seen, &env) => None,
+            _ => Some(serde_json::to_string(&*env).unwrap_or_else(|_| "{}".into())),
+        };
+        self.env_seen = Some(env);
+        self.host.borrow_mut().pending_env = env_json;
         let (mut outcome, logs) = self.call(docs, &f, &encoded, request_id);
         if let (Outcome::Value(v), false) = (&outcome, f.returns.is_null()) {
             let checked = berth_value::decode(v)
@@ -539,13 +550,13 @@ fn run(
     let frame = host.borrow_mut().frames.pop();
     match (outcome, frame) {
         (Outcome::Value(v), Some(frame)) if function.kind == UdfKind::Mutation => {
-            if let Some(tx) = frame.tx {
-                if let Err(e) = tx.commit() {
-                    tracing::error!(error = %e, "commit mutation");
-                    return Outcome::Error(FunctionError::refused(
-                        "the mutation could not be committed; nothing was written. Try again",
-                    ));
-                }
+            if let Some(tx) = frame.tx
+                && let Err(e) = tx.commit()
+            {
+                tracing::error!(error = %e, "commit mutation");
+                return Outcome::Error(FunctionError::refused(
+                    "the mutation could not be committed; nothing was written. Try again",
+                ));
             }
             Outcome::Value(v)
         }
@@ -577,6 +588,7 @@ fn drive(
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         _ => return Outcome::Error(FunctionError::refused("berth's prelude is missing")),
     };
+    let env = host.borrow_mut().pending_env.take();
     let id: u32 = match start.call((
         function.path.clone(),
         function.kind.as_str(),
@@ -584,6 +596,7 @@ fn drive(
         now,
         seed,
         request_id.to_string(),
+        env,
     )) {
         Ok(id) => id,
         Err(e) => return Outcome::Error(FunctionError::refused(caught(ctx, e))),

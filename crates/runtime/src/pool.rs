@@ -211,8 +211,23 @@ fn worker(
                 let Some((_, iso)) = cache.get_mut(&deployment) else {
                     continue;
                 };
+                let env = match docs.env() {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::error!(error = %e, "read environment variables");
+                        let _ = reply.send(CallResult {
+                            outcome: Outcome::Error(FunctionError::refused(
+                                "the deployment's environment variables could not be read; try again",
+                            )),
+                            logs: Vec::new(),
+                            kind: None,
+                        });
+                        continue;
+                    }
+                };
                 let (outcome, logs, kind) = iso.invoke(
                     docs,
+                    env,
                     &request.path,
                     request.kind,
                     request.internal_ok,

@@ -65,6 +65,8 @@ pub struct Host {
     /// Log lines past this many in one call are dropped (and counted).
     pub max_log_lines: usize,
     pub dropped_logs: usize,
+    /// `process.env` as JSON, to install at the start of the next call (when it changed).
+    pub pending_env: Option<String>,
 }
 
 type R<T> = Result<T, String>;
@@ -140,6 +142,7 @@ impl Host {
             logs: Vec::new(),
             max_log_lines: 256,
             dropped_logs: 0,
+            pending_env: None,
         }
     }
 

@@ -25,6 +25,8 @@ pub struct ServeConfig {
     pub reap_interval_ms: i64,
     pub min_expiration_ms: i64,
     pub max_expiration_ms: i64,
+    /// Log lines kept per deployment.
+    pub log_retention: usize,
 }
 
 /// Shared by every handler.
@@ -77,6 +79,7 @@ impl Server {
                 public_url: public_url.clone(),
                 min_expiration_ms: cfg.min_expiration_ms,
                 max_expiration_ms: cfg.max_expiration_ms,
+                log_retention: cfg.log_retention,
             },
         ));
         let bootstrapped = control

@@ -104,6 +104,23 @@ const MATRIX: &[(&str, &str)] = &[
         "POST /v1/projects/{id}/delete_preview_deploy_key",
         "O F N F F F F F U U U U",
     ),
+    (
+        "GET /v1/projects/{id}/list_default_environment_variables",
+        "O O N F F F F F U U U U",
+    ),
+    (
+        "POST /v1/projects/{id}/update_default_environment_variables",
+        "O F N F F F F F U U U U",
+    ),
+    (
+        "GET /d/{name}/api/v1/list_environment_variables",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "POST /d/{name}/api/v1/update_environment_variables",
+        "O O N O F F F F U U U U",
+    ),
+    ("GET /d/{name}/api/logs", "O O N O F F F F U U U U"),
     // The deployment API: public calls need no credential, but one that is sent must be valid
     // and able to see the deployment; the rest needs a credential that may edit it.
     ("POST /d/{name}/api/query", "O O N O F F F F U U O O"),
@@ -131,6 +148,12 @@ fn body_for(route: &str) -> Option<serde_json::Value> {
         "PATCH /v1/deployments/{name}" => json!({"sendLogsToClient": false}),
         "PATCH /v1/teams/{team}" => json!({"plan": "free"}),
         "POST /d/{name}/api/push" => json!({"modules": []}),
+        "POST /d/{name}/api/v1/update_environment_variables" => {
+            json!({"changes": [{"name": "A", "value": "1"}]})
+        }
+        "POST /v1/projects/{id}/update_default_environment_variables" => {
+            json!({"changes": [{"name": "A", "deploymentType": "dev", "value": "1"}]})
+        }
         "POST /d/{name}/api/run/{*path}" => json!({"args": {}}),
         r if r.starts_with("POST /d/") => json!({"path": "nothing:here", "args": {}}),
         "POST /v1/deployments/{name}/create_deploy_key" => json!({"name": "newkey"}),
@@ -167,6 +190,7 @@ async fn world() -> World {
             public_url: "http://berth.test".into(),
             min_expiration_ms: 60_000,
             max_expiration_ms: 365 * 24 * HOUR,
+            log_retention: 1000,
         },
     ));
     let boot = control.bootstrap(dir.path()).await.unwrap();

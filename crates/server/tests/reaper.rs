@@ -22,6 +22,7 @@ async fn reaper_deletes_exactly_what_has_expired_on_each_tick() {
             public_url: "http://berth.test".into(),
             min_expiration_ms: 60_000,
             max_expiration_ms: 365 * 24 * HOUR,
+            log_retention: 1000,
         },
     ));
     control.bootstrap(dir.path()).await.unwrap();

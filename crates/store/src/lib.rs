@@ -139,6 +139,18 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_deploy_key(&self, owner: KeyOwner, name: &str) -> StoreResult<bool>;
     async fn touch_deploy_key(&self, id: i64, now: i64) -> StoreResult<()>;
 
+    /// The project's default variables: (type, name, value), sorted.
+    async fn list_default_env(
+        &self,
+        project_id: i64,
+    ) -> StoreResult<Vec<(berth_model::DeploymentType, String, String)>>;
+    /// Sets (`Some`) or removes (`None`) default variables, all at once.
+    async fn update_default_env(
+        &self,
+        project_id: i64,
+        changes: &[(berth_model::DeploymentType, String, Option<String>)],
+    ) -> StoreResult<()>;
+
     async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
     /// Newest first; `before` is an event id to page from.
     async fn list_audit(

@@ -29,4 +29,9 @@ pub const SQLITE: &[Migration] = &[
         name: "code_version",
         sql: include_str!("../migrations/sqlite/0004_code_version.sql"),
     },
+    Migration {
+        version: 5,
+        name: "default_env",
+        sql: include_str!("../migrations/sqlite/0005_default_env.sql"),
+    },
 ];

@@ -4,8 +4,11 @@ mod data;
 mod deploy;
 mod deploy_key;
 pub(crate) mod deployment;
+mod dev;
+mod env;
 mod init;
 mod login;
+mod logs;
 mod member;
 mod project;
 mod serve;
@@ -34,6 +37,9 @@ pub async fn dispatch(cli: Cli, out: &Out) -> CliResult {
         Command::Deploy(a) => deploy::run(g, a, out).await,
         Command::Run(a) => deploy::run_function(g, a, out).await,
         Command::Data(a) => data::run(g, a, out).await,
+        Command::Env(c) => env::run(g, c, out).await,
+        Command::Logs(a) => logs::run(g, a, out).await,
+        Command::Dev(a) => dev::run(g, a, out).await,
     }
 }
 

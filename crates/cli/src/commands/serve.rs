@@ -58,6 +58,7 @@ pub async fn run(args: ServeArgs, out: &Out) -> CliResult {
         reap_interval_ms: parse_duration("--reap-interval", &args.reap_interval)?,
         min_expiration_ms: parse_duration("--min-expiration", &args.min_expiration)?,
         max_expiration_ms: parse_duration("--max-expiration", &args.max_expiration)?,
+        log_retention: args.log_retention,
     };
     if cfg.reap_interval_ms < 100 {
         return Err(CliError::usage("--reap-interval must be at least 100ms"));

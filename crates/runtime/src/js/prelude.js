@@ -74,6 +74,7 @@
     static now() { return fixedNow ?? RealDate.now(); }
   }
   globalThis.Date = BerthDate;
+  globalThis.process = { env: Object.freeze({}) };
   Math.random = () => (fixedNow !== null ? seeded() : realRandom());
 
   // ---- calls ----------------------------------------------------------------------------
@@ -98,7 +99,10 @@
       return JSON.stringify(found);
     },
     // Starts a call; returns its id. Its outcome appears in `outcome(id)` once settled.
-    start(path, kind, argsJson, nowMs, seed, requestId) {
+    start(path, kind, argsJson, nowMs, seed, requestId, envJson) {
+      if (envJson !== null && envJson !== undefined) {
+        globalThis.process = { env: Object.freeze(JSON.parse(envJson)) };
+      }
       const f = functions.get(path);
       if (!f) throw new Error(`function ${path} is not registered`);
       fixedNow = kind === "action" ? null : nowMs;

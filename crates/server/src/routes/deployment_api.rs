@@ -112,6 +112,33 @@ async fn call(
                 e,
             ))
         })?;
+    let mut entries: Vec<berth_control::logs::LogEntry> = result
+        .logs
+        .iter()
+        .map(|l| berth_control::logs::LogEntry {
+            seq: 0,
+            time: l.time,
+            level: l.level.clone(),
+            function: l.function.clone(),
+            request_id: request_id.to_string(),
+            text: l.text.clone(),
+        })
+        .collect();
+    if let Outcome::Error(e) = &result.outcome {
+        entries.push(berth_control::logs::LogEntry {
+            seq: 0,
+            time: s.control.now(),
+            level: "ERROR".into(),
+            function: berth_runtime::canonical_path(path),
+            request_id: request_id.to_string(),
+            text: if e.stack.is_empty() {
+                e.message.clone()
+            } else {
+                format!("{}\n{}", e.message, e.stack)
+            },
+        });
+    }
+    s.control.logs.append(name, entries);
     let log_lines = if target.settings.send_logs_to_client {
         result
             .logs
@@ -571,4 +598,153 @@ pub async fn table_data(
             .collect(),
         continue_cursor,
     }))
+}
+
+/// `GET /d/{name}/api/v1/list_environment_variables`.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentVariables {
+    pub environment_variables: std::collections::BTreeMap<String, String>,
+}
+
+/// One change: `value: null` removes the variable.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct EnvChange {
+    pub name: String,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct EnvChanges {
+    pub changes: Vec<EnvChange>,
+}
+
+/// The deployment's environment variables.
+#[utoipa::path(get, path = "/d/{name}/api/v1/list_environment_variables", tag = "deployment",
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = EnvironmentVariables), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn list_env(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<EnvironmentVariables>> {
+    edit_target(&s, c, &name, "reading environment variables").await?;
+    let docs = s
+        .control
+        .store
+        .deployment_docs(&name)
+        .await
+        .map_err(internal("open deployment data"))?;
+    let vars = blocking(move || docs.env())
+        .await
+        .map_err(internal("read environment variables"))?;
+    Ok(Json(EnvironmentVariables {
+        environment_variables: (*vars).clone(),
+    }))
+}
+
+/// Sets or removes environment variables, all at once; functions see them on their next call.
+#[utoipa::path(post, path = "/d/{name}/api/v1/update_environment_variables", tag = "deployment", request_body = EnvChanges,
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = berth_api::Empty), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn update_env(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    Body(req): Body<EnvChanges>,
+) -> ApiResult<Json<berth_api::Empty>> {
+    let p = c.clone();
+    let target = edit_target(&s, c, &name, "changing environment variables").await?;
+    let mut changes = Vec::new();
+    for ch in req.changes {
+        berth_model::env::validate_name(&ch.name)?;
+        if let Some(v) = &ch.value {
+            berth_model::env::validate_value(&ch.name, v)?;
+        }
+        changes.push((ch.name, ch.value));
+    }
+    let names: Vec<String> = changes
+        .iter()
+        .map(|(n, v)| format!("{n}{}", if v.is_some() { "" } else { " (removed)" }))
+        .collect();
+    let docs = s
+        .control
+        .store
+        .deployment_docs(&name)
+        .await
+        .map_err(internal("open deployment data"))?;
+    blocking(move || docs.update_env(&changes))
+        .await
+        .map_err(internal("update environment variables"))?;
+    if let Some(p) = p {
+        s.control
+            .audit(
+                Some(target.deployment.team_id),
+                &p,
+                "update_environment_variables",
+                &name,
+                serde_json::json!({"names": names}),
+            )
+            .await?;
+    }
+    Ok(Json(berth_api::Empty {}))
+}
+
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogsQuery {
+    /// The last `seq` seen: answer only newer lines.
+    #[serde(default)]
+    pub cursor: Option<u64>,
+    /// At most this many lines (default 100, at most 1000); without a cursor, the newest ones.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// With a cursor: wait up to this many seconds (at most 30) for a new line.
+    #[serde(default)]
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LogPage {
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<berth_control::logs::LogEntry>,
+    /// Pass as `cursor` next time.
+    pub cursor: u64,
+}
+
+/// The deployment's log: every `console.*` line and error of its calls, newest last.
+#[utoipa::path(get, path = "/d/{name}/api/logs", tag = "deployment",
+    params(("name" = String, Path, description = "deployment name"), LogsQuery),
+    responses((status = 200, body = LogPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn logs(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> ApiResult<Json<LogPage>> {
+    edit_target(&s, c, &name, "reading logs").await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let entries = match (q.cursor, q.wait) {
+        (Some(cursor), Some(wait)) if wait > 0 => {
+            s.control
+                .logs
+                .follow(
+                    &name,
+                    cursor,
+                    limit,
+                    std::time::Duration::from_secs(wait.min(30)),
+                )
+                .await
+        }
+        (cursor, _) => s.control.logs.read(&name, cursor, limit),
+    };
+    let cursor = entries
+        .last()
+        .map(|e| e.seq)
+        .unwrap_or_else(|| q.cursor.unwrap_or_else(|| s.control.logs.last_seq(&name)));
+    Ok(Json(LogPage { entries, cursor }))
 }

@@ -64,6 +64,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::get_project))
         .routes(routes!(projects::get_project_by_id))
         .routes(routes!(projects::delete_project))
+        .routes(routes!(projects::list_default_env))
+        .routes(routes!(projects::update_default_env))
         .routes(routes!(teams::audit_log))
         .routes(routes!(deployments::list_deployments))
         .routes(routes!(deployments::find_deployment))
@@ -88,6 +90,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deployment_api::functions))
         .routes(routes!(deployment_api::tables))
         .routes(routes!(deployment_api::table_data))
+        .routes(routes!(deployment_api::list_env))
+        .routes(routes!(deployment_api::update_env))
+        .routes(routes!(deployment_api::logs))
 }
 
 /// All routes with their OpenAPI document. `/v1/openapi.json` serves that document.

@@ -71,3 +71,33 @@ pub async fn delete_project(
 ) -> ApiResult<Json<Project>> {
     Ok(Json(s.control.delete_project(&p, id).await?))
 }
+
+/// The project's default environment variables per deployment type (prod ones for project
+/// admins only).
+#[utoipa::path(get, path = "/v1/projects/{id}/list_default_environment_variables", tag = "projects", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "project id")),
+    responses((status = 200, body = berth_api::DefaultEnvVars), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn list_default_env(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<berth_api::DefaultEnvVars>> {
+    Ok(Json(s.control.list_default_env(&p, id).await?))
+}
+
+/// Sets or removes project default variables; copied into each new deployment of that type.
+#[utoipa::path(post, path = "/v1/projects/{id}/update_default_environment_variables", tag = "projects", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "project id")),
+    request_body = berth_api::DefaultEnvChanges,
+    responses((status = 200, body = berth_api::Empty), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_default_env(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Body(req): Body<berth_api::DefaultEnvChanges>,
+) -> ApiResult<Json<berth_api::Empty>> {
+    s.control.update_default_env(&p, id, req).await?;
+    Ok(Json(berth_api::Empty {}))
+}

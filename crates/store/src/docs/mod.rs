@@ -57,6 +57,10 @@ pub trait DocStore: Send + Sync {
     fn modules(&self) -> StoreResult<Vec<ModuleRecord>>;
     /// Replaces every module at once.
     fn replace_modules(&self, modules: &[ModuleRecord]) -> StoreResult<()>;
+    /// The deployment's environment variables. The same `Arc` comes back until they change.
+    fn env(&self) -> StoreResult<std::sync::Arc<std::collections::BTreeMap<String, String>>>;
+    /// Sets (`Some`) or removes (`None`) variables, all at once.
+    fn update_env(&self, changes: &[(String, Option<String>)]) -> StoreResult<()>;
 }
 
 /// Reads and writes inside one transaction. Dropping it without `commit` rolls back.

@@ -24,6 +24,10 @@ CREATE TABLE IF NOT EXISTS tables (
     name   TEXT NOT NULL UNIQUE
 );
 INSERT OR IGNORE INTO sqlite_sequence (name, seq) SELECT 'tables', 10000 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'tables');
+CREATE TABLE IF NOT EXISTS env (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS modules (
     path   TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -52,6 +56,7 @@ fn err(e: rusqlite::Error) -> StoreError {
 struct Memo {
     tables: HashMap<String, u32>,
     last_creation: HashMap<String, f64>,
+    env: Option<Arc<std::collections::BTreeMap<String, String>>>,
 }
 
 struct Inner {
@@ -163,6 +168,55 @@ impl DocStore for SqliteDocStore {
             tx.commit().map_err(err)?;
         }
         self.inner.give_back(conn);
+        Ok(())
+    }
+
+    fn env(&self) -> StoreResult<Arc<std::collections::BTreeMap<String, String>>> {
+        if let Some(e) = self.inner.memo.lock().ok().and_then(|m| m.env.clone()) {
+            return Ok(e);
+        }
+        let conn = self.inner.connect()?;
+        let vars = {
+            let mut st = conn
+                .prepare_cached("SELECT name, value FROM env")
+                .map_err(err)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(err)?;
+            rows.collect::<Result<std::collections::BTreeMap<_, _>, _>>()
+                .map_err(err)?
+        };
+        self.inner.give_back(conn);
+        let vars = Arc::new(vars);
+        if let Ok(mut m) = self.inner.memo.lock() {
+            m.env = Some(vars.clone());
+        }
+        Ok(vars)
+    }
+
+    fn update_env(&self, changes: &[(String, Option<String>)]) -> StoreResult<()> {
+        let mut conn = self.inner.connect()?;
+        {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
+            for (name, value) in changes {
+                match value {
+                    Some(v) => tx
+                        .execute(
+                            "INSERT INTO env (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                            params![name, v],
+                        )
+                        .map_err(err)?,
+                    None => tx.execute("DELETE FROM env WHERE name = ?1", [name]).map_err(err)?,
+                };
+            }
+            tx.commit().map_err(err)?;
+        }
+        self.inner.give_back(conn);
+        if let Ok(mut m) = self.inner.memo.lock() {
+            m.env = None;
+        }
         Ok(())
     }
 }

@@ -772,6 +772,65 @@ impl Store for SqliteStore {
         keys::touch(&self.pool, id, now).await
     }
 
+    async fn list_default_env(
+        &self,
+        project_id: i64,
+    ) -> StoreResult<Vec<(berth_model::DeploymentType, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT deployment_type, name, value FROM default_env WHERE project_id = ? ORDER BY deployment_type, name",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let ty: String = r.try_get("deployment_type").map_err(backend)?;
+                Ok((
+                    ty.parse()
+                        .map_err(|e: berth_model::Error| StoreError::Backend(e.message))?,
+                    r.try_get("name").map_err(backend)?,
+                    r.try_get("value").map_err(backend)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn update_default_env(
+        &self,
+        project_id: i64,
+        changes: &[(berth_model::DeploymentType, String, Option<String>)],
+    ) -> StoreResult<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        for (ty, name, value) in changes {
+            match value {
+                Some(v) => sqlx::query(
+                    "INSERT INTO default_env (project_id, deployment_type, name, value) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (project_id, deployment_type, name) DO UPDATE SET value = excluded.value",
+                )
+                .bind(project_id)
+                .bind(ty.as_str())
+                .bind(name)
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?,
+                None => sqlx::query("DELETE FROM default_env WHERE project_id = ? AND deployment_type = ? AND name = ?")
+                    .bind(project_id)
+                    .bind(ty.as_str())
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?,
+            };
+        }
+        tx.commit().await.map_err(backend)
+    }
+
     async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
         sqlx::query("INSERT INTO audit_log (team_id, time, actor, action, target, details) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(e.team_id)
