@@ -495,6 +495,9 @@ pub struct PushRequest {
     /// Check everything, change nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// Why this push happened (`Deployed from GitHub Actions • 1a2b3c4`), kept in the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// A function a deployment exports.
@@ -549,4 +552,38 @@ pub struct DataPage {
     pub page: Vec<serde_json::Value>,
     pub is_done: bool,
     pub continue_cursor: String,
+}
+
+/// `POST /v1/projects/{id}/claim_preview_deployment`: get the preview deployment for a branch,
+/// reusing it or creating it afresh.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimPreviewRequest {
+    /// The raw branch (or preview) name; the reference is `preview/<it made reference-safe>`.
+    pub identifier: String,
+    /// `true`: reuse the preview with its data when it exists. `false`: delete it and start over.
+    #[serde(default = "yes")]
+    pub reuse: bool,
+    /// Expiration as text for a new preview (default: the plan's preview lifetime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+    /// Or in Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimPreviewResponse {
+    pub deployment_name: String,
+    pub deployment_url: String,
+    pub reference: String,
+    /// Whether this claim created the deployment (seed it then).
+    pub is_new_deployment: bool,
+    /// A deployment key for this preview, valid for a day (or until the preview expires).
+    pub admin_key: String,
 }

@@ -151,9 +151,24 @@ pub struct DevArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DeployArgs {
-    /// Check and load everything, change nothing.
+    /// Say what would be claimed, pushed and run; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Deploy to the preview of this name, deleting it first if it exists (fresh data).
+    #[arg(long, value_name = "NAME", conflicts_with = "preview_name")]
+    pub preview_create: Option<String>,
+    /// Deploy to the preview of this name, reusing it with its data, or creating it.
+    #[arg(long, value_name = "NAME")]
+    pub preview_name: Option<String>,
+    /// After the push, run this function with {} when the preview was newly created (seeding).
+    #[arg(long, value_name = "FUNCTION")]
+    pub preview_run: Option<String>,
+    /// Expiration of a newly created preview [default: the plan's preview lifetime].
+    #[arg(long, value_name = "WHEN")]
+    pub expiration: Option<String>,
+    /// Why this deploy happened [default: Deployed from <CI platform> • <short sha>].
+    #[arg(long)]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

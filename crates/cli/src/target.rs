@@ -105,7 +105,16 @@ pub async fn resolve_with(
             let query = match &inner {
                 Inner::Dev => "defaultDev=true".to_string(),
                 Inner::Prod => "defaultProd=true".to_string(),
-                Inner::Reference(r) => format!("reference={}", encode(r)),
+                // A preview named by its raw branch finds the reference made from it.
+                Inner::Reference(r) => match r.strip_prefix("preview/") {
+                    Some(branch) if berth_model::reference::validate(r).is_err() => {
+                        format!(
+                            "reference={}",
+                            encode(&berth_model::reference::preview_reference(branch))
+                        )
+                    }
+                    _ => format!("reference={}", encode(r)),
+                },
             };
             client
                 .get(&format!(

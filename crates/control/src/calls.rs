@@ -69,6 +69,7 @@ impl Control {
         target: &CallTarget,
         modules: usize,
         functions: usize,
+        message: Option<&str>,
     ) -> Result<i64, Error> {
         let version = self
             .store
@@ -81,7 +82,7 @@ impl Control {
             p,
             "push",
             &target.deployment.name,
-            serde_json::json!({"modules": modules, "functions": functions, "codeVersion": version}),
+            serde_json::json!({"modules": modules, "functions": functions, "codeVersion": version, "message": message}),
         )
         .await?;
         Ok(version)

@@ -550,6 +550,14 @@ impl Control {
         }
     }
 
+    /// Reaps one expired deployment now (rather than on the reaper's next round).
+    pub(crate) async fn reap_expired_deployment(
+        &self,
+        d: &DeploymentRecord,
+    ) -> Result<bool, Error> {
+        self.reap_one(d, self.now()).await
+    }
+
     async fn reap_one(&self, d: &DeploymentRecord, now: i64) -> Result<bool, Error> {
         let deleted = self
             .store

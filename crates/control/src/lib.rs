@@ -12,6 +12,7 @@ mod env;
 mod keys;
 pub mod logs;
 mod members;
+mod previews;
 mod projects;
 mod teams;
 
@@ -20,6 +21,9 @@ use berth_store::{Store, StoreError};
 use std::sync::Arc;
 
 pub use auth::Principal;
+
+/// Held while a preview of one project and reference is being claimed.
+type ClaimLock = Arc<tokio::sync::Mutex<()>>;
 
 /// Settings of the control plane that come from `berth serve`'s flags.
 #[derive(Debug, Clone)]
@@ -46,6 +50,8 @@ pub struct Control {
     touched: std::sync::Mutex<std::collections::HashMap<(bool, i64), i64>>,
     /// Bumped by every invalidation: a read that started before one must not fill the cache.
     epoch: std::sync::atomic::AtomicU64,
+    /// Serializes preview claims per (project, reference).
+    claims: std::sync::Mutex<std::collections::HashMap<(i64, String), ClaimLock>>,
 }
 
 impl Control {
@@ -59,6 +65,7 @@ impl Control {
             cache: Default::default(),
             touched: Default::default(),
             epoch: Default::default(),
+            claims: Default::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Berth's domain rules, free of I/O: what a valid team slug, role, plan or token is, and the
 //! one error model every layer above speaks. Everything here is table- and property-tested.
 
+pub mod ci;
 pub mod deploy_key;
 pub mod deployment;
 pub mod duration;

@@ -105,6 +105,10 @@ const MATRIX: &[(&str, &str)] = &[
         "O F N F F F F F U U U U",
     ),
     (
+        "POST /v1/projects/{id}/claim_preview_deployment",
+        "O O N F F F O F U U U U",
+    ),
+    (
         "GET /v1/projects/{id}/list_default_environment_variables",
         "O O N F F F F F U U U U",
     ),
@@ -148,6 +152,9 @@ fn body_for(route: &str) -> Option<serde_json::Value> {
         "PATCH /v1/deployments/{name}" => json!({"sendLogsToClient": false}),
         "PATCH /v1/teams/{team}" => json!({"plan": "free"}),
         "POST /d/{name}/api/push" => json!({"modules": []}),
+        "POST /v1/projects/{id}/claim_preview_deployment" => {
+            json!({"identifier": "feature/x", "reuse": true})
+        }
         "POST /d/{name}/api/v1/update_environment_variables" => {
             json!({"changes": [{"name": "A", "value": "1"}]})
         }

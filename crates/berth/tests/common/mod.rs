@@ -195,6 +195,10 @@ impl Cli {
         self.cmd.env(k, v);
         self
     }
+    pub fn env_remove(mut self, k: &str) -> Self {
+        self.cmd.env_remove(k);
+        self
+    }
     pub fn cwd(mut self, dir: &Path) -> Self {
         self.cmd.current_dir(dir);
         self

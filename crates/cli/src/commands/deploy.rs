@@ -101,7 +101,7 @@ async fn deploy_target(client: &Client, g: &Global, out: &Out) -> CliResult<Depl
             Ok(d)
         }
         Some(ParsedKey::Preview { .. }) => Err(CliError::usage(
-            "with a preview deploy key, berth deploy needs --deployment <preview>; creating previews from CI (--preview-name) is not built yet",
+            "with a preview deploy key, berth deploy needs a preview name: --preview-name <branch> (or run it in CI, where the branch is read from the environment)",
         )),
         None => {
             let (team, project) = current_project(g);
@@ -134,6 +134,7 @@ pub async fn push(
     d: &Deployment,
     g: &Global,
     dry_run: bool,
+    message: Option<String>,
     out: &Out,
 ) -> CliResult<PushResponse> {
     let dir = functions_dir()?;
@@ -161,7 +162,11 @@ pub async fn push(
     let resp: PushResponse = client
         .post(
             &format!("/d/{}/api/push", d.name),
-            &PushRequest { modules, dry_run },
+            &PushRequest {
+                modules,
+                dry_run,
+                message,
+            },
         )
         .await
         .map_err(|e| match e.code() {
@@ -185,10 +190,36 @@ pub async fn push(
     Ok(resp)
 }
 
+fn env_var(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
 pub async fn run(g: &Global, args: DeployArgs, out: &Out) -> CliResult {
     let client = Client::from_login(g)?;
+    let message = args
+        .message
+        .clone()
+        .or_else(|| berth_model::ci::default_message(&env_var));
+    let key = client::deploy_key()?;
+    let preview = args.preview_create.is_some()
+        || args.preview_name.is_some()
+        || (matches!(key, Some(ParsedKey::Preview { .. })) && g.deployment.is_none());
+    if preview {
+        return crate::commands::preview::deploy(&client, g, &args, key.as_ref(), message, out)
+            .await;
+    }
+    if let Some(ParsedKey::Deployment {
+        deployment_type: berth_model::DeploymentType::Prod,
+        ..
+    }) = &key
+        && let Some(why) = berth_model::ci::non_production_build(&env_var)
+    {
+        return Err(CliError::usage(format!(
+            "refusing to deploy to production from a non-production build ({why}); use a preview deploy key for previews"
+        )));
+    }
     let d = deploy_target(&client, g, out).await?;
-    let resp = push(&client, &d, g, args.dry_run, out).await?;
+    let resp = push(&client, &d, g, args.dry_run, message, out).await?;
     out.result(&resp, |r| {
         r.functions
             .iter()
@@ -203,7 +234,7 @@ pub async fn run_function(g: &Global, args: RunArgs, out: &Out) -> CliResult {
     let client = Client::from_login(g)?;
     let d = target::target(&client, g, None, out).await?;
     if args.push {
-        push(&client, &d, g, false, out).await?;
+        push(&client, &d, g, false, None, out).await?;
     }
     let fn_args: serde_json::Value = match &args.args {
         Some(text) => serde_json::from_str(text).map_err(|e| {

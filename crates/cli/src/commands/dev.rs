@@ -47,7 +47,7 @@ pub async fn run(g: &Global, args: DevArgs, out: &Out) -> CliResult {
         )));
     }
     let dir = functions_dir()?;
-    let first = push(&client, &d, g, false, out).await;
+    let first = push(&client, &d, g, false, None, out).await;
     if args.once {
         return first.map(|_| ());
     }
@@ -80,7 +80,7 @@ pub async fn run(g: &Global, args: DevArgs, out: &Out) -> CliResult {
             now = again;
         }
         seen = now;
-        if let Err(e) = push(&client, &d, g, false, out).await {
+        if let Err(e) = push(&client, &d, g, false, None, out).await {
             out.info(format!("error: {e}"));
         }
     }

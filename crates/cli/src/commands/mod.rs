@@ -1,7 +1,7 @@
 //! One module per subcommand; [`dispatch`] routes to them.
 
 mod data;
-mod deploy;
+pub(crate) mod deploy;
 mod deploy_key;
 pub(crate) mod deployment;
 mod dev;
@@ -10,6 +10,7 @@ mod init;
 mod login;
 mod logs;
 mod member;
+pub(crate) mod preview;
 mod project;
 mod serve;
 mod team;

@@ -456,7 +456,13 @@ pub async fn push(
             .map_err(internal("store modules"))?;
         code_version = Some(
             s.control
-                .record_push(&p, &target, compiled.len(), functions.len())
+                .record_push(
+                    &p,
+                    &target,
+                    compiled.len(),
+                    functions.len(),
+                    req.message.as_deref(),
+                )
                 .await?,
         );
     }

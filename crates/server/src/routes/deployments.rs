@@ -96,3 +96,19 @@ pub async fn delete_deployment(
 ) -> ApiResult<Json<Deployment>> {
     Ok(Json(s.control.delete_deployment(&p, &name).await?))
 }
+
+/// The preview deployment for a branch: reused with its data (`reuse: true`) or deleted and
+/// created afresh (`reuse: false`). Answers a deployment key for it, valid for a day.
+#[utoipa::path(post, path = "/v1/projects/{id}/claim_preview_deployment", tag = "deployments", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "project id")),
+    request_body = berth_api::ClaimPreviewRequest,
+    responses((status = 200, body = berth_api::ClaimPreviewResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn claim_preview(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    Body(req): Body<berth_api::ClaimPreviewRequest>,
+) -> ApiResult<Json<berth_api::ClaimPreviewResponse>> {
+    Ok(Json(s.control.claim_preview(&p, id, req).await?))
+}
