@@ -5,6 +5,7 @@
 
 pub mod docs;
 mod migrate;
+pub mod postgres;
 pub mod records;
 pub mod sqlite;
 

@@ -35,3 +35,9 @@ pub const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0005_default_env.sql"),
     },
 ];
+
+pub const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];

@@ -1,0 +1,807 @@
+//! PostgreSQL (`--database-url postgres://…`): the same metadata as the embedded store, for many
+//! berth servers on one database. Writes that must not interleave lock what they depend on
+//! (the team row when creating a deployment), and migrations run under an advisory lock so two
+//! servers starting together apply each migration once.
+
+use crate::{
+    AccessToken, AddMember, AuditEvent, Bootstrap, DeployKeyRecord, DeploymentFilter,
+    DeploymentRecord, KeyOwner, MemberRecord, NewAuditEvent, NewDeployKey, NewDeployment, NewTeam,
+    ProjectRecord, Store, StoreError, StoreResult, TeamRecord, User, migrate,
+};
+mod deployments;
+mod keys;
+
+use async_trait::async_trait;
+use berth_model::{Plan, Role};
+use deployments::Bind;
+use sqlx::{
+    PgPool, Row,
+    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
+};
+use std::{str::FromStr, time::Duration};
+
+/// The advisory lock key held while migrating.
+const MIGRATION_LOCK: i64 = 0x6265_7274_6800_0001;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_string())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` and brings the schema up to date.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("invalid database URL: {e}")))?;
+        Self::open_with(options).await
+    }
+
+    /// Connects with explicit options (tests use a schema of their own).
+    pub async fn open_with(options: PgConnectOptions) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for m in migrate::POSTGRES {
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(m.version)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            if done.is_some() {
+                continue;
+            }
+            tracing::info!(version = m.version, name = m.name, "applying migration");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, (extract(epoch from now()))::bigint)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
+
+fn user(r: &PgRow) -> StoreResult<User> {
+    Ok(User {
+        id: r.try_get("id").map_err(backend)?,
+        username: r.try_get("username").map_err(backend)?,
+        server_admin: r.try_get::<i64, _>("server_admin").map_err(backend)? != 0,
+        create_time: r.try_get("create_time").map_err(backend)?,
+    })
+}
+
+fn team(r: &PgRow) -> StoreResult<TeamRecord> {
+    let plan: String = r.try_get("plan").map_err(backend)?;
+    Ok(TeamRecord {
+        id: r.try_get("id").map_err(backend)?,
+        slug: r.try_get("slug").map_err(backend)?,
+        name: r.try_get("name").map_err(backend)?,
+        plan: Plan::from_str(&plan).map_err(|e| StoreError::Backend(e.message))?,
+        deployment_limit_override: r.try_get("deployment_limit_override").map_err(backend)?,
+        create_time: r.try_get("create_time").map_err(backend)?,
+    })
+}
+
+fn project(r: &PgRow) -> StoreResult<ProjectRecord> {
+    Ok(ProjectRecord {
+        id: r.try_get("id").map_err(backend)?,
+        team_id: r.try_get("team_id").map_err(backend)?,
+        slug: r.try_get("slug").map_err(backend)?,
+        name: r.try_get("name").map_err(backend)?,
+        create_time: r.try_get("create_time").map_err(backend)?,
+    })
+}
+
+fn role(s: &str) -> StoreResult<Role> {
+    Role::from_str(s).map_err(|e| StoreError::Backend(e.message))
+}
+
+const TEAM_COLS: &str = "id, slug, name, plan, deployment_limit_override, create_time";
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn bootstrap(&self, b: &Bootstrap) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK + 1)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let done: Option<String> =
+            sqlx::query_scalar("SELECT value FROM server_meta WHERE key = 'bootstrapped'")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if done.is_some() {
+            return Ok(false);
+        }
+        let user_id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (username, server_admin, create_time) VALUES ($1, 1, $2) RETURNING id",
+        )
+        .bind(&b.admin_username)
+        .bind(b.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query("INSERT INTO access_tokens (user_id, name, token_hash, create_time) VALUES ($1, 'admin-token', $2, $3)")
+            .bind(user_id)
+            .bind(&b.admin_token_hash)
+            .bind(b.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let team_id: i64 = sqlx::query_scalar(
+            "INSERT INTO teams (slug, name, plan, create_time) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&b.team_slug)
+        .bind(&b.team_slug)
+        .bind(b.plan.as_str())
+        .bind(b.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query("INSERT INTO team_members (team_id, user_id, role, create_time) VALUES ($1, $2, 'admin', $3)")
+            .bind(team_id)
+            .bind(user_id)
+            .bind(b.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO projects (team_id, slug, name, create_time) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(team_id)
+        .bind(&b.project_slug)
+        .bind(&b.project_slug)
+        .bind(b.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query("INSERT INTO server_meta (key, value) VALUES ('bootstrapped', $1)")
+            .bind(b.now.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn reset_tokens(
+        &self,
+        username: &str,
+        token_name: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(id) = id else { return Ok(false) };
+        sqlx::query("DELETE FROM access_tokens WHERE user_id = $1 AND name = $2")
+            .bind(id)
+            .bind(token_name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("INSERT INTO access_tokens (user_id, name, token_hash, create_time) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(token_name)
+            .bind(token_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        sqlx::query("SELECT id, username, server_admin, create_time FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(user)
+            .transpose()
+    }
+
+    async fn access_token_by_hash(&self, hash: &str) -> StoreResult<Option<(AccessToken, User)>> {
+        let row = sqlx::query(
+            "SELECT t.id AS token_id, t.name, t.token_hash, t.expires_at, u.id, u.username, u.server_admin, u.create_time
+             FROM access_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(r) = row else { return Ok(None) };
+        let u = user(&r)?;
+        let t = AccessToken {
+            id: r.try_get("token_id").map_err(backend)?,
+            user_id: u.id,
+            name: r.try_get("name").map_err(backend)?,
+            token_hash: r.try_get("token_hash").map_err(backend)?,
+            expires_at: r.try_get("expires_at").map_err(backend)?,
+        };
+        Ok(Some((t, u)))
+    }
+
+    async fn touch_access_token(&self, id: i64, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE access_tokens SET last_used = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn create_team(&self, new: &NewTeam, admin_user: i64) -> StoreResult<TeamRecord> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let row = sqlx::query(
+            "INSERT INTO teams (slug, name, plan, create_time) VALUES ($1, $2, $3, $4)
+             RETURNING id, slug, name, plan, deployment_limit_override, create_time",
+        )
+        .bind(&new.slug)
+        .bind(&new.name)
+        .bind(new.plan.as_str())
+        .bind(new.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let t = team(&row)?;
+        sqlx::query("INSERT INTO team_members (team_id, user_id, role, create_time) VALUES ($1, $2, 'admin', $3)")
+            .bind(t.id)
+            .bind(admin_user)
+            .bind(new.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(t)
+    }
+
+    async fn team_by_slug(&self, slug: &str) -> StoreResult<Option<TeamRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TEAM_COLS} FROM teams WHERE slug = $1"
+        )))
+        .bind(slug)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(team)
+        .transpose()
+    }
+
+    async fn update_team(&self, t: &TeamRecord) -> StoreResult<()> {
+        sqlx::query("UPDATE teams SET plan = $1, deployment_limit_override = $2 WHERE id = $3")
+            .bind(t.plan.as_str())
+            .bind(t.deployment_limit_override)
+            .bind(t.id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn team_by_id(&self, id: i64) -> StoreResult<Option<TeamRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TEAM_COLS} FROM teams WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(team)
+        .transpose()
+    }
+
+    async fn list_teams(&self, user: Option<i64>) -> StoreResult<Vec<TeamRecord>> {
+        let rows = match user {
+            None => sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TEAM_COLS} FROM teams ORDER BY id")))
+                .fetch_all(&self.pool)
+                .await,
+            Some(u) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TEAM_COLS} FROM teams WHERE id IN (SELECT team_id FROM team_members WHERE user_id = $1) ORDER BY id"
+            )))
+            .bind(u)
+            .fetch_all(&self.pool)
+            .await,
+        }
+        .map_err(backend)?;
+        rows.iter().map(team).collect()
+    }
+
+    async fn add_member(&self, add: &AddMember) -> StoreResult<(MemberRecord, bool)> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(&add.username)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let (user_id, created) = match existing {
+            Some(id) => (id, false),
+            None => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO users (username, server_admin, create_time) VALUES ($1, 0, $2) RETURNING id",
+                )
+                .bind(&add.username)
+                .bind(add.now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+                sqlx::query("INSERT INTO access_tokens (user_id, name, token_hash, create_time) VALUES ($1, 'member-token', $2, $3)")
+                    .bind(id)
+                    .bind(&add.new_token_hash)
+                    .bind(add.now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                (id, true)
+            }
+        };
+        sqlx::query(
+            "INSERT INTO team_members (team_id, user_id, role, create_time) VALUES ($1, $2, COALESCE($3, 'member'), $4)
+             ON CONFLICT (team_id, user_id) DO UPDATE SET role = COALESCE($5, team_members.role)",
+        )
+        .bind(add.team_id)
+        .bind(user_id)
+        .bind(add.role.map(|r| r.as_str()))
+        .bind(add.now)
+        .bind(add.role.map(|r| r.as_str()))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for p in &add.project_admin_of {
+            sqlx::query("INSERT INTO project_admins (project_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(p)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        let member = self
+            .list_members(add.team_id)
+            .await?
+            .into_iter()
+            .find(|m| m.user_id == user_id)
+            .ok_or_else(|| StoreError::Backend("member vanished after insert".into()))?;
+        Ok((member, created))
+    }
+
+    async fn membership(&self, team_id: i64, user_id: i64) -> StoreResult<Option<Role>> {
+        let r: Option<String> =
+            sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = $1 AND user_id = $2")
+                .bind(team_id)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        r.as_deref().map(role).transpose()
+    }
+
+    async fn list_members(&self, team_id: i64) -> StoreResult<Vec<MemberRecord>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, m.role, m.create_time,
+                    (SELECT string_agg(p.slug, ',') FROM project_admins pa JOIN projects p ON p.id = pa.project_id
+                     WHERE pa.user_id = u.id AND p.team_id = m.team_id) AS admin_of
+             FROM team_members m JOIN users u ON u.id = m.user_id
+             WHERE m.team_id = $1 ORDER BY u.username",
+        )
+        .bind(team_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let admin_of: Option<String> = r.try_get("admin_of").map_err(backend)?;
+                let mut project_admin_of: Vec<String> = admin_of
+                    .map(|s| s.split(',').map(str::to_string).collect())
+                    .unwrap_or_default();
+                project_admin_of.sort();
+                Ok(MemberRecord {
+                    user_id: r.try_get("id").map_err(backend)?,
+                    username: r.try_get("username").map_err(backend)?,
+                    role: role(&r.try_get::<String, _>("role").map_err(backend)?)?,
+                    project_admin_of,
+                    create_time: r.try_get("create_time").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn remove_member(&self, team_id: i64, user_id: i64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query(
+            "DELETE FROM project_admins WHERE user_id = $1 AND project_id IN (SELECT id FROM projects WHERE team_id = $2)",
+        )
+        .bind(user_id)
+        .bind(team_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let n = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
+            .bind(team_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        tx.commit().await.map_err(backend)?;
+        Ok(n > 0)
+    }
+
+    async fn is_project_admin(&self, project_id: i64, user_id: i64) -> StoreResult<bool> {
+        let r: Option<i64> = sqlx::query_scalar(
+            "SELECT 1::bigint FROM project_admins WHERE project_id = $1 AND user_id = $2",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(r.is_some())
+    }
+
+    async fn create_project(
+        &self,
+        team_id: i64,
+        slug: &str,
+        name: &str,
+        now: i64,
+    ) -> StoreResult<ProjectRecord> {
+        let row = sqlx::query(
+            "INSERT INTO projects (team_id, slug, name, create_time) VALUES ($1, $2, $3, $4)
+             RETURNING id, team_id, slug, name, create_time",
+        )
+        .bind(team_id)
+        .bind(slug)
+        .bind(name)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        project(&row)
+    }
+
+    async fn project_by_slug(
+        &self,
+        team_id: i64,
+        slug: &str,
+    ) -> StoreResult<Option<ProjectRecord>> {
+        sqlx::query("SELECT id, team_id, slug, name, create_time FROM projects WHERE team_id = $1 AND slug = $2")
+            .bind(team_id)
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(project)
+            .transpose()
+    }
+
+    async fn project_by_id(&self, id: i64) -> StoreResult<Option<ProjectRecord>> {
+        sqlx::query("SELECT id, team_id, slug, name, create_time FROM projects WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(project)
+            .transpose()
+    }
+
+    async fn list_projects(&self, team_id: i64) -> StoreResult<Vec<ProjectRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, team_id, slug, name, create_time FROM projects WHERE team_id = $1 ORDER BY slug",
+        )
+        .bind(team_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(project).collect()
+    }
+
+    async fn delete_project(&self, id: i64) -> StoreResult<bool> {
+        let n = sqlx::query("DELETE FROM projects WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn create_deployment(&self, new: &NewDeployment) -> StoreResult<DeploymentRecord> {
+        deployments::create(&self.pool, new).await
+    }
+
+    async fn deployment_by_name(&self, name: &str) -> StoreResult<Option<DeploymentRecord>> {
+        deployments::one(&self.pool, "name = ?", vec![Bind::Text(name.to_string())]).await
+    }
+
+    async fn deployment_by_reference(
+        &self,
+        project_id: i64,
+        reference: &str,
+    ) -> StoreResult<Option<DeploymentRecord>> {
+        deployments::one(
+            &self.pool,
+            "project_id = ? AND reference_lower = ?",
+            vec![
+                Bind::Int(project_id),
+                Bind::Text(reference.to_ascii_lowercase()),
+            ],
+        )
+        .await
+    }
+
+    async fn default_deployment(
+        &self,
+        project_id: i64,
+        user: Option<i64>,
+    ) -> StoreResult<Option<DeploymentRecord>> {
+        match user {
+            Some(u) => {
+                deployments::one(
+                    &self.pool,
+                    "project_id = ? AND is_default = 1 AND type = 'dev' AND creator_user_id = ?",
+                    vec![Bind::Int(project_id), Bind::Int(u)],
+                )
+                .await
+            }
+            None => {
+                deployments::one(
+                    &self.pool,
+                    "project_id = ? AND is_default = 1 AND type = 'prod'",
+                    vec![Bind::Int(project_id)],
+                )
+                .await
+            }
+        }
+    }
+
+    async fn list_deployments(
+        &self,
+        project_id: i64,
+        filter: &DeploymentFilter,
+    ) -> StoreResult<Vec<DeploymentRecord>> {
+        deployments::list(&self.pool, project_id, filter).await
+    }
+
+    async fn update_deployment(&self, d: &DeploymentRecord) -> StoreResult<()> {
+        deployments::update(&self.pool, d).await
+    }
+
+    async fn record_push(&self, id: i64, time: i64) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "UPDATE deployments SET last_deploy_time = $1, code_version = code_version + 1 WHERE id = $2 RETURNING code_version",
+        )
+        .bind(time)
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn deployment_docs(
+        &self,
+        _name: &str,
+    ) -> StoreResult<std::sync::Arc<dyn crate::docs::DocStore>> {
+        Err(StoreError::Backend(
+            "deployment data on PostgreSQL is not built yet; run berth on the embedded SQLite store".into(),
+        ))
+    }
+
+    async fn drop_deployment_data(&self, _name: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn delete_deployment(&self, id: i64) -> StoreResult<bool> {
+        let n = sqlx::query("DELETE FROM deployments WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn expired_deployments(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DeploymentRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM deployments WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+            deployments::COLS
+        )))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(deployments::row).collect()
+    }
+
+    async fn count_live_deployments(&self, team_id: i64, now: i64) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM deployments WHERE team_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind(team_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(n as u64)
+    }
+
+    async fn create_deploy_key(&self, new: &NewDeployKey) -> StoreResult<DeployKeyRecord> {
+        keys::create(&self.pool, new).await
+    }
+
+    async fn deploy_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<DeployKeyRecord>> {
+        keys::by_hash(&self.pool, secret_hash).await
+    }
+
+    async fn list_deploy_keys(&self, owner: KeyOwner) -> StoreResult<Vec<DeployKeyRecord>> {
+        keys::list(&self.pool, owner).await
+    }
+
+    async fn delete_deploy_key(&self, owner: KeyOwner, name: &str) -> StoreResult<bool> {
+        keys::delete(&self.pool, owner, name).await
+    }
+
+    async fn touch_deploy_key(&self, id: i64, now: i64) -> StoreResult<()> {
+        keys::touch(&self.pool, id, now).await
+    }
+
+    async fn list_default_env(
+        &self,
+        project_id: i64,
+    ) -> StoreResult<Vec<(berth_model::DeploymentType, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT deployment_type, name, value FROM default_env WHERE project_id = $1 ORDER BY deployment_type, name",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let ty: String = r.try_get("deployment_type").map_err(backend)?;
+                Ok((
+                    ty.parse()
+                        .map_err(|e: berth_model::Error| StoreError::Backend(e.message))?,
+                    r.try_get("name").map_err(backend)?,
+                    r.try_get("value").map_err(backend)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn update_default_env(
+        &self,
+        project_id: i64,
+        changes: &[(berth_model::DeploymentType, String, Option<String>)],
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for (ty, name, value) in changes {
+            match value {
+                Some(v) => sqlx::query(
+                    "INSERT INTO default_env (project_id, deployment_type, name, value) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (project_id, deployment_type, name) DO UPDATE SET value = excluded.value",
+                )
+                .bind(project_id)
+                .bind(ty.as_str())
+                .bind(name)
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?,
+                None => sqlx::query("DELETE FROM default_env WHERE project_id = $1 AND deployment_type = $2 AND name = $3")
+                    .bind(project_id)
+                    .bind(ty.as_str())
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?,
+            };
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
+        sqlx::query("INSERT INTO audit_log (team_id, time, actor, action, target, details) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(e.team_id)
+            .bind(e.time)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(&e.target)
+            .bind(&e.details)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        team_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, team_id, time, actor, action, target, details FROM audit_log
+             WHERE team_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+        )
+        .bind(team_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    id: r.try_get("id").map_err(backend)?,
+                    team_id: r.try_get("team_id").map_err(backend)?,
+                    time: r.try_get("time").map_err(backend)?,
+                    actor: r.try_get("actor").map_err(backend)?,
+                    action: r.try_get("action").map_err(backend)?,
+                    target: r.try_get("target").map_err(backend)?,
+                    details: r.try_get("details").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+}
