@@ -1,6 +1,7 @@
 //! The first start (PRODUCT §5): team `default`, project `default`, server admin `admin`, and the
 //! admin's token in `<data-dir>/admin-token` (mode 0600). Later starts reuse all of it. If the
-//! token file was lost, a new admin token replaces the old one and is written there again.
+//! token file was lost (or this is another server on a shared database), a new admin token is
+//! issued beside the existing ones and written there.
 
 use crate::Control;
 use berth_model::token::{self, Secret};
@@ -45,6 +46,8 @@ impl Control {
     /// Creates the first team, project and admin once; on later starts checks that the admin
     /// token file still holds a valid token, issuing a new one if not.
     pub async fn bootstrap(&self, data_dir: &Path) -> Result<Bootstrapped, String> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| format!("create {}: {e}", data_dir.display()))?;
         let token_path = data_dir.join(ADMIN_TOKEN_FILE);
         let fresh = token::new_access_token();
         let first_start = self
@@ -86,9 +89,15 @@ impl Control {
         }
         let reset = self
             .store
+            // Alone on its store, the server replaces the lost token; on a shared database each
+            // server's token has its own name, so other servers keep theirs.
             .reset_tokens(
                 ADMIN_USERNAME,
-                ADMIN_TOKEN_NAME,
+                &if self.store.single_writer() {
+                    ADMIN_TOKEN_NAME.to_string()
+                } else {
+                    format!("{ADMIN_TOKEN_NAME}-{}", self.now())
+                },
                 &token::hash(fresh.expose()),
                 self.now(),
             )

@@ -588,6 +588,14 @@ impl Control {
     /// Deletes every deployment expired by now, recording each in the audit log. Returns how
     /// many were deleted.
     pub async fn reap_expired(&self) -> Result<usize, Error> {
+        let Some(_lock) = self
+            .store
+            .try_reaper_lock()
+            .await
+            .map_err(internal("take the reaper lock"))?
+        else {
+            return Ok(0); // another server is reaping
+        };
         let mut total = 0;
         loop {
             let now = self.now();

@@ -51,11 +51,6 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(cfg: ServeConfig) -> anyhow::Result<Server> {
-        if cfg.database_url.is_some() {
-            anyhow::bail!(
-                "--database-url: PostgreSQL storage is not available in this build of berth yet; leave it out to use the embedded SQLite under --data-dir"
-            );
-        }
         let listener = tokio::net::TcpListener::bind(&cfg.listen)
             .await
             .with_context(|| format!("listen on {}", cfg.listen))?;
@@ -67,9 +62,12 @@ impl Server {
             }
             None => format!("http://{local_addr}"),
         };
-        let store = berth_store::open(&cfg.data_dir)
+        let store = berth_store::open(&cfg.data_dir, cfg.database_url.as_deref())
             .await
-            .with_context(|| format!("open the data directory {}", cfg.data_dir.display()))?;
+            .with_context(|| match cfg.database_url {
+                Some(_) => "open the PostgreSQL database given by --database-url".to_string(),
+                None => format!("open the data directory {}", cfg.data_dir.display()),
+            })?;
         let control = Arc::new(Control::new(
             store,
             Arc::new(SystemClock),

@@ -186,7 +186,7 @@ const HOUR: i64 = 3_600_000;
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = berth_store::open(dir.path()).await.unwrap();
+    let store = berth_store::open(dir.path(), None).await.unwrap();
     let clock = ManualClock::new(1_800_000_000_000);
     let control = Arc::new(Control::new(
         store.clone(),

@@ -11,7 +11,7 @@ const HOUR: i64 = 3_600_000;
 #[tokio::test]
 async fn reaper_deletes_exactly_what_has_expired_on_each_tick() {
     let dir = tempfile::tempdir().unwrap();
-    let store = berth_store::open(dir.path()).await.unwrap();
+    let store = berth_store::open(dir.path(), None).await.unwrap();
     let clock = ManualClock::new(1_800_000_000_000);
     let control = Arc::new(Control::new(
         store.clone(),

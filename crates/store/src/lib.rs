@@ -41,6 +41,12 @@ pub trait Store: Send + Sync + 'static {
         false
     }
 
+    /// Takes the reaper's lock, when no other server holds it: exactly one server reaps at a
+    /// time. The lock is held until the returned guard is dropped.
+    async fn try_reaper_lock(&self) -> StoreResult<Option<Box<dyn std::any::Any + Send>>> {
+        Ok(Some(Box::new(())))
+    }
+
     /// Creates the first team, project and admin with their token, once. Returns whether it ran;
     /// a second call changes nothing.
     async fn bootstrap(&self, b: &Bootstrap) -> StoreResult<bool>;
@@ -222,9 +228,16 @@ pub struct NewAuditEvent {
     pub details: String,
 }
 
-/// Opens the store a server is configured with.
-pub async fn open(data_dir: &std::path::Path) -> StoreResult<std::sync::Arc<dyn Store>> {
-    Ok(std::sync::Arc::new(
-        sqlite::SqliteStore::open(data_dir).await?,
-    ))
+/// Opens the store a server is configured with: PostgreSQL when `database_url` is given, else
+/// the embedded SQLite under `data_dir`.
+pub async fn open(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> StoreResult<std::sync::Arc<dyn Store>> {
+    match database_url {
+        Some(url) => Ok(std::sync::Arc::new(postgres::PgStore::open(url).await?)),
+        None => Ok(std::sync::Arc::new(
+            sqlite::SqliteStore::open(data_dir).await?,
+        )),
+    }
 }

@@ -225,6 +225,18 @@ impl Cli {
     }
 }
 
+/// Like [`http`], but a refused or broken connection is an `Err` instead of a panic.
+pub fn try_http(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, Option<String>)],
+    body: Option<&str>,
+) -> Result<(u16, String), String> {
+    std::panic::catch_unwind(|| http(base, method, path, headers, body))
+        .map_err(|_| "connection failed".to_string())
+}
+
 /// A minimal HTTP/1.1 client, so the tests see exactly what goes over the wire.
 pub fn http(
     base: &str,

@@ -2,6 +2,7 @@
 //! With the embedded default each deployment is one SQLite file under
 //! `<data-dir>/deployments/`, so deleting or copying a deployment is a file operation.
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::StoreResult;

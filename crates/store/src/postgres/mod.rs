@@ -142,6 +142,18 @@ impl Store for PgStore {
         "postgres"
     }
 
+    async fn try_reaper_lock(&self) -> StoreResult<Option<Box<dyn std::any::Any + Send>>> {
+        // A session lock on a connection taken out of the pool: closing the connection (when
+        // the guard drops, or when this server dies) releases it.
+        let mut conn = self.pool.acquire().await.map_err(backend)?.detach();
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(MIGRATION_LOCK + 2)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(backend)?;
+        Ok(got.then(|| Box::new(conn) as Box<dyn std::any::Any + Send>))
+    }
+
     async fn bootstrap(&self, b: &Bootstrap) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -635,14 +647,24 @@ impl Store for PgStore {
 
     async fn deployment_docs(
         &self,
-        _name: &str,
+        name: &str,
     ) -> StoreResult<std::sync::Arc<dyn crate::docs::DocStore>> {
-        Err(StoreError::Backend(
-            "deployment data on PostgreSQL is not built yet; run berth on the embedded SQLite store".into(),
-        ))
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM deployments WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        let id =
+            id.ok_or_else(|| StoreError::Backend(format!("deployment {name} does not exist")))?;
+        Ok(std::sync::Arc::new(crate::docs::postgres::PgDocStore::new(
+            self.pool.clone(),
+            id,
+            tokio::runtime::Handle::current(),
+        )))
     }
 
     async fn drop_deployment_data(&self, _name: &str) -> StoreResult<()> {
+        // The deployment's rows went with it: every table of its data cascades from `deployments`.
         Ok(())
     }
 

@@ -1,0 +1,280 @@
+//! Many berth servers on one PostgreSQL database (PRODUCT §11). Needs `BERTH_TEST_DATABASE_URL`
+//! (`.ci/run` sets it when PostgreSQL runs on 127.0.0.1:5432); without it each test prints that
+//! it is skipped. Each test works in a schema of its own.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::TestServer;
+use serde_json::{Value, json};
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A database URL whose connections use a fresh schema, or `None` (with a message) to skip.
+fn database(test: &str) -> Option<String> {
+    let Ok(url) = std::env::var("BERTH_TEST_DATABASE_URL") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {test} (PostgreSQL not configured: set BERTH_TEST_DATABASE_URL, as .ci/run does)"
+        );
+        return None;
+    };
+    let schema = format!(
+        "berth_cluster_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let out = std::process::Command::new("psql")
+        .arg(&url)
+        .args([
+            "-qc",
+            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"),
+        ])
+        .output()
+        .expect("psql is needed to prepare the PostgreSQL tests");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+/// Two servers on one database; the second uses the first's admin token.
+fn cluster(db: &str, extra: &[&str]) -> (TestServer, TestServer) {
+    let mut args = vec!["--database-url", db];
+    args.extend_from_slice(extra);
+    let a = TestServer::start(&args);
+    let b = TestServer::start(&args);
+    (a, b)
+}
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p)
+}
+
+fn call(url: &str, kind: &str, name: &str, path: &str, args: Value) -> Value {
+    let body = json!({"path": path, "args": args, "format": "json"}).to_string();
+    let (status, text) = common::http(
+        url,
+        "POST",
+        &format!("/d/{name}/api/{kind}"),
+        &[],
+        Some(&body),
+    );
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["status"], "success", "{v}");
+    v["value"].clone()
+}
+
+fn deploy_counter(a: &TestServer) -> String {
+    let dir = a.dir.path().join("app");
+    std::fs::create_dir_all(dir.join("convex")).unwrap();
+    std::fs::copy(
+        repo("crates/berth/tests/app/counter.ts"),
+        dir.join("convex/counter.ts"),
+    )
+    .unwrap();
+    let d = a
+        .cli()
+        .run(&[
+            "deployment",
+            "create",
+            "dev/admin/cluster",
+            "--type",
+            "dev",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let name = d["name"].as_str().unwrap().to_string();
+    a.cli()
+        .cwd(&dir)
+        .run(&["deploy", "--deployment", &name])
+        .ok();
+    name
+}
+
+#[test]
+fn a_push_on_one_server_is_served_by_the_other() {
+    let Some(db) = database("a_push_on_one_server_is_served_by_the_other") else {
+        return;
+    };
+    let (a, b) = cluster(&db, &[]);
+    let name = deploy_counter(&a);
+    assert_eq!(
+        call(&b.url, "query", &name, "counter:version", json!({})),
+        json!(1.0)
+    );
+    let id = call(&b.url, "mutation", &name, "counter:create", json!({}));
+    assert_eq!(
+        call(&a.url, "query", &name, "counter:get", json!({"id": id})),
+        json!(0.0)
+    );
+    // A new push through b is what a serves on its next call.
+    let dir = a.dir.path().join("app");
+    std::fs::write(
+        dir.join("convex/counter.ts"),
+        std::fs::read_to_string(dir.join("convex/counter.ts"))
+            .unwrap()
+            .replace("async () => 1", "async () => 2"),
+    )
+    .unwrap();
+    b.cli()
+        .env("BERTH_ACCESS_TOKEN", b.admin_token())
+        .cwd(&dir)
+        .run(&["deploy", "--deployment", &name])
+        .ok();
+    assert_eq!(
+        call(&a.url, "query", &name, "counter:version", json!({})),
+        json!(2.0)
+    );
+    let (_, version) = a.http("GET", "/version", None, None);
+    assert!(version.contains("\"storage\":\"postgres\""), "{version}");
+}
+
+#[test]
+fn concurrent_mutations_through_both_servers_keep_every_increment() {
+    let Some(db) = database("concurrent_mutations_through_both_servers_keep_every_increment")
+    else {
+        return;
+    };
+    let (a, b) = cluster(&db, &[]);
+    let name = deploy_counter(&a);
+    let id = call(&a.url, "mutation", &name, "counter:create", json!({}));
+    let threads: Vec<_> = [a.url.clone(), b.url.clone(), a.url.clone(), b.url.clone()]
+        .into_iter()
+        .map(|url| {
+            let (name, id) = (name.clone(), id.clone());
+            std::thread::spawn(move || {
+                for _ in 0..25 {
+                    call(
+                        &url,
+                        "mutation",
+                        &name,
+                        "counter:increment",
+                        json!({"id": id}),
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        call(&b.url, "query", &name, "counter:get", json!({"id": id})),
+        json!(100.0)
+    );
+}
+
+#[test]
+fn an_expired_deployment_is_reaped_exactly_once() {
+    let Some(db) = database("an_expired_deployment_is_reaped_exactly_once") else {
+        return;
+    };
+    let (a, b) = cluster(&db, &["--min-expiration", "1s", "--reap-interval", "200ms"]);
+    let d = a
+        .cli()
+        .run(&[
+            "deployment",
+            "create",
+            "dev/admin/short",
+            "--type",
+            "dev",
+            "--expiration",
+            "in 1 second",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let name = d["name"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    loop {
+        let (status, _) = b.http(
+            "GET",
+            &format!("/v1/deployments/{name}?includeExpired=true"),
+            Some(&a.admin_token()),
+            None,
+        );
+        if status == 404 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "not reaped");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let (_, log) = a.http(
+        "GET",
+        "/v1/teams/default/audit_log?limit=1000",
+        Some(&a.admin_token()),
+        None,
+    );
+    let log: Value = serde_json::from_str(&log).unwrap();
+    let reaps = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "reap_deployment" && e["target"] == name.as_str())
+        .count();
+    assert_eq!(reaps, 1, "{log}");
+}
+
+#[test]
+fn a_killed_server_loses_no_acknowledged_write() {
+    let Some(db) = database("a_killed_server_loses_no_acknowledged_write") else {
+        return;
+    };
+    let (mut a, b) = cluster(&db, &[]);
+    let name = deploy_counter(&a);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let writer = {
+        let (url, name) = (a.url.clone(), name.clone());
+        std::thread::spawn(move || {
+            for i in 0.. {
+                let body = json!({"path": "counter:add", "args": {"tag": format!("w{i}")}, "format": "json"}).to_string();
+                let Ok((status, text)) = common::try_http(
+                    &url,
+                    "POST",
+                    &format!("/d/{name}/api/mutation"),
+                    &[],
+                    Some(&body),
+                ) else {
+                    return;
+                };
+                let v: Value = serde_json::from_str(&text).unwrap_or_default();
+                if status == 200 && v["status"] == "success" {
+                    let _ = tx.send(v["value"].as_str().unwrap_or_default().to_string());
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    let child = a.child.as_mut().unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let _ = writer.join();
+    let acknowledged: Vec<String> = rx.try_iter().collect();
+    assert!(
+        acknowledged.len() > 5,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+    for id in &acknowledged {
+        assert_eq!(
+            call(&b.url, "query", &name, "counter:has", json!({"id": id})),
+            json!(true),
+            "{id} was acknowledged but is gone"
+        );
+    }
+}

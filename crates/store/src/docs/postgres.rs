@@ -1,0 +1,401 @@
+//! A deployment's data in PostgreSQL, beside every other deployment's, keyed by deployment id.
+//! The traits are blocking (called from the runtime's worker threads), so each operation runs
+//! on the async pool through `Handle::block_on`. Write transactions take an advisory lock on the
+//! deployment first: mutations on one deployment are serialized across every server. Read
+//! transactions are `REPEATABLE READ`: one snapshot per query call.
+
+use super::{Bound, Doc, DocStore, DocTx, ModuleRecord, Order, Position, TableInfo};
+use crate::{StoreError, StoreResult, postgres::backend};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction, postgres::PgRow};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+};
+use tokio::runtime::Handle;
+
+pub struct PgDocStore {
+    pool: PgPool,
+    deployment: i64,
+    handle: Handle,
+    /// Table numbers never change once committed; remembered after the first read.
+    tables: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl PgDocStore {
+    pub fn new(pool: PgPool, deployment: i64, handle: Handle) -> Self {
+        Self {
+            pool,
+            deployment,
+            handle,
+            tables: Default::default(),
+        }
+    }
+}
+
+fn doc(r: &PgRow) -> StoreResult<Doc> {
+    Ok(Doc {
+        id: r.try_get("id").map_err(backend)?,
+        table: r.try_get("table_name").map_err(backend)?,
+        creation_time: r.try_get("creation_time").map_err(backend)?,
+        json: r.try_get("value").map_err(backend)?,
+    })
+}
+
+impl DocStore for PgDocStore {
+    fn begin(&self, write: bool) -> StoreResult<Box<dyn DocTx>> {
+        let deployment = self.deployment;
+        let tx = self.handle.block_on(async {
+            let mut tx = self.pool.begin().await.map_err(backend)?;
+            if write {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(deployment)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            } else {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+            Ok::<_, StoreError>(tx)
+        })?;
+        Ok(Box::new(PgDocTx {
+            tx: Some(tx),
+            deployment,
+            handle: self.handle.clone(),
+            tables: self.tables.clone(),
+        }))
+    }
+
+    fn modules(&self) -> StoreResult<Vec<ModuleRecord>> {
+        let rows = self
+            .handle
+            .block_on(
+                sqlx::query("SELECT path, source, js, hash FROM modules WHERE deployment_id = $1 ORDER BY path")
+                    .bind(self.deployment)
+                    .fetch_all(&self.pool),
+            )
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ModuleRecord {
+                    path: r.try_get("path").map_err(backend)?,
+                    source: r.try_get("source").map_err(backend)?,
+                    js: r.try_get("js").map_err(backend)?,
+                    hash: r.try_get("hash").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    fn replace_modules(&self, modules: &[ModuleRecord]) -> StoreResult<()> {
+        self.handle.block_on(async {
+            let mut tx = self.pool.begin().await.map_err(backend)?;
+            sqlx::query("DELETE FROM modules WHERE deployment_id = $1").bind(self.deployment).execute(&mut *tx).await.map_err(backend)?;
+            for m in modules {
+                sqlx::query("INSERT INTO modules (deployment_id, path, source, js, hash) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(self.deployment)
+                    .bind(&m.path)
+                    .bind(&m.source)
+                    .bind(&m.js)
+                    .bind(&m.hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+            tx.commit().await.map_err(backend)
+        })
+    }
+
+    fn env(&self) -> StoreResult<Arc<BTreeMap<String, String>>> {
+        let rows = self
+            .handle
+            .block_on(
+                sqlx::query("SELECT name, value FROM env WHERE deployment_id = $1")
+                    .bind(self.deployment)
+                    .fetch_all(&self.pool),
+            )
+            .map_err(backend)?;
+        let mut out = BTreeMap::new();
+        for r in &rows {
+            out.insert(
+                r.try_get("name").map_err(backend)?,
+                r.try_get("value").map_err(backend)?,
+            );
+        }
+        Ok(Arc::new(out))
+    }
+
+    fn update_env(&self, changes: &[(String, Option<String>)]) -> StoreResult<()> {
+        self.handle.block_on(async {
+            let mut tx = self.pool.begin().await.map_err(backend)?;
+            for (name, value) in changes {
+                match value {
+                    Some(v) => sqlx::query(
+                        "INSERT INTO env (deployment_id, name, value) VALUES ($1, $2, $3)
+                         ON CONFLICT (deployment_id, name) DO UPDATE SET value = excluded.value",
+                    )
+                    .bind(self.deployment)
+                    .bind(name)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?,
+                    None => sqlx::query("DELETE FROM env WHERE deployment_id = $1 AND name = $2")
+                        .bind(self.deployment)
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?,
+                };
+            }
+            tx.commit().await.map_err(backend)
+        })
+    }
+}
+
+struct PgDocTx {
+    tx: Option<Transaction<'static, Postgres>>,
+    deployment: i64,
+    handle: Handle,
+    tables: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl PgDocTx {
+    fn tx(&mut self) -> StoreResult<&mut Transaction<'static, Postgres>> {
+        self.tx
+            .as_mut()
+            .ok_or_else(|| StoreError::Backend("the transaction is finished".into()))
+    }
+}
+
+impl DocTx for PgDocTx {
+    fn get(&mut self, id: &str) -> StoreResult<Option<Doc>> {
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        let row = h
+            .block_on(
+                sqlx::query("SELECT id, table_name, creation_time, value FROM documents WHERE deployment_id = $1 AND id = $2")
+                    .bind(d)
+                    .bind(id)
+                    .fetch_optional(&mut **tx),
+            )
+            .map_err(backend)?;
+        row.as_ref().map(doc).transpose()
+    }
+
+    fn insert(&mut self, doc: &Doc) -> StoreResult<()> {
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        h.block_on(
+            sqlx::query("INSERT INTO documents (deployment_id, id, table_name, creation_time, value) VALUES ($1, $2, $3, $4, $5)")
+                .bind(d)
+                .bind(&doc.id)
+                .bind(&doc.table)
+                .bind(doc.creation_time)
+                .bind(&doc.json)
+                .execute(&mut **tx),
+        )
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool> {
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        let n = h
+            .block_on(
+                sqlx::query("UPDATE documents SET value = $1 WHERE deployment_id = $2 AND id = $3")
+                    .bind(json)
+                    .bind(d)
+                    .bind(id)
+                    .execute(&mut **tx),
+            )
+            .map_err(backend)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    fn delete(&mut self, id: &str) -> StoreResult<bool> {
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        let n = h
+            .block_on(
+                sqlx::query("DELETE FROM documents WHERE deployment_id = $1 AND id = $2")
+                    .bind(d)
+                    .bind(id)
+                    .execute(&mut **tx),
+            )
+            .map_err(backend)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    fn scan(
+        &mut self,
+        table: &str,
+        order: Order,
+        lower: Bound,
+        upper: Bound,
+        after: Option<&Position>,
+        limit: u32,
+    ) -> StoreResult<Vec<Doc>> {
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "SELECT id, table_name, creation_time, value FROM documents WHERE deployment_id = ",
+        );
+        q.push_bind(d)
+            .push(" AND table_name = ")
+            .push_bind(table.to_string());
+        if let Some((v, inclusive)) = lower {
+            q.push(if inclusive {
+                " AND creation_time >= "
+            } else {
+                " AND creation_time > "
+            })
+            .push_bind(v);
+        }
+        if let Some((v, inclusive)) = upper {
+            q.push(if inclusive {
+                " AND creation_time <= "
+            } else {
+                " AND creation_time < "
+            })
+            .push_bind(v);
+        }
+        if let Some((t, id)) = after {
+            q.push(if order == Order::Asc {
+                " AND (creation_time, id) > ("
+            } else {
+                " AND (creation_time, id) < ("
+            })
+            .push_bind(*t)
+            .push(", ")
+            .push_bind(id.clone())
+            .push(")");
+        }
+        q.push(if order == Order::Asc {
+            " ORDER BY creation_time ASC, id ASC LIMIT "
+        } else {
+            " ORDER BY creation_time DESC, id DESC LIMIT "
+        });
+        q.push_bind(i64::from(limit));
+        let tx = self.tx()?;
+        let rows = h
+            .block_on(q.build().fetch_all(&mut **tx))
+            .map_err(backend)?;
+        rows.iter().map(doc).collect()
+    }
+
+    fn creation_time(&mut self, table: &str, now: f64) -> StoreResult<f64> {
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        let last: Option<f64> = h
+            .block_on(
+                sqlx::query_scalar("SELECT max(creation_time) FROM documents WHERE deployment_id = $1 AND table_name = $2")
+                    .bind(d)
+                    .bind(table)
+                    .fetch_one(&mut **tx),
+            )
+            .map_err(backend)?;
+        let last = last.unwrap_or(0.0);
+        Ok(if now > last { now } else { last + 0.001 })
+    }
+
+    fn table_number(&mut self, table: &str, create: bool) -> StoreResult<Option<u32>> {
+        if let Some(n) = self.tables.lock().ok().and_then(|t| t.get(table).copied()) {
+            return Ok(Some(n));
+        }
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        let found: Option<i64> = h
+            .block_on(
+                sqlx::query_scalar(
+                    "SELECT number FROM deployment_tables WHERE deployment_id = $1 AND name = $2",
+                )
+                .bind(d)
+                .bind(table)
+                .fetch_optional(&mut **tx),
+            )
+            .map_err(backend)?;
+        if let Some(n) = found.and_then(|n| u32::try_from(n).ok()) {
+            if let Ok(mut t) = self.tables.lock() {
+                t.insert(table.to_string(), n);
+            }
+            return Ok(Some(n));
+        }
+        if !create {
+            return Ok(None);
+        }
+        // Only write transactions create tables, and they hold the deployment's lock.
+        let n: i64 = h
+            .block_on(
+                sqlx::query_scalar(
+                    "INSERT INTO deployment_tables (deployment_id, number, name)
+                     SELECT $1, coalesce(max(number), 10000) + 1, $2 FROM deployment_tables WHERE deployment_id = $1
+                     RETURNING number",
+                )
+                .bind(d)
+                .bind(table)
+                .fetch_one(&mut **tx),
+            )
+            .map_err(backend)?;
+        Ok(u32::try_from(n).ok())
+    }
+
+    fn table_name(&mut self, number: u32) -> StoreResult<Option<String>> {
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        h.block_on(
+            sqlx::query_scalar(
+                "SELECT name FROM deployment_tables WHERE deployment_id = $1 AND number = $2",
+            )
+            .bind(d)
+            .bind(i64::from(number))
+            .fetch_optional(&mut **tx),
+        )
+        .map_err(backend)
+    }
+
+    fn tables(&mut self) -> StoreResult<Vec<TableInfo>> {
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        let rows = h
+            .block_on(
+                sqlx::query(
+                    "SELECT t.name, t.number, (SELECT count(*) FROM documents x WHERE x.deployment_id = t.deployment_id AND x.table_name = t.name) AS n
+                     FROM deployment_tables t WHERE t.deployment_id = $1 ORDER BY t.name",
+                )
+                .bind(d)
+                .fetch_all(&mut **tx),
+            )
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TableInfo {
+                    name: r.try_get("name").map_err(backend)?,
+                    number: u32::try_from(r.try_get::<i64, _>("number").map_err(backend)?)
+                        .unwrap_or(0),
+                    documents: u64::try_from(r.try_get::<i64, _>("n").map_err(backend)?)
+                        .unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        let tx = self
+            .tx
+            .take()
+            .ok_or_else(|| StoreError::Backend("the transaction is finished".into()))?;
+        self.handle.block_on(tx.commit()).map_err(backend)
+    }
+}
+
+impl Drop for PgDocTx {
+    fn drop(&mut self) {
+        // Dropping a sqlx transaction rolls it back on the pool's runtime.
+        let _ = self.tx.take();
+    }
+}
