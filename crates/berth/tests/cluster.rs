@@ -278,3 +278,37 @@ fn a_killed_server_loses_no_acknowledged_write() {
         );
     }
 }
+
+#[test]
+fn logs_written_through_one_server_are_read_through_the_other() {
+    let Some(db) = database("logs_written_through_one_server_are_read_through_the_other") else {
+        return;
+    };
+    let (a, b) = cluster(&db, &[]);
+    let name = deploy_counter(&a);
+    call(
+        &a.url,
+        "query",
+        &name,
+        "counter:shout",
+        json!({"word": "ahoy"}),
+    );
+    let token = b.admin_token();
+    let started = Instant::now();
+    loop {
+        let (_, page) = b.http(
+            "GET",
+            &format!("/d/{name}/api/logs?limit=10"),
+            Some(&token),
+            None,
+        );
+        if page.contains("'shouting' 'ahoy'") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not in b's view of the log: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

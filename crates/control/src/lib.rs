@@ -56,7 +56,7 @@ pub struct Control {
 
 impl Control {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ControlConfig) -> Self {
-        let logs = logs::LogHub::new(config.log_retention);
+        let logs = logs::LogHub::with_store(config.log_retention, store.clone());
         Self {
             store,
             clock,

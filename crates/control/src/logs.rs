@@ -1,6 +1,8 @@
 //! Every deployment's log: the `console.*` lines and errors of its calls, each with time, level,
-//! function and request id, kept in memory per deployment up to a bound (`--log-retention`).
-//! Readers page through it by sequence number, or wait for new lines (`berth logs --follow`).
+//! function and request id, up to a bound per deployment (`--log-retention`). With the embedded
+//! store they are kept in this server's memory; with a store shared by several servers
+//! (PostgreSQL) they are kept there, so every server sees every line. Readers page through it by
+//! sequence number, or wait for new lines (`berth logs --follow`).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -31,11 +33,35 @@ struct Ring {
     next_seq: u64,
 }
 
-/// The logs of every deployment this server ran.
+/// The logs of every deployment.
 pub struct LogHub {
     retention: usize,
     rings: Mutex<HashMap<String, Ring>>,
     notify: Notify,
+    /// The shared store that keeps logs, when there is one.
+    shared: Option<std::sync::Arc<dyn berth_store::Store>>,
+}
+
+fn record(e: &LogEntry) -> berth_store::LogRecord {
+    berth_store::LogRecord {
+        seq: e.seq,
+        time: e.time,
+        level: e.level.clone(),
+        function: e.function.clone(),
+        request_id: e.request_id.clone(),
+        text: e.text.clone(),
+    }
+}
+
+fn entry(r: berth_store::LogRecord) -> LogEntry {
+    LogEntry {
+        seq: r.seq,
+        time: r.time,
+        level: r.level,
+        function: r.function,
+        request_id: r.request_id,
+        text: r.text,
+    }
 }
 
 impl LogHub {
@@ -44,11 +70,37 @@ impl LogHub {
             retention: retention.max(1),
             rings: Mutex::new(HashMap::new()),
             notify: Notify::new(),
+            shared: None,
         }
+    }
+
+    /// A hub that keeps logs in `store` when the store keeps logs (shared by servers).
+    pub fn with_store(retention: usize, store: std::sync::Arc<dyn berth_store::Store>) -> Self {
+        let mut hub = Self::new(retention);
+        if store.keeps_logs() {
+            hub.shared = Some(store);
+        }
+        hub
     }
 
     /// Appends lines (without `seq`; it is assigned here) and wakes followers.
     pub fn append(&self, deployment: &str, lines: impl IntoIterator<Item = LogEntry>) {
+        if let Some(store) = &self.shared {
+            let records: Vec<berth_store::LogRecord> =
+                lines.into_iter().map(|l| record(&l)).collect();
+            if records.is_empty() {
+                return;
+            }
+            let (store, deployment, retention) =
+                (store.clone(), deployment.to_string(), self.retention);
+            tokio::spawn(async move {
+                if let Err(e) = store.append_logs(&deployment, &records, retention).await {
+                    tracing::warn!(deployment = %deployment, error = %e, "could not keep log lines");
+                }
+            });
+            self.notify.notify_waiters();
+            return;
+        }
         let Ok(mut rings) = self.rings.lock() else {
             return;
         };
@@ -66,7 +118,20 @@ impl LogHub {
     }
 
     /// Lines after `cursor` (at most `limit`), or the newest `limit` lines without a cursor.
-    pub fn read(&self, deployment: &str, cursor: Option<u64>, limit: usize) -> Vec<LogEntry> {
+    pub async fn read(&self, deployment: &str, cursor: Option<u64>, limit: usize) -> Vec<LogEntry> {
+        if let Some(store) = &self.shared {
+            return match store.read_logs(deployment, cursor, limit).await {
+                Ok(rows) => rows.into_iter().map(entry).collect(),
+                Err(e) => {
+                    tracing::warn!(deployment = %deployment, error = %e, "could not read log lines");
+                    Vec::new()
+                }
+            };
+        }
+        self.read_local(deployment, cursor, limit)
+    }
+
+    fn read_local(&self, deployment: &str, cursor: Option<u64>, limit: usize) -> Vec<LogEntry> {
         let Ok(rings) = self.rings.lock() else {
             return Vec::new();
         };
@@ -88,8 +153,15 @@ impl LogHub {
         }
     }
 
-    /// The last sequence number handed out.
-    pub fn last_seq(&self, deployment: &str) -> u64 {
+    /// The last sequence number of the deployment's log.
+    pub async fn last_seq(&self, deployment: &str) -> u64 {
+        if self.shared.is_some() {
+            return self
+                .read(deployment, None, 1)
+                .await
+                .last()
+                .map_or(0, |e| e.seq);
+        }
         self.rings
             .lock()
             .ok()
@@ -108,13 +180,20 @@ impl LogHub {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.notify.notified();
-            let got = self.read(deployment, Some(cursor), limit);
+            let got = self.read(deployment, Some(cursor), limit).await;
             if !got.is_empty() {
                 return got;
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            if tokio::time::Instant::now() >= deadline {
                 return Vec::new();
             }
+            // Lines written by other servers arrive without a local wake-up: look again soon.
+            let next = if self.shared.is_some() {
+                deadline.min(tokio::time::Instant::now() + Duration::from_millis(250))
+            } else {
+                deadline
+            };
+            let _ = tokio::time::timeout_at(next, notified).await;
         }
     }
 
@@ -147,11 +226,12 @@ mod tests {
         hub.append("d", ["a", "b", "c", "d"].map(line));
         let all: Vec<String> = hub
             .read("d", None, 10)
+            .await
             .into_iter()
             .map(|e| e.text)
             .collect();
         assert_eq!(all, ["b", "c", "d"], "bounded retention");
-        assert_eq!(hub.read("d", Some(3), 10).len(), 1);
+        assert_eq!(hub.read("d", Some(3), 10).await.len(), 1);
         let h = hub.clone();
         let waiter =
             tokio::spawn(async move { h.follow("d", 4, 10, Duration::from_secs(5)).await });
@@ -166,6 +246,6 @@ mod tests {
                 .is_empty()
         );
         hub.forget("d");
-        assert!(hub.read("d", None, 10).is_empty());
+        assert!(hub.read("d", None, 10).await.is_empty());
     }
 }

@@ -46,16 +46,25 @@ async fn reaper_deletes_exactly_what_has_expired_on_each_tick() {
         .await
         .unwrap();
 
-    let (tick, ticks) = tokio::sync::mpsc::channel(1);
-    let reaper = tokio::spawn(berth_server::reaper::run_on(control.clone(), ticks));
     let exists = |name: String| {
         let store = store.clone();
         async move { store.deployment_by_name(&name).await.unwrap().is_some() }
     };
+    // Runs the reaper loop for exactly `n` ticks and returns once it has handled them all.
+    let ticks = |n: usize| {
+        let control = control.clone();
+        async move {
+            let (tick, ticks) = tokio::sync::mpsc::channel(n.max(1));
+            for _ in 0..n {
+                tick.send(()).await.unwrap();
+            }
+            drop(tick);
+            berth_server::reaper::run_on(control, ticks).await;
+        }
+    };
 
     // Before anything expires, a tick deletes nothing.
-    tick.send(()).await.unwrap();
-    tick.send(()).await.unwrap(); // the second send waits until the first tick was taken
+    ticks(2).await;
     assert!(exists(soon.name.clone()).await);
 
     // Past the first expiration: it stops serving at once, then the next tick deletes it.
@@ -68,10 +77,7 @@ async fn reaper_deletes_exactly_what_has_expired_on_each_tick() {
         (refused.code, refused.kind.http_status()),
         ("DeploymentExpired", 410)
     );
-    tick.send(()).await.unwrap();
-    tick.send(()).await.unwrap();
-    drop(tick);
-    reaper.await.unwrap();
+    ticks(1).await;
     assert!(
         !exists(soon.name.clone()).await,
         "expired deployment reaped"

@@ -41,6 +41,32 @@ pub trait Store: Send + Sync + 'static {
         false
     }
 
+    /// Whether logs are kept here (a store shared by several servers) rather than in each
+    /// server's memory.
+    fn keeps_logs(&self) -> bool {
+        false
+    }
+
+    /// Appends a deployment's log lines, keeping its newest `retention` lines.
+    async fn append_logs(
+        &self,
+        _deployment: &str,
+        _lines: &[LogRecord],
+        _retention: usize,
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Lines after `cursor` (at most `limit`), or the newest `limit` lines without one.
+    async fn read_logs(
+        &self,
+        _deployment: &str,
+        _cursor: Option<u64>,
+        _limit: usize,
+    ) -> StoreResult<Vec<LogRecord>> {
+        Ok(Vec::new())
+    }
+
     /// Takes the reaper's lock, when no other server holds it: exactly one server reaps at a
     /// time. The lock is held until the returned guard is dropped.
     async fn try_reaper_lock(&self) -> StoreResult<Option<Box<dyn std::any::Any + Send>>> {

@@ -47,4 +47,9 @@ pub const POSTGRES: &[Migration] = &[
         name: "deployment_data",
         sql: include_str!("../migrations/postgres/0002_deployment_data.sql"),
     },
+    Migration {
+        version: 3,
+        name: "logs",
+        sql: include_str!("../migrations/postgres/0003_logs.sql"),
+    },
 ];

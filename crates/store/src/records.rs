@@ -110,6 +110,17 @@ pub struct DeploymentFilter {
     pub reference_prefix: Option<String>,
 }
 
+/// One log line of a deployment, as a shared store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    pub seq: u64,
+    pub time: i64,
+    pub level: String,
+    pub function: String,
+    pub request_id: String,
+    pub text: String,
+}
+
 /// Which kind of deploy key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {

@@ -15,3 +15,4 @@ export const get = query({ args: { id: v.id("counters") }, handler: async (ctx, 
 export const add = mutation({ args: { tag: v.string() }, handler: async (ctx, { tag }) => ctx.db.insert("writes", { tag }) });
 export const has = query({ args: { id: v.string() }, handler: async (ctx, { id }) => (await ctx.db.get(id)) !== null });
 export const version = query(async () => 1);
+export const shout = query({ args: { word: v.string() }, handler: async (_ctx, { word }) => { console.log("shouting", word); return word; } });

@@ -746,11 +746,12 @@ pub async fn logs(
                 )
                 .await
         }
-        (cursor, _) => s.control.logs.read(&name, cursor, limit),
+        (cursor, _) => s.control.logs.read(&name, cursor, limit).await,
     };
-    let cursor = entries
-        .last()
-        .map(|e| e.seq)
-        .unwrap_or_else(|| q.cursor.unwrap_or_else(|| s.control.logs.last_seq(&name)));
+    let cursor = match (entries.last(), q.cursor) {
+        (Some(e), _) => e.seq,
+        (None, Some(c)) => c,
+        (None, None) => s.control.logs.last_seq(&name).await,
+    };
     Ok(Json(LogPage { entries, cursor }))
 }

@@ -142,6 +142,84 @@ impl Store for PgStore {
         "postgres"
     }
 
+    fn keeps_logs(&self) -> bool {
+        true
+    }
+
+    async fn append_logs(
+        &self,
+        deployment: &str,
+        lines: &[crate::LogRecord],
+        retention: usize,
+    ) -> StoreResult<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut q: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
+            "INSERT INTO logs (deployment_id, time, level, function, request_id, text) SELECT d.id, l.time, l.level, l.function, l.request_id, l.text FROM deployments d, (",
+        );
+        q.push_values(lines, |mut b, l| {
+            b.push_bind(l.time)
+                .push_bind(&l.level)
+                .push_bind(&l.function)
+                .push_bind(&l.request_id)
+                .push_bind(&l.text);
+        });
+        q.push(") AS l (time, level, function, request_id, text) WHERE d.name = ")
+            .push_bind(deployment);
+        q.build().execute(&self.pool).await.map_err(backend)?;
+        sqlx::query(
+            "DELETE FROM logs WHERE deployment_id = (SELECT id FROM deployments WHERE name = $1) AND seq <
+               (SELECT seq FROM logs WHERE deployment_id = (SELECT id FROM deployments WHERE name = $1) ORDER BY seq DESC OFFSET $2 LIMIT 1)",
+        )
+        .bind(deployment)
+        .bind(retention as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn read_logs(
+        &self,
+        deployment: &str,
+        cursor: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::LogRecord>> {
+        let rows = match cursor {
+            Some(c) => sqlx::query(
+                "SELECT seq, time, level, function, request_id, text FROM logs
+                 WHERE deployment_id = (SELECT id FROM deployments WHERE name = $1) AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(deployment)
+            .bind(c as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await,
+            None => sqlx::query(
+                "SELECT * FROM (SELECT seq, time, level, function, request_id, text FROM logs
+                 WHERE deployment_id = (SELECT id FROM deployments WHERE name = $1) ORDER BY seq DESC LIMIT $2) x ORDER BY seq",
+            )
+            .bind(deployment)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await,
+        }
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::LogRecord {
+                    seq: r.try_get::<i64, _>("seq").map_err(backend)? as u64,
+                    time: r.try_get("time").map_err(backend)?,
+                    level: r.try_get("level").map_err(backend)?,
+                    function: r.try_get("function").map_err(backend)?,
+                    request_id: r.try_get("request_id").map_err(backend)?,
+                    text: r.try_get("text").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
     async fn try_reaper_lock(&self) -> StoreResult<Option<Box<dyn std::any::Any + Send>>> {
         // A session lock on a connection taken out of the pool: closing the connection (when
         // the guard drops, or when this server dies) releases it.
