@@ -86,7 +86,7 @@ fn push_the_example_and_call_it() {
             .ok()
             .stdout
             .trim(),
-        "3.0"
+        "3"
     );
     let list = s.cli().cwd(&dir).run(&["run", "messages:list"]).ok().json();
     assert_eq!(list.as_array().unwrap().len(), 4);
@@ -116,10 +116,10 @@ fn push_the_example_and_call_it() {
     );
     assert_eq!(
         (status, &v),
-        (200, &json!({"status": "success", "value": 4.0}))
+        (200, &json!({"status": "success", "value": 4}))
     );
     let (_, v) = post(&s, &format!("{base}/run/messages/count"), "{}", None);
-    assert_eq!(v["value"], 4.0);
+    assert_eq!(v["value"], 4);
     let (_, v) = post(
         &s,
         &format!("{base}/mutation"),
@@ -205,7 +205,7 @@ fn push_the_example_and_call_it() {
         r#"{"path":"messages:count","args":{}}"#,
         None,
     );
-    assert_eq!(v["value"], 5.0, "the old code still serves");
+    assert_eq!(v["value"], 5, "the old code still serves");
     std::fs::remove_file(dir.join("convex/broken.ts")).unwrap();
 
     // Without --deployment, berth deploy goes to the default prod, asking first.
@@ -370,5 +370,152 @@ fn convex_http_client_works_unchanged() {
     assert!(
         text.contains("# pass 5") && text.contains("# fail 0"),
         "{text}"
+    );
+}
+
+#[test]
+fn browsers_may_call_and_oversized_or_malformed_calls_are_refused() {
+    let s = TestServer::start(&[]);
+    let dir = project(
+        &s,
+        "app",
+        &[("messages.ts", &repo("examples/messages/convex/messages.ts"))],
+    );
+    let d = s
+        .cli()
+        .run(&[
+            "deployment",
+            "create",
+            "dev/admin/web",
+            "--type",
+            "dev",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let name = d["name"].as_str().unwrap().to_string();
+    s.cli()
+        .cwd(&dir)
+        .run(&["deploy", "--deployment", &name])
+        .ok();
+    // CORS: a preflight is answered, and answers allow any origin.
+    let (status, _) = common::http(
+        &s.url,
+        "OPTIONS",
+        &format!("/d/{name}/api/query"),
+        &[
+            ("Origin", Some("http://app.test".into())),
+            ("Access-Control-Request-Method", Some("POST".into())),
+        ],
+        None,
+    );
+    assert_eq!(status, 204);
+    // Arguments over 16 MiB are 413; args that are not an object, and empty paths, are 400.
+    let big = format!(
+        r#"{{"path":"messages:count","args":{{"pad":"{}"}}}}"#,
+        "x".repeat(17 << 20)
+    );
+    let (status, _) = post(&s, &format!("/d/{name}/api/query"), &big, None);
+    assert_eq!(status, 413);
+    let (status, v) = post(
+        &s,
+        &format!("/d/{name}/api/query"),
+        r#"{"path":"messages:count","args":5}"#,
+        None,
+    );
+    assert_eq!((status, v["code"].as_str()), (400, Some("BadArgs")));
+    let (status, v) = post(
+        &s,
+        &format!("/d/{name}/api/query"),
+        r#"{"path":"","args":{}}"#,
+        None,
+    );
+    assert_eq!((status, v["code"].as_str()), (400, Some("BadPath")));
+}
+
+#[test]
+fn a_runaway_deployment_leaves_room_for_its_neighbours() {
+    let s = TestServer::start(&[]);
+    let dir = project(
+        &s,
+        "app",
+        &[("messages.ts", &repo("examples/messages/convex/messages.ts"))],
+    );
+    std::fs::write(dir.join("convex/spin.ts"), "import { query } from './_generated/server';\nexport const forever = query(async () => { for (;;) {} });\n").unwrap();
+    let bad = s
+        .cli()
+        .run(&[
+            "deployment",
+            "create",
+            "dev/admin/bad",
+            "--type",
+            "dev",
+            "--json",
+        ])
+        .ok()
+        .json()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let good = s
+        .cli()
+        .run(&[
+            "deployment",
+            "create",
+            "dev/admin/good",
+            "--type",
+            "dev",
+            "--json",
+        ])
+        .ok()
+        .json()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.cli()
+        .cwd(&dir)
+        .run(&["deploy", "--deployment", &bad])
+        .ok();
+    s.cli()
+        .cwd(&dir)
+        .run(&["deploy", "--deployment", &good])
+        .ok();
+    let started = std::time::Instant::now();
+    let spinners: Vec<_> = (0..12)
+        .map(|_| {
+            let (url, bad) = (s.url.clone(), bad.clone());
+            std::thread::spawn(move || {
+                common::http(
+                    &url,
+                    "POST",
+                    &format!("/d/{bad}/api/query"),
+                    &[],
+                    Some(r#"{"path":"spin:forever","args":{}}"#),
+                );
+                started.elapsed()
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (status, v) = post(
+        &s,
+        &format!("/d/{good}/api/query"),
+        r#"{"path":"messages:count","args":{}}"#,
+        None,
+    );
+    let good_done = started.elapsed();
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (200, Some("success")),
+        "{v}"
+    );
+    let last_spinner = spinners
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        good_done < last_spinner,
+        "the neighbour was served before the runaway calls drained ({good_done:?} vs {last_spinner:?})"
     );
 }

@@ -102,13 +102,23 @@ impl Client {
     /// `CONVEX_DEPLOY_KEY` wins over the login (`BERTH_ACCESS_TOKEN`, else the saved login); a
     /// preview deploy key is used when there is no login.
     pub fn from_login(global: &Global) -> CliResult<Self> {
+        Self::connect(global, false)
+    }
+
+    /// Like [`from_login`](Self::from_login), for commands only a member may run (keys, teams,
+    /// members, projects): the login wins over a deploy key in the folder.
+    pub fn for_member(global: &Global) -> CliResult<Self> {
+        Self::connect(global, true)
+    }
+
+    fn connect(global: &Global, member_first: bool) -> CliResult<Self> {
         let login = config::load()?;
         let base = server_url(global, login.as_ref())?;
         let from_env = std::env::var("BERTH_ACCESS_TOKEN")
             .ok()
             .filter(|t| !t.is_empty());
         let key = deploy_key()?;
-        let key_wins = matches!(key, Some(ParsedKey::Deployment { .. }));
+        let key_wins = !member_first && matches!(key, Some(ParsedKey::Deployment { .. }));
         let saved = match login {
             // The saved token goes only to the server it was issued by.
             Some(c) if from_env.is_none() && !key_wins => match (&c.url, c.access_token) {
@@ -126,6 +136,7 @@ impl Client {
         };
         let member = from_env.or(saved);
         let token = match (key, member) {
+            (Some(_), Some(m)) if member_first => Some(m),
             (Some(k @ ParsedKey::Deployment { .. }), _) => Some(raw_key(&k)),
             (Some(k @ ParsedKey::Preview { .. }), None) => Some(raw_key(&k)),
             (_, Some(m)) => Some(m),

@@ -75,11 +75,14 @@ pub fn non_production_build(get: &dyn Fn(&str) -> Option<String>) -> Option<Stri
     if !val("NETLIFY").is_empty() && !val("CONTEXT").is_empty() && val("CONTEXT") != "production" {
         return Some(format!("CONTEXT={}", val("CONTEXT")));
     }
-    if !val("GITHUB_HEAD_REF").is_empty() || val("GITHUB_EVENT_NAME") == "pull_request" {
+    if !val("GITHUB_HEAD_REF").is_empty() {
         return Some(format!(
             "a GitHub pull request build (GITHUB_HEAD_REF={})",
             val("GITHUB_HEAD_REF")
         ));
+    }
+    if val("GITHUB_EVENT_NAME") == "pull_request" {
+        return Some("a GitHub pull request build (GITHUB_EVENT_NAME=pull_request)".into());
     }
     if !val("CI_MERGE_REQUEST_IID").is_empty() {
         return Some(format!(

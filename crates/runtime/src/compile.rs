@@ -160,6 +160,23 @@ pub fn compile(
             return Err(err(first.span.start, why));
         }
     }
+    for d in parsed.module_record.dynamic_imports.iter() {
+        // A literal specifier is checked like a static import; a computed one cannot be.
+        let text = &source[d.module_request.start as usize..d.module_request.end as usize];
+        let literal = text
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'' || c == '`');
+        let is_literal = text.trim().len() == literal.len() + 2 && !literal.contains("${");
+        if !is_literal || resolve_import(&name, literal, known).is_none() {
+            return Err(err(
+                d.span.start,
+                format!(
+                    "dynamic import({}) is not allowed: a deployment may import only relative modules, convex/server and convex/values, by static import",
+                    text.trim()
+                ),
+            ));
+        }
+    }
     let mut program = parsed.program;
     let semantic = SemanticBuilder::new().with_enum_eval(true).build(&program);
     if let Some(d) = semantic.diagnostics.first() {
@@ -217,6 +234,16 @@ mod tests {
         let e = compile("net.ts", "\nimport fs from 'fs';\n", &known).unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.message.contains("'fs' is not allowed"), "{e}");
+        let e = compile(
+            "d.ts",
+            "export const f = async () => await import('fs');\n",
+            &known,
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("dynamic import('fs') is not allowed"),
+            "{e}"
+        );
         let e = compile("a.ts", "import { x } from './missing';\n", &known).unwrap_err();
         assert!(e.message.contains("does not resolve"), "{e}");
         assert!(e.to_string().starts_with("convex/a.ts:1:"), "{e}");

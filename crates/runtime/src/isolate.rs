@@ -23,6 +23,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// How deep actions may nest calls (`ctx.runAction` calling `ctx.runAction` ...).
+const MAX_NESTING: usize = 8;
+
 const VALUES_JS: &str = include_str!("js/values.js");
 const SERVER_JS: &str = include_str!("js/server.js");
 const PRELUDE_JS: &str = include_str!("js/prelude.js");
@@ -220,6 +223,12 @@ impl Isolate {
             .set(Some(Instant::now() + limits.action_time));
         let loaded = isolate.load(modules);
         isolate.deadline.set(None);
+        if isolate.tripped.get() {
+            return Err(LoadError(format!(
+                "loading the modules took longer than {:?} (a loop at the top level of a module?)",
+                limits.action_time
+            )));
+        }
         loaded?;
         Ok(isolate)
     }
@@ -334,7 +343,8 @@ impl Isolate {
                 .and_then(|value| validate::check(&value, &f.returns, "", &|_| None));
             if let Err(e) = checked {
                 outcome = Outcome::Error(FunctionError::refused(format!(
-                    "ReturnsValidationError: {e}"
+                    "ReturnsValidationError: {}",
+                    e.replace("(the arguments)", "(the return value)")
                 )));
             }
         }
@@ -359,6 +369,7 @@ impl Isolate {
             h.docs = Some(docs);
             h.logs.clear();
             h.dropped_logs = 0;
+            h.log_bytes = 0;
             h.deferred.clear();
             h.frames.clear();
         }
@@ -405,8 +416,8 @@ impl Isolate {
         if h.dropped_logs > 0 {
             logs.push(crate::syscalls::LogLine {
                 level: "WARN".into(),
-                text: format!(
-                    "{} more log lines were dropped (at most {} per call)",
+                                text: format!(
+                    "{} more log lines were dropped (at most {} lines and 1 MiB of log text per call)",
                     h.dropped_logs, h.max_log_lines
                 ),
                 time: logs.last().map_or(0, |l| l.time),
@@ -512,7 +523,11 @@ fn outcome_from(text: &str, names: &[(String, String)]) -> Outcome {
         .and_then(Json::as_str)
         .and_then(|s| serde_json::from_str(s).ok());
     Outcome::Error(FunctionError {
-        message: format!("Uncaught {name}: {message}"),
+        message: if name.is_empty() {
+            format!("Uncaught {message}")
+        } else {
+            format!("Uncaught {name}: {message}")
+        },
         stack: rename(
             v.get("stack")
                 .and_then(Json::as_str)
@@ -640,6 +655,11 @@ fn nested(
     };
     let args: Json = serde_json::from_str(&d.args).unwrap_or(Json::Null);
     let name = args.get("name").and_then(Json::as_str).unwrap_or_default();
+    if host.borrow().frames.len() >= MAX_NESTING {
+        return fail(format!(
+            "{name} was not run: functions may call functions at most {MAX_NESTING} deep (an action calling itself without end?)"
+        ));
+    }
     let target = match crate::resolve(functions, name, Some(kind), true) {
         Ok(f) => f.clone(),
         Err(e) => return fail(e.message),
@@ -657,7 +677,13 @@ fn nested(
     ) {
         Outcome::Value(v) => (true, v.to_string()),
         Outcome::Error(e) => {
-            let mut info = serde_json::json!({ "message": e.message.trim_start_matches("Uncaught ").to_string() });
+            // The outer function sees the inner error's own message, not `Uncaught Error: ...`.
+            let inner = e.message.trim_start_matches("Uncaught ");
+            let inner = inner
+                .strip_prefix("ConvexError: ")
+                .or_else(|| inner.strip_prefix("Error: "))
+                .unwrap_or(inner);
+            let mut info = serde_json::json!({ "message": inner.to_string() });
             if let Some(data) = e.data {
                 info["data"] = Json::String(data.to_string());
             }

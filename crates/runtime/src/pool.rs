@@ -61,6 +61,10 @@ enum Job {
 
 pub struct Pool {
     sender: Mutex<mpsc::Sender<Job>>,
+    /// Per deployment, how many workers its calls may hold at once: half of them, so a
+    /// deployment running away (loops, slow actions) leaves the other half to its neighbours.
+    per_deployment: usize,
+    permits: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 impl Pool {
@@ -81,6 +85,8 @@ impl Pool {
         }
         Ok(Pool {
             sender: Mutex::new(sender),
+            per_deployment: (workers / 2).max(1),
+            permits: Mutex::new(HashMap::new()),
         })
     }
 
@@ -100,6 +106,23 @@ impl Pool {
         docs: Arc<dyn DocStore>,
         request: CallRequest,
     ) -> Result<CallResult, String> {
+        let semaphore = {
+            let mut permits = self
+                .permits
+                .lock()
+                .map_err(|_| "the function runtime is unavailable".to_string())?;
+            if permits.len() > 10_000 {
+                permits.retain(|_, s| Arc::strong_count(s) > 1);
+            }
+            permits
+                .entry(deployment.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.per_deployment)))
+                .clone()
+        };
+        let _permit = semaphore
+            .acquire_owned()
+            .await
+            .map_err(|_| "the function runtime has stopped".to_string())?;
         let (reply, answer) = oneshot::channel();
         self.send(Job::Call {
             deployment: deployment.to_string(),
@@ -126,10 +149,18 @@ impl Pool {
 
 /// Compiles uploaded modules; every error is reported, one per line.
 pub fn compile_all(modules: &[(String, String)]) -> Result<Vec<CompiledModule>, String> {
-    let names: HashSet<String> = modules
-        .iter()
-        .map(|(p, _)| compile::module_name(p))
-        .collect();
+    let mut names: HashSet<String> = HashSet::new();
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for (path, _) in modules {
+        let name = compile::module_name(path);
+        if let Some(other) = seen.insert(name.clone(), path) {
+            return Err(format!(
+                "convex/{other} and convex/{path} are the same module ({}); keep one of them",
+                name.trim_end_matches(".js")
+            ));
+        }
+        names.insert(name);
+    }
     let known = |n: &str| names.contains(n);
     let mut out = Vec::new();
     let mut errors = Vec::new();

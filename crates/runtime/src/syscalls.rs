@@ -67,7 +67,14 @@ pub struct Host {
     pub dropped_logs: usize,
     /// `process.env` as JSON, to install at the start of the next call (when it changed).
     pub pending_env: Option<String>,
+    /// Bytes of log text kept in this call.
+    pub log_bytes: usize,
 }
+
+/// The longest log line kept; longer ones are cut.
+pub const MAX_LOG_LINE: usize = 16 * 1024;
+/// Log text kept per call; lines past it are dropped (and counted).
+pub const MAX_LOG_BYTES_PER_CALL: usize = 1024 * 1024;
 
 type R<T> = Result<T, String>;
 
@@ -143,14 +150,24 @@ impl Host {
             max_log_lines: 256,
             dropped_logs: 0,
             pending_env: None,
+            log_bytes: 0,
         }
     }
 
-    pub fn log(&mut self, level: String, text: String) {
-        if self.logs.len() >= self.max_log_lines {
+    pub fn log(&mut self, level: String, mut text: String) {
+        if self.logs.len() >= self.max_log_lines || self.log_bytes >= MAX_LOG_BYTES_PER_CALL {
             self.dropped_logs += 1;
             return;
         }
+        if text.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push_str(" … (truncated: log lines are cut at 16 KiB)");
+        }
+        self.log_bytes += text.len();
         let function = self
             .frames
             .last()
@@ -417,11 +434,11 @@ impl Host {
         {
             stream.resume(c)?;
         }
-        let size = a
-            .get("pageSize")
-            .and_then(Json::as_f64)
-            .unwrap_or(100.0)
-            .clamp(1.0, 8192.0) as usize;
+        let size = a.get("pageSize").and_then(Json::as_f64).unwrap_or(100.0);
+        if size.is_nan() || size < 1.0 {
+            return Err(format!("paginate: numItems must be at least 1, not {size}"));
+        }
+        let size = size.min(8192.0) as usize;
         let tx = self.tx()?;
         let mut page = Vec::new();
         let mut done = false;

@@ -392,3 +392,26 @@ fn push_errors_name_file_and_line() {
     )]);
     assert!(e.contains("convex/a.ts") && e.contains("at load"), "{e}");
 }
+
+#[test]
+fn one_call_cannot_break_the_next_ones() {
+    let e = env();
+    assert_eq!(
+        e.ok("edge:vandal", UdfKind::Mutation, json!({})),
+        json!(2),
+        "both assignments refused"
+    );
+    for _ in 0..5 {
+        assert_eq!(e.ok("edge:bare", UdfKind::Query, json!({})), json!(42));
+    }
+    let a = e.ok("edge:deterministic", UdfKind::Query, json!({}));
+    assert!(
+        a[0].as_f64().unwrap() < 1.0,
+        "Math.random still seeded: {a}"
+    );
+    assert_eq!(
+        e.err("edge:throwsObject", UdfKind::Query, json!({}))
+            .message,
+        "Uncaught { x: 1 }"
+    );
+}

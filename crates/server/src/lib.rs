@@ -84,10 +84,10 @@ impl Server {
             .bootstrap(&cfg.data_dir)
             .await
             .map_err(anyhow::Error::msg)?;
-        let workers = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(2, 8)
-            * 2;
+        // Mostly idle threads: a call that waits (on storage, or runs away until its time limit)
+        // holds one; four per core keeps the others serving.
+        let workers =
+            (std::thread::available_parallelism().map_or(2, |n| n.get()) * 4).clamp(8, 64);
         let runtime = berth_runtime::Pool::new(
             workers,
             berth_runtime::Limits::default(),

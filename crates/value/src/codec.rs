@@ -50,9 +50,7 @@ pub fn encode(v: &Value) -> Json {
         Value::String(s) => Json::String(s.clone()),
         Value::Float64(f) => {
             if f.is_finite() && !(*f == 0.0 && f.is_sign_negative()) {
-                serde_json::Number::from_f64(*f)
-                    .map(Json::Number)
-                    .unwrap_or(Json::Null)
+                number(*f)
             } else {
                 single("$float", STANDARD.encode(f.to_le_bytes()))
             }
@@ -65,6 +63,18 @@ pub fn encode(v: &Value) -> Json {
                 .map(|(k, v)| (k.clone(), encode(v)))
                 .collect::<Map<_, _>>(),
         ),
+    }
+}
+
+/// A finite float as a JSON number, written the way JavaScript writes it: whole numbers
+/// without a fraction (`10`, not `10.0`). A plain JSON number always decodes as float64.
+fn number(f: f64) -> Json {
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        Json::Number((f as i64).into())
+    } else {
+        serde_json::Number::from_f64(f)
+            .map(Json::Number)
+            .unwrap_or(Json::Null)
     }
 }
 
@@ -148,9 +158,7 @@ pub fn export_json(v: &Value) -> Json {
         Value::Float64(f) if f.is_infinite() => {
             Json::String(if *f > 0.0 { "Infinity" } else { "-Infinity" }.into())
         }
-        Value::Float64(f) => serde_json::Number::from_f64(*f)
-            .map(Json::Number)
-            .unwrap_or(Json::Null),
+        Value::Float64(f) => number(*f),
         Value::Array(a) => Json::Array(a.iter().map(export_json).collect()),
         Value::Object(o) => {
             Json::Object(o.iter().map(|(k, v)| (k.clone(), export_json(v))).collect())
@@ -199,8 +207,9 @@ mod tests {
         let obj = decode(&json!({"b": 1, "a": [null, true, "s"]})).unwrap();
         assert_eq!(
             serde_json::to_string(&encode(&obj)).unwrap(),
-            r#"{"a":[null,true,"s"],"b":1.0}"#
+            r#"{"a":[null,true,"s"],"b":1}"#
         );
+        assert_eq!(encode(&Value::Float64(2.5)), json!(2.5));
         assert_eq!(
             decode(&json!(3)).unwrap(),
             Value::Float64(3.0),

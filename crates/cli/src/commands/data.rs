@@ -31,6 +31,19 @@ pub async fn run(g: &Global, args: DataArgs, out: &Out) -> CliResult {
             if args.limit == 0 || args.limit > 1000 {
                 return Err(CliError::usage("--limit must be between 1 and 1000"));
             }
+            let tables: Vec<TableSummary> = client.get(&format!("/d/{}/api/data", d.name)).await?;
+            if !tables.iter().any(|x| x.name == t) {
+                let names: Vec<&str> = tables.iter().map(|x| x.name.as_str()).collect();
+                return Err(CliError::failed(format!(
+                    "{} has no table named '{t}'{}",
+                    d.name,
+                    if names.is_empty() {
+                        "; it has no tables yet".to_string()
+                    } else {
+                        format!("; its tables are: {}", names.join(", "))
+                    }
+                )));
+            }
             let page: DataPage = client
                 .get(&format!(
                     "/d/{}/api/data/{}?limit={}",

@@ -214,7 +214,7 @@ pub async fn run(g: &Global, args: DeployArgs, out: &Out) -> CliResult {
     }) = &key
         && let Some(why) = berth_model::ci::non_production_build(&env_var)
     {
-        return Err(CliError::usage(format!(
+        return Err(CliError::failed(format!(
             "refusing to deploy to production from a non-production build ({why}); use a preview deploy key for previews"
         )));
     }

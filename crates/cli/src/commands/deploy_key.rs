@@ -14,7 +14,7 @@ use berth_api::{
 };
 
 pub async fn run(g: &Global, cmd: DeployKeyCommand, out: &Out) -> CliResult {
-    let client = Client::from_login(g)?;
+    let client = Client::for_member(g)?;
     let (team, project) = current_project(g);
     let p = target::project(&client, &team, &project).await?;
     match cmd {

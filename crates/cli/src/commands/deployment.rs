@@ -15,7 +15,11 @@ use berth_api::{
 use std::path::Path;
 
 pub async fn run(g: &Global, cmd: DeploymentCommand, out: &Out) -> CliResult {
-    let client = Client::from_login(g)?;
+    let client = if matches!(cmd, DeploymentCommand::Token(_)) {
+        Client::for_member(g)?
+    } else {
+        Client::from_login(g)?
+    };
     match cmd {
         DeploymentCommand::Create(args) => create(&client, g, args, out).await,
         DeploymentCommand::Select { selector } => {

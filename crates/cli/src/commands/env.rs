@@ -53,23 +53,25 @@ fn name_and_value(
         }
     };
     berth_model::env::validate_name(&name).map_err(|e| CliError::usage(e.message))?;
+    berth_model::env::validate_value(&name, &value).map_err(|e| CliError::usage(e.message))?;
     Ok((name, value))
 }
 
 pub async fn run(g: &Global, cmd: EnvCommand, out: &Out) -> CliResult {
-    let client = Client::from_login(g)?;
     if let EnvCommand::Default(d) = cmd {
-        return defaults(&client, g, d, out).await;
+        return defaults(&Client::for_member(g)?, g, d, out).await;
     }
+    let client = Client::from_login(g)?;
     let d = target::target(&client, g, None, out).await?;
     let list = format!("/d/{}/api/v1/list_environment_variables", d.name);
     let update = format!("/d/{}/api/v1/update_environment_variables", d.name);
     match cmd {
         EnvCommand::List => {
             let vars: Vars = client.get(&list).await?;
+            // One line per variable: newlines and backslashes in values are escaped.
             out.result(&vars.environment_variables, |v| {
                 v.iter()
-                    .map(|(k, v)| format!("{k}={v}"))
+                    .map(|(k, v)| format!("{k}={}", v.replace('\\', "\\\\").replace('\n', "\\n")))
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -109,6 +111,15 @@ pub async fn run(g: &Global, cmd: EnvCommand, out: &Out) -> CliResult {
             out.result(&serde_json::json!({"set": name}), |_| String::new());
         }
         EnvCommand::Remove { name } => {
+            let vars: Vars = client.get(&list).await?;
+            if !vars.environment_variables.contains_key(&name) {
+                out.info(format!(
+                    "{name} is not set on {}; nothing to remove",
+                    d.name
+                ));
+                out.result(&serde_json::json!({"removed": null}), |_| String::new());
+                return Ok(());
+            }
             if d.dashboard_edit_confirmation {
                 confirm(
                     g,

@@ -59,7 +59,9 @@ pub async fn run(g: &Global, args: LogsArgs, out: &Out) -> CliResult {
     let first: Page = client
         .get(&format!("{base}?limit={}", args.history.clamp(1, 1000)))
         .await?;
-    print(out, &first.entries);
+    if args.history > 0 {
+        print(out, &first.entries);
+    }
     if !args.follow {
         return Ok(());
     }

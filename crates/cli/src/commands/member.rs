@@ -10,7 +10,7 @@ use crate::{
 use berth_api::{AddMemberRequest, AddMemberResponse, Empty, Member, RemoveMemberRequest};
 
 pub async fn run(g: &Global, cmd: MemberCommand, out: &Out) -> CliResult {
-    let client = Client::from_login(g)?;
+    let client = Client::for_member(g)?;
     let team = team_slug(g);
     match cmd {
         MemberCommand::Add {

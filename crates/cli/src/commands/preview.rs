@@ -44,6 +44,11 @@ pub async fn deploy(
         ),
     };
     let reference = berth_model::reference::preview_reference(&identifier);
+    if reference == "preview/" {
+        return Err(CliError::usage(format!(
+            "the preview name '{identifier}' has no letters or digits to make a reference from; pass another --preview-name"
+        )));
+    }
     let (team, project) = match key {
         Some(ParsedKey::Preview { team, project, .. })
             if g.team.is_none() && g.project.is_none() =>

@@ -9,7 +9,7 @@ use crate::{
 use berth_api::{CreateTeamRequest, Team, UpdateTeamRequest};
 
 pub async fn run(g: &Global, cmd: TeamCommand, out: &Out) -> CliResult {
-    let client = Client::from_login(g)?;
+    let client = Client::for_member(g)?;
     match cmd {
         TeamCommand::Create { slug, name, plan } => {
             let plan = plan

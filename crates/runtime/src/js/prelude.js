@@ -41,6 +41,10 @@
     if (typeof x === "function") return `[Function${x.name ? `: ${x.name}` : " (anonymous)"}]`;
     if (typeof x === "symbol") return x.toString();
     if (x instanceof Error) return x.stack ? `${x.name}: ${x.message}\n${x.stack}` : `${x.name}: ${x.message}`;
+    if (x instanceof RealDate) return Number.isNaN(x.getTime()) ? "Invalid Date" : x.toISOString();
+    if (x instanceof Map) return `Map(${x.size}) {${x.size ? " " + [...x].map(([k, v]) => `${show(k, depth + 1, false)} => ${show(v, depth + 1, false)}`).join(", ") + " " : ""}}`;
+    if (x instanceof Set) return `Set(${x.size}) {${x.size ? " " + [...x].map((v) => show(v, depth + 1, false)).join(", ") + " " : ""}}`;
+    if (ArrayBuffer.isView(x)) return `${x.constructor.name}(${x.length}) [ ${Array.from(x).join(", ")} ]`;
     if (x instanceof ArrayBuffer) return `ArrayBuffer { byteLength: ${x.byteLength} }`;
     if (depth > 3) return Array.isArray(x) ? "[Array]" : "[Object]";
     if (Array.isArray(x)) return `[ ${x.map((e) => show(e, depth + 1, false)).join(", ")} ]`.replace("[  ]", "[]");
@@ -129,8 +133,10 @@
       results.delete(id);
       if (r.ok) return JSON.stringify({ ok: true, value: r.value });
       const e = r.error;
-      const info = { ok: false, name: (e && e.name) || "Error", message: e && e.message !== undefined ? String(e.message) : String(e),
-        stack: (e && e.stack) || "" };
+      const isError = e instanceof Error || (e && typeof e === "object" && typeof e.message === "string");
+      const info = isError
+        ? { ok: false, name: e.name || "Error", message: String(e.message), stack: e.stack || "" }
+        : { ok: false, name: "", message: show(e, 0, false), stack: "" };
       if (e && (e[Symbol.for("ConvexError")] || e.name === "ConvexError") && "data" in e) {
         try {
           info.data = JSON.stringify(convexToJsonForErrors(e.data));
@@ -149,6 +155,13 @@
       else p.reject(rebuild(JSON.parse(payload)));
     },
   };
+  // What berth itself relies on may not be replaced by user code, so one call cannot break the
+  // next ones (or make Math.random or Date lie) on a reused isolate.
+  for (const name of ["JSON", "Math", "Reflect"]) Object.freeze(globalThis[name]);
+  Object.freeze(BerthDate);
+  for (const name of ["JSON", "Math", "Reflect", "Date", "Promise", "Convex", "console", "Object", "Array", "Error"]) {
+    Object.defineProperty(globalThis, name, { value: globalThis[name], writable: false, configurable: false });
+  }
   let convexToJsonForErrors = (x) => x;
   globalThis.__berth.setEncoder = (f) => { convexToJsonForErrors = f; };
 })();

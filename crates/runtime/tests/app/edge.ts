@@ -62,3 +62,13 @@ export const chain = action({
     return { id: typeof id, count: all.length, hidden, failure };
   },
 });
+export const vandal = mutation({
+  args: {},
+  handler: async () => {
+    let refused = 0;
+    try { (JSON as any).stringify = () => "x"; } catch { refused++; }
+    try { (Math as any).random = () => 4; } catch { refused++; }
+    return refused;
+  },
+});
+export const throwsObject = query({ args: {}, handler: async () => { throw { x: 1 }; } });

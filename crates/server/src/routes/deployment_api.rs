@@ -53,15 +53,42 @@ fn format(f: Option<&str>) -> Result<Format, Error> {
 
 /// `args` as sent: an object, a one-element array holding it, or nothing.
 fn arguments(args: Option<JsonValue>) -> Result<JsonValue, Error> {
-    match args {
-        None | Some(JsonValue::Null) => Ok(JsonValue::Object(Default::default())),
-        Some(JsonValue::Array(mut a)) if a.len() == 1 => Ok(a.remove(0)),
-        Some(JsonValue::Array(_)) => Err(Error::bad_request(
+    let bad = || {
+        Error::bad_request(
             "BadArgs",
-            "args must be an object or an array holding exactly one object",
-        )),
-        Some(v) => Ok(v),
+            "args must be an object, or an array holding exactly one object",
+        )
+    };
+    let value = match args {
+        None | Some(JsonValue::Null) => return Ok(JsonValue::Object(Default::default())),
+        Some(JsonValue::Array(mut a)) if a.len() == 1 => a.remove(0),
+        Some(JsonValue::Array(_)) => return Err(bad()),
+        Some(v) => v,
+    };
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(bad())
     }
+}
+
+/// Function arguments may be at most 16 MiB (PROTOCOL §3).
+const MAX_ARGS: usize = 16 << 20;
+
+fn check_size(headers: &axum::http::HeaderMap) -> Result<(), Error> {
+    let len = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    if len > MAX_ARGS + 64 * 1024 {
+        return Err(Error::new(
+            berth_model::ErrorKind::TooLarge,
+            "TooLarge",
+            format!("the request is {len} bytes; function arguments may be at most 16 MiB"),
+        ));
+    }
+    Ok(())
 }
 
 fn shown(v: &JsonValue, f: Format) -> JsonValue {
@@ -83,6 +110,12 @@ async fn call(
     request_id: &str,
 ) -> ApiResult<Json<FunctionResult>> {
     let fmt = format(fmt)?;
+    if path.trim().is_empty() {
+        return Err(ApiError(Error::bad_request(
+            "BadPath",
+            "path names no function; write it as dir/file:export, e.g. messages:list",
+        )));
+    }
     let args = arguments(args)?;
     let target = s.control.call_target(caller.as_ref(), name).await?;
     if kind.is_none() {
@@ -160,10 +193,11 @@ async fn call(
             tracing::info!(deployment = %name, request_id, function = %path, error = %e.message, "function failed");
             let ran = e.message.starts_with("Uncaught ");
             let is_convex_error = e.data.is_some();
-            let message = if !ran || is_convex_error || target.settings.send_error_details_to_client
-            {
-                let detail = if e.stack.is_empty() || !target.settings.send_error_details_to_client
-                {
+            // Whoever may edit the deployment (calling through /api/function) sees the details too.
+            let details =
+                target.settings.send_error_details_to_client || (kind.is_none() && target.can_edit);
+            let message = if !ran || is_convex_error || details {
+                let detail = if e.stack.is_empty() || !details {
                     e.message.clone()
                 } else {
                     format!("{}\n{}", e.message, e.stack)
@@ -193,8 +227,10 @@ pub async fn query(
     Caller(c): Caller,
     Path(name): Path<String>,
     RequestId(id): RequestId,
+    headers: axum::http::HeaderMap,
     Body(b): Body<FunctionCall>,
 ) -> ApiResult<Json<FunctionResult>> {
+    check_size(&headers)?;
     call(
         &s,
         c,
@@ -218,8 +254,10 @@ pub async fn mutation(
     Caller(c): Caller,
     Path(name): Path<String>,
     RequestId(id): RequestId,
+    headers: axum::http::HeaderMap,
     Body(b): Body<FunctionCall>,
 ) -> ApiResult<Json<FunctionResult>> {
+    check_size(&headers)?;
     call(
         &s,
         c,
@@ -243,8 +281,10 @@ pub async fn action(
     Caller(c): Caller,
     Path(name): Path<String>,
     RequestId(id): RequestId,
+    headers: axum::http::HeaderMap,
     Body(b): Body<FunctionCall>,
 ) -> ApiResult<Json<FunctionResult>> {
+    check_size(&headers)?;
     call(
         &s,
         c,
@@ -268,8 +308,10 @@ pub async fn function(
     Caller(c): Caller,
     Path(name): Path<String>,
     RequestId(id): RequestId,
+    headers: axum::http::HeaderMap,
     Body(b): Body<FunctionCall>,
 ) -> ApiResult<Json<FunctionResult>> {
+    check_size(&headers)?;
     if c.is_none() {
         return Err(ApiError(Error::unauthenticated(
             "/api/function needs 'Authorization: Convex <deploy key or access token>' of someone who may edit the deployment",

@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(cors))
         .with_state(state);
     (router, doc)
 }
@@ -138,4 +139,46 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
             uri.path()
         ),
     ))
+}
+
+/// Browsers may call a deployment's API from any origin (as Convex's clients do): preflights
+/// are answered here, and every `/d/...` answer carries `Access-Control-Allow-Origin: *`.
+async fn cors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, StatusCode, header};
+    let deployment_route = req.uri().path().starts_with("/d/");
+    if deployment_route && req.method() == Method::OPTIONS {
+        let mut resp = axum::response::Response::new(axum::body::Body::empty());
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        let h = resp.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(
+                "Content-Type, Authorization, Convex-Client, Convex-Request-Id",
+            ),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+        return resp;
+    }
+    let mut resp = next.run(req).await;
+    if deployment_route {
+        resp.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+    }
+    resp
 }
