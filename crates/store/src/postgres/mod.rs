@@ -25,6 +25,8 @@ const MIGRATION_LOCK: i64 = 0x6265_7274_6800_0001;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Deployment ids by name: names are never reused, so an entry never goes stale.
+    ids: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
@@ -53,7 +55,10 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            ids: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -727,13 +732,28 @@ impl Store for PgStore {
         &self,
         name: &str,
     ) -> StoreResult<std::sync::Arc<dyn crate::docs::DocStore>> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM deployments WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        let id =
-            id.ok_or_else(|| StoreError::Backend(format!("deployment {name} does not exist")))?;
+        let known = self.ids.lock().ok().and_then(|ids| ids.get(name).copied());
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let id: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM deployments WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                let id = id.ok_or_else(|| {
+                    StoreError::Backend(format!("deployment {name} does not exist"))
+                })?;
+                if let Ok(mut ids) = self.ids.lock() {
+                    if ids.len() > 100_000 {
+                        ids.clear();
+                    }
+                    ids.insert(name.to_string(), id);
+                }
+                id
+            }
+        };
         Ok(std::sync::Arc::new(crate::docs::postgres::PgDocStore::new(
             self.pool.clone(),
             id,
