@@ -41,6 +41,24 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP berth_reaper_last_round_seconds How long the reaper's last round took."
+        );
+        let _ = writeln!(out, "# TYPE berth_reaper_last_round_seconds gauge");
+        let micros = crate::reaper::LAST_ROUND_MICROS.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "berth_reaper_last_round_seconds {:.6}",
+            micros as f64 / 1e6
+        );
+        let _ = writeln!(
+            out,
+            "# HELP berth_reaper_last_round_deleted Deployments the reaper's last round deleted."
+        );
+        let _ = writeln!(out, "# TYPE berth_reaper_last_round_deleted gauge");
+        let deleted = crate::reaper::LAST_ROUND_DELETED.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(out, "berth_reaper_last_round_deleted {deleted}");
+        let _ = writeln!(
+            out,
             "# HELP berth_http_requests_total HTTP requests by route and status."
         );
         let _ = writeln!(out, "# TYPE berth_http_requests_total counter");

@@ -43,10 +43,25 @@ pub async fn run(control: Arc<Control>, interval: Duration) {
     run_on(control, Every::new(interval)).await
 }
 
+/// How long the last reaper round took, in microseconds (for `/metrics`).
+pub static LAST_ROUND_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// How many deployments the last round deleted.
+pub static LAST_ROUND_DELETED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Reaps on every tick of `ticker`; a failed round is logged and retried on the next tick.
 pub async fn run_on(control: Arc<Control>, mut ticker: impl Ticker) {
     while ticker.tick().await {
-        match control.reap_expired().await {
+        let started = std::time::Instant::now();
+        let result = control.reap_expired().await;
+        LAST_ROUND_MICROS.store(
+            started.elapsed().as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        LAST_ROUND_DELETED.store(
+            *result.as_ref().unwrap_or(&0) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        match result {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "reaper deleted expired deployments"),
             Err(e) => tracing::warn!(error = %e, "reaper round failed; retrying on the next tick"),
