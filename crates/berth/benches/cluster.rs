@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
@@ -77,24 +79,13 @@ async fn load(urls: &[String], body: &str, conc: usize) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let base = std::env::var("BERTH_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("berth_bench_{}", std::process::id());
-    let ok = Command::new("psql")
-        .arg(&base)
-        .args([
-            "-qc",
-            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"),
-        ])
-        .status();
-    if !ok.is_ok_and(|s| s.success()) {
+    let Some(pg) = support::Scratch::new("berth_bench") else {
         eprintln!(
             "SKIPPED: the cluster benchmark needs PostgreSQL (BERTH_TEST_DATABASE_URL) and psql"
         );
         return;
-    }
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let db = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    };
+    let db = pg.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let (mut a, url_a) = serve(&db, dir.path(), "a");
     let token = std::fs::read_to_string(dir.path().join("a/admin-token"))
@@ -138,10 +129,7 @@ async fn main() {
             .status();
         let _ = c.wait();
     }
-    let _ = Command::new("psql")
-        .arg(&base)
-        .args(["-qc", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE;")])
-        .status();
+    drop(pg);
     println!(
         "\nberth on PostgreSQL, one vs two servers on one database (64 keep-alive connections, {RUN:?} per row, same machine)\n"
     );

@@ -6,14 +6,19 @@
 //!   durability (WAL, synchronous=NORMAL);
 //! - the first call on an idle deployment (its code not loaded yet).
 //!
+//! It runs on the embedded default, then on PostgreSQL (`BERTH_TEST_DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`, a fresh schema made with `psql`), where the mutation
+//! baseline is the same transaction through sqlx on PostgreSQL.
+//!
 //! Run with `cargo bench -p berth --bench functions`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
-    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -104,24 +109,39 @@ async fn raw_sqlite(dir: &std::path::Path, conc: usize) -> Figures {
         .execute(&pool)
         .await
         .unwrap();
+    writers(conc, move |i, n| {
+        let pool = pool.clone();
+        async move {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+            sqlx::query("INSERT INTO items (id, n, value) VALUES (?, ?, ?)")
+                .bind(format!("{i}-{n}"))
+                .bind(n as f64)
+                .bind(r#"{"n":1}"#)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    })
+    .await
+}
+
+/// Runs `write(writer, n)` in a loop on `conc` tasks for `RUN`, timing each call.
+async fn writers<F, Fut>(conc: usize, write: F) -> Figures
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..conc {
-        let pool = pool.clone();
+        let write = write.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut n = 0u64;
             while started.elapsed() < RUN {
                 let t = Instant::now();
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
-                sqlx::query("INSERT INTO items (id, n, value) VALUES (?, ?, ?)")
-                    .bind(format!("{i}-{n}"))
-                    .bind(n as f64)
-                    .bind(r#"{"n":1}"#)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                tx.commit().await.unwrap();
+                write(i, n).await;
                 lat.push(t.elapsed());
                 n += 1;
             }
@@ -167,18 +187,67 @@ fn raw_rusqlite(dir: &std::path::Path) -> Figures {
     }
 }
 
+/// The PostgreSQL baseline: the same single-row transaction through sqlx on a pool.
+async fn raw_postgres(db: &str, conc: usize) -> Figures {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(conc as u32)
+        .connect(db)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS raw_items (id TEXT PRIMARY KEY, n DOUBLE PRECISION, value TEXT)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    writers(conc, move |i, n| {
+        let pool = pool.clone();
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("INSERT INTO raw_items (id, n, value) VALUES ($1, $2, $3)")
+                .bind(format!("{conc}-{i}-{n}"))
+                .bind(n as f64)
+                .bind(r#"{"n":1}"#)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    })
+    .await
+}
+
 #[tokio::main]
 async fn main() {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    run("sqlite", None, &mut rows).await;
+    match support::Scratch::new("berth_functions") {
+        Some(pg) => run("postgres", Some(&pg.url), &mut rows).await,
+        None => rows.push(("postgres".into(), "skipped: no PostgreSQL reachable".into())),
+    }
+    println!(
+        "\nberth function benchmark (release build, HTTP keep-alive from this process, {RUN:?} per row)\n"
+    );
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    for (k, v) in &rows {
+        println!("{k:<width$}  {v}");
+    }
+}
+
+/// Starts a server on `db` (None: the embedded default) and measures it beside its baselines.
+async fn run(label: &str, db: Option<&str>, rows: &mut Vec<(String, String)>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
         .env("BERTH_HOME", dir.path().join("home"))
         .env("BERTH_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    if let Some(db) = db {
+        cmd.args(["--database-url", db]);
+    }
+    let mut child = cmd.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -237,7 +306,7 @@ async fn main() {
         r#"{"path":"bench:ping","args":{},"format":"convex_encoded_json"}"#.to_string();
     let mutation_body =
         r#"{"path":"bench:insert","args":{"n":1},"format":"convex_encoded_json"}"#.to_string();
-    let mut rows: Vec<(String, String)> = Vec::new();
+    rows.push((format!("{label}:"), String::new()));
     let fmt = |f: &Figures| {
         format!(
             "{:>8.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
@@ -268,9 +337,13 @@ async fn main() {
             format!("{}  ({:.0}% of bare)", fmt(&q), 100.0 * q.rate / b.rate),
         ));
     }
-    for conc in [1, 16] {
-        // The async baseline: sqlx from tokio tasks, as an async Rust server would write it.
-        let raw = raw_sqlite(dir.path(), conc).await;
+    for conc in [1, 16, 64] {
+        // The async baseline: sqlx from tokio tasks, as an async Rust server would write it,
+        // on the store this server uses.
+        let (raw_label, raw) = match db {
+            None => ("raw SQLite", raw_sqlite(dir.path(), conc).await),
+            Some(db) => ("raw PostgreSQL", raw_postgres(db, conc).await),
+        };
         let m = load(
             format!("{url}/d/{name}/api/mutation"),
             mutation_body.clone(),
@@ -279,7 +352,7 @@ async fn main() {
         )
         .await;
         rows.push((
-            format!("raw SQLite 1-row transaction, {conc} writer(s)"),
+            format!("{raw_label} 1-row transaction, {conc} writer(s)"),
             fmt(&raw),
         ));
         rows.push((
@@ -288,11 +361,13 @@ async fn main() {
         ));
     }
 
-    let direct = raw_rusqlite(dir.path());
-    rows.push((
-        "raw SQLite 1-row transaction, rusqlite, same thread".into(),
-        fmt(&direct),
-    ));
+    if db.is_none() {
+        let direct = raw_rusqlite(dir.path());
+        rows.push((
+            "raw SQLite 1-row transaction, rusqlite, same thread".into(),
+            fmt(&direct),
+        ));
+    }
 
     // First call on idle deployments (code pushed, never called on this server).
     let mut names = Vec::new();
@@ -326,12 +401,4 @@ async fn main() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
-    let _ = Arc::new(());
-    println!(
-        "\nberth function benchmark (release build, embedded SQLite, HTTP keep-alive from this process, {RUN:?} per row)\n"
-    );
-    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    for (k, v) in &rows {
-        println!("{k:<width$}  {v}");
-    }
 }

@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
@@ -375,31 +377,9 @@ async fn run(label: &str, db: Option<&str>, rows: &mut Vec<(String, String)>) {
 async fn main() {
     let mut rows = Vec::new();
     run("sqlite", None, &mut rows).await;
-    let base = std::env::var("BERTH_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("berth_platform_{}", std::process::id());
-    let prepared = Command::new("psql")
-        .arg(&base)
-        .args([
-            "-qc",
-            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"),
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    if prepared {
-        let sep = if base.contains('?') { '&' } else { '?' };
-        run(
-            "postgres",
-            Some(&format!("{base}{sep}options=-c%20search_path%3D{schema}")),
-            &mut rows,
-        )
-        .await;
-        let _ = Command::new("psql")
-            .arg(&base)
-            .args(["-qc", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE;")])
-            .status();
-    } else {
-        rows.push(("postgres".into(), "skipped: no PostgreSQL reachable".into()));
+    match support::Scratch::new("berth_platform") {
+        Some(pg) => run("postgres", Some(&pg.url), &mut rows).await,
+        None => rows.push(("postgres".into(), "skipped: no PostgreSQL reachable".into())),
     }
     println!(
         "\nberth platform benchmark (release build, one server, HTTP from this process, sequential requests)\n"

@@ -45,19 +45,20 @@ impl DocStore for PgDocStore {
     fn begin(&self, write: bool) -> StoreResult<Box<dyn DocTx>> {
         let deployment = self.deployment;
         let tx = self.handle.block_on(async {
-            let mut tx = self.pool.begin().await.map_err(backend)?;
-            if write {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(deployment)
-                    .execute(&mut *tx)
+            if !write {
+                // One round trip: a read sees one snapshot from its first statement on.
+                return self
+                    .pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
                     .await
-                    .map_err(backend)?;
-            } else {
-                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
+                    .map_err(backend);
             }
+            let mut tx = self.pool.begin().await.map_err(backend)?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(deployment)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
             Ok::<_, StoreError>(tx)
         })?;
         Ok(Box::new(PgDocTx {
