@@ -217,6 +217,30 @@ async fn call(
     }))
 }
 
+/// A call whose function, arguments and format come in a `FunctionCall` body.
+async fn call_with_body(
+    s: &AppState,
+    caller: Option<Principal>,
+    name: &str,
+    kind: Option<UdfKind>,
+    headers: &axum::http::HeaderMap,
+    b: FunctionCall,
+    request_id: &str,
+) -> ApiResult<Json<FunctionResult>> {
+    check_size(headers)?;
+    call(
+        s,
+        caller,
+        name,
+        &b.path,
+        kind,
+        b.args,
+        b.format.as_deref(),
+        request_id,
+    )
+    .await
+}
+
 /// Runs a public query.
 #[utoipa::path(post, path = "/d/{name}/api/query", tag = "deployment", request_body = FunctionCall,
     params(("name" = String, Path, description = "deployment name")),
@@ -230,18 +254,7 @@ pub async fn query(
     headers: axum::http::HeaderMap,
     Body(b): Body<FunctionCall>,
 ) -> ApiResult<Json<FunctionResult>> {
-    check_size(&headers)?;
-    call(
-        &s,
-        c,
-        &name,
-        &b.path,
-        Some(UdfKind::Query),
-        b.args,
-        b.format.as_deref(),
-        &id,
-    )
-    .await
+    call_with_body(&s, c, &name, Some(UdfKind::Query), &headers, b, &id).await
 }
 
 /// Runs a public mutation.
@@ -257,18 +270,7 @@ pub async fn mutation(
     headers: axum::http::HeaderMap,
     Body(b): Body<FunctionCall>,
 ) -> ApiResult<Json<FunctionResult>> {
-    check_size(&headers)?;
-    call(
-        &s,
-        c,
-        &name,
-        &b.path,
-        Some(UdfKind::Mutation),
-        b.args,
-        b.format.as_deref(),
-        &id,
-    )
-    .await
+    call_with_body(&s, c, &name, Some(UdfKind::Mutation), &headers, b, &id).await
 }
 
 /// Runs a public action.
@@ -284,18 +286,7 @@ pub async fn action(
     headers: axum::http::HeaderMap,
     Body(b): Body<FunctionCall>,
 ) -> ApiResult<Json<FunctionResult>> {
-    check_size(&headers)?;
-    call(
-        &s,
-        c,
-        &name,
-        &b.path,
-        Some(UdfKind::Action),
-        b.args,
-        b.format.as_deref(),
-        &id,
-    )
-    .await
+    call_with_body(&s, c, &name, Some(UdfKind::Action), &headers, b, &id).await
 }
 
 /// Runs any function, internal ones included (a credential that may edit the deployment).
@@ -311,23 +302,12 @@ pub async fn function(
     headers: axum::http::HeaderMap,
     Body(b): Body<FunctionCall>,
 ) -> ApiResult<Json<FunctionResult>> {
-    check_size(&headers)?;
     if c.is_none() {
         return Err(ApiError(Error::unauthenticated(
             "/api/function needs 'Authorization: Convex <deploy key or access token>' of someone who may edit the deployment",
         )));
     }
-    call(
-        &s,
-        c,
-        &name,
-        &b.path,
-        None,
-        b.args,
-        b.format.as_deref(),
-        &id,
-    )
-    .await
+    call_with_body(&s, c, &name, None, &headers, b, &id).await
 }
 
 /// Runs a public function named in the URL (`/api/run/messages/list`), for curl users.

@@ -252,21 +252,15 @@ impl Store for PgStore {
         if done.is_some() {
             return Ok(false);
         }
-        let user_id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (username, server_admin, create_time) VALUES ($1, 1, $2) RETURNING id",
+        let user_id = new_user(
+            &mut tx,
+            &b.admin_username,
+            true,
+            "admin-token",
+            &b.admin_token_hash,
+            b.now,
         )
-        .bind(&b.admin_username)
-        .bind(b.now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query("INSERT INTO access_tokens (user_id, name, token_hash, create_time) VALUES ($1, 'admin-token', $2, $3)")
-            .bind(user_id)
-            .bind(&b.admin_token_hash)
-            .bind(b.now)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        .await?;
         let team_id: i64 = sqlx::query_scalar(
             "INSERT INTO teams (slug, name, plan, create_time) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -465,21 +459,15 @@ impl Store for PgStore {
         let (user_id, created) = match existing {
             Some(id) => (id, false),
             None => {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO users (username, server_admin, create_time) VALUES ($1, 0, $2) RETURNING id",
+                let id = new_user(
+                    &mut tx,
+                    &add.username,
+                    false,
+                    "member-token",
+                    &add.new_token_hash,
+                    add.now,
                 )
-                .bind(&add.username)
-                .bind(add.now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(backend)?;
-                sqlx::query("INSERT INTO access_tokens (user_id, name, token_hash, create_time) VALUES ($1, 'member-token', $2, $3)")
-                    .bind(id)
-                    .bind(&add.new_token_hash)
-                    .bind(add.now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
+                .await?;
                 (id, true)
             }
         };
@@ -924,4 +912,33 @@ impl Store for PgStore {
             })
             .collect()
     }
+}
+
+/// Inserts a user and their first access token; returns the user's id.
+async fn new_user(
+    c: &mut sqlx::PgConnection,
+    username: &str,
+    server_admin: bool,
+    token_name: &str,
+    token_hash: &str,
+    now: i64,
+) -> StoreResult<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (username, server_admin, create_time) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(username)
+    .bind(i64::from(server_admin))
+    .bind(now)
+    .fetch_one(&mut *c)
+    .await
+    .map_err(backend)?;
+    sqlx::query("INSERT INTO access_tokens (user_id, name, token_hash, create_time) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(token_name)
+        .bind(token_hash)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map_err(backend)?;
+    Ok(id)
 }
