@@ -223,7 +223,7 @@ async fn main() {
     run("sqlite", None, &mut rows).await;
     match support::Scratch::new("berth_functions") {
         Some(pg) => run("postgres", Some(&pg.url), &mut rows).await,
-        None => rows.push(("postgres".into(), "skipped: no PostgreSQL reachable".into())),
+        None => rows.push(("postgres".into(), "skipped: no PostgreSQL reachable at BERTH_TEST_DATABASE_URL (or no psql); start one or point the variable at one".into())),
     }
     println!(
         "\nberth function benchmark (release build, HTTP keep-alive from this process, {RUN:?} per row)\n"

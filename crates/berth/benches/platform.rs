@@ -379,7 +379,7 @@ async fn main() {
     run("sqlite", None, &mut rows).await;
     match support::Scratch::new("berth_platform") {
         Some(pg) => run("postgres", Some(&pg.url), &mut rows).await,
-        None => rows.push(("postgres".into(), "skipped: no PostgreSQL reachable".into())),
+        None => rows.push(("postgres".into(), "skipped: no PostgreSQL reachable at BERTH_TEST_DATABASE_URL (or no psql); start one or point the variable at one".into())),
     }
     println!(
         "\nberth platform benchmark (release build, one server, HTTP from this process, sequential requests)\n"

@@ -40,3 +40,22 @@ async fn make_store() -> Option<Arc<dyn Store>> {
 }
 
 conformance_tests!(make_store);
+
+/// A URL for another database, or one where nothing listens, is refused with what to do; the
+/// password never appears in the message. Needs no PostgreSQL.
+#[tokio::test]
+async fn bad_database_urls_say_what_to_fix() {
+    let Err(e) = PgStore::open("mysql://root:s3cret@localhost/app").await else {
+        panic!("a mysql:// URL was accepted");
+    };
+    let m = e.to_string();
+    assert!(m.contains("must start with postgres://"), "{m}");
+    assert!(!m.contains("s3cret"), "{m}");
+
+    let Err(e) = PgStore::open("postgres://nobody:s3cret@127.0.0.1:1/none").await else {
+        panic!("a URL where nothing listens was accepted");
+    };
+    let m = e.to_string();
+    assert!(m.contains("127.0.0.1:1"), "{m}");
+    assert!(!m.contains("s3cret"), "{m}");
+}

@@ -41,10 +41,24 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
 impl PgStore {
     /// Connects to `url` and brings the schema up to date.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreError::Backend(
+                "the database URL must start with postgres:// or postgresql:// \
+                 (e.g. postgres://user@host:5432/db); leave it out to use the embedded SQLite store"
+                    .into(),
+            ));
+        }
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e| StoreError::Backend(format!("invalid database URL: {e}")))?;
-        Self::open_with(options).await
+        let (host, port) = (options.get_host().to_string(), options.get_port());
+        Self::open_with(options).await.map_err(|e| match e {
+            StoreError::Backend(m) if m.contains("pool timed out") => StoreError::Backend(format!(
+                "no PostgreSQL answered at {host}:{port} within 10 s; check the URL's host and \
+                 port and that the server is running"
+            )),
+            e => e,
+        })
     }
 
     /// Connects with explicit options (tests use a schema of their own).
