@@ -587,3 +587,53 @@ pub struct ClaimPreviewResponse {
     /// A deployment key for this preview, valid for a day (or until the preview expires).
     pub admin_key: String,
 }
+
+/// Whether the caller may do one thing, and why not when they may not: the same words the
+/// server answers with when it refuses.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Permission {
+    pub allowed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `GET /v1/deployments/{name}/permissions`: what the caller may do to one deployment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentPermissions {
+    /// Data, environment variables, settings, code, keys and deletion.
+    pub edit: Permission,
+    /// The `editableBy` setting (project and team admins only).
+    pub change_editable_by: Permission,
+    /// Whether edits should be confirmed first (the deployment's `dashboardEditConfirmation`).
+    pub confirm_edits: bool,
+}
+
+/// `GET /v1/projects/{id}/permissions`: what the caller may do in one project.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectPermissions {
+    /// Project admin (or team or server admin): may edit deployments whose `editableBy` is
+    /// `admins`, change `editableBy`, and manage preview deploy keys and default variables.
+    pub admin: Permission,
+    pub create_prod: Permission,
+    /// Preview deploy keys: list, create and revoke.
+    pub manage_preview_keys: Permission,
+    pub change_default_env: Permission,
+}
+
+/// `POST /d/{name}/api/data/{table}` and `PATCH /d/{name}/api/data/{table}/{id}`: a document's
+/// fields (`convex_encoded_json`, no system fields; on replace `_id` and `_creationTime` may be
+/// present unchanged).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DocumentBody {
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InsertedDocument {
+    #[serde(rename = "_id")]
+    pub id: String,
+}

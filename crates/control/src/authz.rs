@@ -106,6 +106,18 @@ impl DeploymentAccess {
         )))
     }
 
+    /// Refuses unless the caller may change who can edit this deployment (project admins).
+    pub fn require_change_editable_by(&self) -> Result<(), Error> {
+        if self.project.project_admin {
+            return Ok(());
+        }
+        Err(Error::forbidden(format!(
+            "only admins of project '{}' may change who can edit deployment '{}'; ask a project or team admin",
+            self.project.name(),
+            self.deployment.name
+        )))
+    }
+
     /// 410 once the deployment's expiration has passed, whatever the reaper is doing.
     pub fn require_live(&self, now: i64) -> Result<(), Error> {
         if self.deployment.is_expired(now) {

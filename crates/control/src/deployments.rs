@@ -459,12 +459,7 @@ impl Control {
             o.dashboard_edit_confirmation = v;
         }
         if let Some(v) = &req.editable_by {
-            if !a.project.project_admin {
-                return Err(Error::forbidden(format!(
-                    "only admins of project '{}:{}' may change who can edit deployment '{name}'",
-                    a.project.team.team.slug, a.project.project.slug
-                )));
-            }
+            a.require_change_editable_by()?;
             let parsed: Option<EditableBy> = v.as_deref().map(str::parse).transpose()?;
             changes.insert("editableBy".into(), parsed.map(|e| e.as_str()).into());
             a.deployment.overrides.editable_by = parsed;

@@ -12,6 +12,7 @@ mod env;
 mod keys;
 pub mod logs;
 mod members;
+mod permissions;
 mod previews;
 mod projects;
 mod teams;

@@ -8,6 +8,7 @@
 //! per-runtime memory limits and interrupt handlers, which is what per-deployment limits need.
 
 pub mod compile;
+pub mod edit;
 mod ids;
 pub mod isolate;
 pub mod pool;

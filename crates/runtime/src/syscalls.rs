@@ -96,7 +96,7 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn validate_table(name: &str) -> R<()> {
+pub(crate) fn validate_table(name: &str) -> R<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -111,7 +111,7 @@ fn validate_table(name: &str) -> R<()> {
 }
 
 /// Checks a document body the user wrote: an object, no system fields, within the size limit.
-fn user_fields(value: &Json, op: &str) -> R<BTreeMap<String, Value>> {
+pub(crate) fn user_fields(value: &Json, op: &str) -> R<BTreeMap<String, Value>> {
     let v = decode(value).map_err(|e| format!("{op}: {}", e.0))?;
     let Value::Object(fields) = v else {
         return Err(format!(
@@ -127,7 +127,7 @@ fn user_fields(value: &Json, op: &str) -> R<BTreeMap<String, Value>> {
     Ok(fields)
 }
 
-fn stored(fields: &BTreeMap<String, Value>) -> R<String> {
+pub(crate) fn stored(fields: &BTreeMap<String, Value>) -> R<String> {
     let text = encode(&Value::Object(fields.clone())).to_string();
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(format!(

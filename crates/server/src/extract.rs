@@ -1,7 +1,8 @@
 //! Request extractors whose failures speak the error model: [`Auth`] resolves the caller through
-//! the control plane; [`Body`] is `Json` with a 400 that says what is wrong with the body.
+//! the control plane (from the `Authorization` header, or the dashboard's session cookie);
+//! [`Body`] is `Json` with a 400 that says what is wrong with the body.
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, dashboard::session, error::ApiError};
 use axum::{
     extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
     http::{header, request::Parts},
@@ -18,17 +19,19 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| {
+        let credential = match parts.headers.get(header::AUTHORIZATION) {
+            Some(h) => {
+                let h = h.to_str().map_err(|_| {
+                    Error::unauthenticated("the Authorization header is not valid text")
+                })?;
+                berth_control::auth::credential_from_header(h)?
+            }
+            None => session::credential(&parts.method, &parts.headers)?.ok_or_else(|| {
                 Error::unauthenticated(
                     "this route needs an access token in 'Authorization: Bearer <token>'; log in with `berth login`",
                 )
-            })?
-            .to_str()
-            .map_err(|_| Error::unauthenticated("the Authorization header is not valid text"))?;
-        let credential = berth_control::auth::credential_from_header(header)?;
+            })?,
+        };
         Ok(Auth(state.control.authenticate(credential).await?))
     }
 }
@@ -135,7 +138,11 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Ok(Caller(None));
+            // The dashboard's session, when there is one; else an anonymous caller.
+            return match session::credential(&parts.method, &parts.headers)? {
+                Some(credential) => Ok(Caller(Some(state.control.authenticate(credential).await?))),
+                None => Ok(Caller(None)),
+            };
         };
         let value = value
             .to_str()

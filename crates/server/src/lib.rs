@@ -2,6 +2,7 @@
 //! binds the listener; [`Server::run`] serves until the shutdown signal. Requests enter through
 //! [`routes::router`], which is also where the OpenAPI document is assembled from the handlers.
 
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod metrics;

@@ -136,6 +136,24 @@ const MATRIX: &[(&str, &str)] = &[
     ("GET /d/{name}/api/functions", "O O N O F F F F U U U U"),
     ("GET /d/{name}/api/data", "O O N O F F F F U U U U"),
     ("GET /d/{name}/api/data/{table}", "O O N O F F F F U U U U"),
+    ("POST /d/{name}/api/data/{table}", "O O N O F F F F U U U U"),
+    (
+        "PATCH /d/{name}/api/data/{table}/{document}",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "POST /d/{name}/api/data/{table}/{document}/delete",
+        "O O N O F F F F U U U U",
+    ),
+    // What the caller may do: answered to whoever can see the deployment or project.
+    (
+        "GET /v1/deployments/{name}/permissions",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "GET /v1/projects/{id}/permissions",
+        "O O N F F F O F U U U U",
+    ),
 ];
 
 /// The request body each route is called with (a valid one, so that only authorization decides).
@@ -162,6 +180,9 @@ fn body_for(route: &str) -> Option<serde_json::Value> {
             json!({"changes": [{"name": "A", "deploymentType": "dev", "value": "1"}]})
         }
         "POST /d/{name}/api/run/{*path}" => json!({"args": {}}),
+        "POST /d/{name}/api/data/{table}" => json!({"value": {"n": 1}}),
+        "PATCH /d/{name}/api/data/{table}/{document}" => json!({"value": {"n": 2}}),
+        "POST /d/{name}/api/data/{table}/{document}/delete" => return None,
         r if r.starts_with("POST /d/") => json!({"path": "nothing:here", "args": {}}),
         "POST /v1/deployments/{name}/create_deploy_key" => json!({"name": "newkey"}),
         "POST /v1/deployments/{name}/delete_deploy_key" => json!({"name": "k-this"}),
@@ -179,6 +200,8 @@ struct World {
     project_id: i64,
     target: String,
     preview: String,
+    /// A document of table `things` in the target deployment.
+    document: String,
     _dir: tempfile::TempDir,
 }
 
@@ -311,6 +334,10 @@ async fn world() -> World {
         .unwrap()
         .preview_deploy_key;
     clock.advance(2 * HOUR);
+    let docs = store.deployment_docs(&target).await.unwrap();
+    let document =
+        berth_runtime::edit::insert(docs.as_ref(), "things", &serde_json::json!({"n": 0}), 1.0)
+            .unwrap();
 
     let creds = BTreeMap::from([
         ("admin", Some(admin_token)),
@@ -345,6 +372,7 @@ async fn world() -> World {
         project_id: 1,
         target,
         preview,
+        document,
         _dir: dir,
     }
 }
@@ -382,7 +410,8 @@ fn concrete(w: &World, route_path: &str) -> String {
         .replace("{id}", &w.project_id.to_string())
         .replace("{name}", &w.target)
         .replace("{*path}", "nothing/here")
-        .replace("{table}", "things");
+        .replace("{table}", "things")
+        .replace("{document}", &w.document);
     if path.ends_with("/deployment") {
         format!("{path}?reference=dev/target")
     } else {

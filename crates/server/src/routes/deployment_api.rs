@@ -9,24 +9,35 @@ use crate::{
 };
 use axum::{Json, extract::State};
 use berth_api::{
-    DataPage, DataQuery, ErrorBody, FunctionCall, FunctionResult, FunctionSpec, PushRequest,
-    PushResponse, RunCall, TableSummary,
+    ErrorBody, FunctionCall, FunctionResult, FunctionSpec, PushRequest, PushResponse, RunCall,
 };
 use berth_control::{Principal, calls::CallTarget};
 use berth_model::Error;
 use berth_runtime::{CallRequest, Outcome, UdfKind, isolate::FunctionInfo};
-use berth_store::docs::{ModuleRecord, Order};
+use berth_store::docs::ModuleRecord;
 use serde_json::Value as JsonValue;
 
-fn internal(what: &'static str) -> impl Fn(berth_store::StoreError) -> ApiError {
+pub(super) fn internal(what: &'static str) -> impl Fn(berth_store::StoreError) -> ApiError {
     move |e| {
         tracing::error!(error = %e, "{what}");
         ApiError(Error::internal())
     }
 }
 
+/// The deployment's own data store.
+pub(super) async fn deployment_docs(
+    s: &AppState,
+    name: &str,
+) -> ApiResult<std::sync::Arc<dyn berth_store::docs::DocStore>> {
+    s.control
+        .store
+        .deployment_docs(name)
+        .await
+        .map_err(internal("open deployment data"))
+}
+
 /// Runs blocking storage work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, berth_store::StoreError> + Send + 'static,
 ) -> Result<T, berth_store::StoreError> {
     tokio::task::spawn_blocking(f)
@@ -121,12 +132,7 @@ async fn call(
     if kind.is_none() {
         target.require_edit("calling functions through /api/function")?;
     }
-    let docs = s
-        .control
-        .store
-        .deployment_docs(name)
-        .await
-        .map_err(internal("open deployment data"))?;
+    let docs = deployment_docs(s, name).await?;
     let request = CallRequest {
         path: path.to_string(),
         kind,
@@ -337,12 +343,7 @@ pub async fn run(
         None => path.clone(),
     };
     let target = s.control.call_target(c.as_ref(), &name).await?;
-    let docs = s
-        .control
-        .store
-        .deployment_docs(&name)
-        .await
-        .map_err(internal("open deployment data"))?;
+    let docs = deployment_docs(&s, &name).await?;
     let kind = function_kind(&s, &target, docs, &function).await;
     call(
         &s,
@@ -458,12 +459,7 @@ pub async fn push(
     })?;
     let mut code_version = None;
     if !req.dry_run {
-        let docs = s
-            .control
-            .store
-            .deployment_docs(&name)
-            .await
-            .map_err(internal("open deployment data"))?;
+        let docs = deployment_docs(&s, &name).await?;
         let records: Vec<ModuleRecord> = compiled
             .iter()
             .map(|m| ModuleRecord {
@@ -507,12 +503,7 @@ pub async fn functions(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<FunctionSpec>>> {
     let target = edit_target(&s, c, &name, "listing functions").await?;
-    let docs = s
-        .control
-        .store
-        .deployment_docs(&name)
-        .await
-        .map_err(internal("open deployment data"))?;
+    let docs = deployment_docs(&s, &name).await?;
     Ok(Json(
         current_functions(&s, &target, docs)
             .await?
@@ -522,7 +513,7 @@ pub async fn functions(
     ))
 }
 
-async fn edit_target(
+pub(super) async fn edit_target(
     s: &AppState,
     c: Option<Principal>,
     name: &str,
@@ -536,96 +527,6 @@ async fn edit_target(
     let target = s.control.call_target(Some(&p), name).await?;
     target.require_edit(action)?;
     Ok(target)
-}
-
-/// The deployment's tables and how many documents each holds.
-#[utoipa::path(get, path = "/d/{name}/api/data", tag = "deployment",
-    params(("name" = String, Path, description = "deployment name")),
-    responses((status = 200, body = Vec<TableSummary>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
-pub async fn tables(
-    State(s): State<AppState>,
-    Caller(c): Caller,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Vec<TableSummary>>> {
-    edit_target(&s, c, &name, "reading data").await?;
-    let docs = s
-        .control
-        .store
-        .deployment_docs(&name)
-        .await
-        .map_err(internal("open deployment data"))?;
-    let tables = blocking(move || docs.begin(false)?.tables())
-        .await
-        .map_err(internal("read tables"))?;
-    Ok(Json(
-        tables
-            .into_iter()
-            .map(|t| TableSummary {
-                name: t.name,
-                documents: t.documents,
-            })
-            .collect(),
-    ))
-}
-
-/// A page of a table's documents, newest first.
-#[utoipa::path(get, path = "/d/{name}/api/data/{table}", tag = "deployment",
-    params(("name" = String, Path, description = "deployment name"), ("table" = String, Path, description = "table name"), DataQuery),
-    responses((status = 200, body = DataPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
-pub async fn table_data(
-    State(s): State<AppState>,
-    Caller(c): Caller,
-    Path((name, table)): Path<(String, String)>,
-    Query(q): Query<DataQuery>,
-) -> ApiResult<Json<DataPage>> {
-    edit_target(&s, c, &name, "reading data").await?;
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > 1000 {
-        return Err(ApiError(Error::bad_request(
-            "BadQuery",
-            "limit must be between 1 and 1000",
-        )));
-    }
-    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => {
-            let parsed = c
-                .split_once('~')
-                .and_then(|(t, id)| Some((t.parse::<f64>().ok()?, id.to_string())));
-            Some(parsed.ok_or_else(|| {
-                ApiError(Error::bad_request(
-                    "BadQuery",
-                    "the cursor is not one berth made",
-                ))
-            })?)
-        }
-        None => None,
-    };
-    let docs = s
-        .control
-        .store
-        .deployment_docs(&name)
-        .await
-        .map_err(internal("open deployment data"))?;
-    let page = blocking(move || {
-        docs.begin(false)?
-            .scan(&table, Order::Desc, None, None, after.as_ref(), limit)
-    })
-    .await
-    .map_err(internal("read data"))?;
-    let continue_cursor = page
-        .last()
-        .map(|d| format!("{:?}~{}", d.creation_time, d.id))
-        .unwrap_or_default();
-    Ok(Json(DataPage {
-        is_done: page.len() < limit as usize,
-        page: page
-            .iter()
-            .filter_map(|d| serde_json::from_str(&d.json).ok())
-            .collect(),
-        continue_cursor,
-    }))
 }
 
 /// `GET /d/{name}/api/v1/list_environment_variables`.
@@ -659,12 +560,7 @@ pub async fn list_env(
     Path(name): Path<String>,
 ) -> ApiResult<Json<EnvironmentVariables>> {
     edit_target(&s, c, &name, "reading environment variables").await?;
-    let docs = s
-        .control
-        .store
-        .deployment_docs(&name)
-        .await
-        .map_err(internal("open deployment data"))?;
+    let docs = deployment_docs(&s, &name).await?;
     let vars = blocking(move || docs.env())
         .await
         .map_err(internal("read environment variables"))?;
@@ -698,12 +594,7 @@ pub async fn update_env(
         .iter()
         .map(|(n, v)| format!("{n}{}", if v.is_some() { "" } else { " (removed)" }))
         .collect();
-    let docs = s
-        .control
-        .store
-        .deployment_docs(&name)
-        .await
-        .map_err(internal("open deployment data"))?;
+    let docs = deployment_docs(&s, &name).await?;
     blocking(move || docs.update_env(&changes))
         .await
         .map_err(internal("update environment variables"))?;

@@ -112,3 +112,16 @@ pub async fn claim_preview(
 ) -> ApiResult<Json<berth_api::ClaimPreviewResponse>> {
     Ok(Json(s.control.claim_preview(&p, id, req).await?))
 }
+
+/// What the caller may do to the deployment (the dashboard disables the rest and says why).
+#[utoipa::path(get, path = "/v1/deployments/{name}/permissions", tag = "deployments", security(("bearer" = [])),
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = berth_api::DeploymentPermissions), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn deployment_permissions(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(name): Path<String>,
+) -> ApiResult<Json<berth_api::DeploymentPermissions>> {
+    Ok(Json(s.control.deployment_permissions(&p, &name).await?))
+}

@@ -1,6 +1,7 @@
 //! The router. Each resource has its module; every handler carries its `#[utoipa::path]` so that
 //! the OpenAPI document is generated from the same code that serves the routes and cannot drift.
 
+mod data;
 mod deployment_api;
 mod deployments;
 mod keys;
@@ -89,8 +90,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deployment_api::run))
         .routes(routes!(deployment_api::push))
         .routes(routes!(deployment_api::functions))
-        .routes(routes!(deployment_api::tables))
-        .routes(routes!(deployment_api::table_data))
+        .routes(routes!(data::tables))
+        .routes(routes!(data::table_data, data::insert_document))
+        .routes(routes!(data::replace_document))
+        .routes(routes!(data::delete_document))
+        .routes(routes!(deployments::deployment_permissions))
+        .routes(routes!(projects::project_permissions))
         .routes(routes!(deployment_api::list_env))
         .routes(routes!(deployment_api::update_env))
         .routes(routes!(deployment_api::logs))
@@ -103,6 +108,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let router = router
         .route("/metrics", get(meta::metrics))
         .route("/v1/openapi.json", get(move || async move { Json(served) }))
+        .merge(crate::dashboard::routes())
         .route_layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,

@@ -101,3 +101,16 @@ pub async fn update_default_env(
     s.control.update_default_env(&p, id, req).await?;
     Ok(Json(berth_api::Empty {}))
 }
+
+/// What the caller may do in the project (the dashboard disables the rest and says why).
+#[utoipa::path(get, path = "/v1/projects/{id}/permissions", tag = "projects", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "project id")),
+    responses((status = 200, body = berth_api::ProjectPermissions), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn project_permissions(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<berth_api::ProjectPermissions>> {
+    Ok(Json(s.control.project_permissions(&p, id).await?))
+}
