@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{TestServer, repo};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -16,10 +16,6 @@ fn project(s: &TestServer, name: &str, files: &[(&str, &Path)]) -> PathBuf {
         std::fs::copy(from, dir.join("convex").join(to)).unwrap();
     }
     dir
-}
-
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p)
 }
 
 fn post(s: &TestServer, path: &str, body: &str, auth: Option<&str>) -> (u16, Value) {
@@ -298,19 +294,7 @@ fn what_clients_see_follows_the_deployment_settings() {
 
 #[test]
 fn convex_http_client_works_unchanged() {
-    let js = repo("tests/js");
-    if !js.join("node_modules/convex").exists() {
-        let ok = std::process::Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--ignore-scripts"])
-            .current_dir(&js)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(
-            ok,
-            "npm install in tests/js failed: Node.js 20 and npm (registry access) are needed for this test"
-        );
-    }
+    let js = common::npm_package("convex");
     let s = TestServer::start(&[]);
     let dir = project(
         &s,

@@ -5,18 +5,14 @@
 
 mod common;
 
-use common::TestServer;
+use common::{TestServer, repo};
 use serde_json::{Value, json};
 use std::{
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::Stdio,
     time::{Duration, Instant},
 };
-
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p)
-}
 
 fn app(s: &TestServer, name: &str) -> PathBuf {
     let dir = s.dir.path().join(name);
@@ -350,17 +346,7 @@ fn what_each_deployment_type_shows_its_clients() {
             .ok();
         names.push((ty, name));
     }
-    let js = repo("tests/js");
-    let npm_ready = js.join("node_modules/convex").exists()
-        || std::process::Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--ignore-scripts"])
-            .current_dir(&js)
-            .status()
-            .is_ok_and(|s| s.success());
-    assert!(
-        npm_ready,
-        "npm install in tests/js failed: Node.js 20 and npm are needed"
-    );
+    let js = common::npm_package("convex");
     let check = |ty: &str, name: &str, details: bool, logs: bool| {
         for (kind, word) in [
             ("query", "query"),

@@ -301,3 +301,25 @@ pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
+
+/// A path in the repository.
+pub fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p)
+}
+
+/// Makes sure `tests/js/node_modules/<package>` is installed (from `tests/js/package.json`),
+/// installing once with npm when it is missing; panics with what is needed when that fails.
+pub fn npm_package(package: &str) -> PathBuf {
+    let js = repo("tests/js");
+    let ready = js.join("node_modules").join(package).exists()
+        || Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--ignore-scripts"])
+            .current_dir(&js)
+            .status()
+            .is_ok_and(|s| s.success());
+    assert!(
+        ready,
+        "npm install in tests/js failed: Node.js 20 and npm (with access to the npm registry) are needed for this test"
+    );
+    js
+}
