@@ -2,6 +2,8 @@
 //! the tests can never disagree about a field. Field names are camelCase on the wire, as
 //! Convex's are. Every type here appears in `/v1/openapi.json`.
 
+pub mod convex;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -89,10 +89,37 @@ impl Control {
             return self.authenticate_member(credential).await;
         }
         match deploy_key::parse(credential) {
+            KeyShape::Key(ParsedKey::Deployment {
+                deployment_type,
+                name,
+                secret,
+            }) if secret.starts_with(token::ACCESS_TOKEN_PREFIX) => {
+                self.authenticate_member_key(deployment_type, &name, &secret)
+                    .await
+            }
             KeyShape::Key(k) => self.authenticate_key(&k).await,
             KeyShape::MissingSecret(prefix) => Err(deploy_key::missing_secret_error(&prefix)),
             KeyShape::NotAKey => Err(invalid_token()),
         }
+    }
+
+    /// `<type>:<name>|<access token>`: the key `/api/deployment/authorize_*` hands a member for
+    /// Convex's CLI. It acts as the member, and only while the named deployment is theirs to see.
+    async fn authenticate_member_key(
+        &self,
+        deployment_type: berth_model::DeploymentType,
+        name: &str,
+        access_token: &str,
+    ) -> Result<Principal, Error> {
+        let member = self.authenticate_member(access_token).await?;
+        let a = self.deployment_access(&member, name).await?;
+        if a.deployment.deployment_type != deployment_type {
+            return Err(Error::unauthenticated(format!(
+                "the key names a {deployment_type} deployment '{name}', but '{name}' is a {} deployment; run the CLI's command again to get a fresh key",
+                a.deployment.deployment_type
+            )));
+        }
+        Ok(member)
     }
 
     async fn authenticate_member(&self, credential: &str) -> Result<Principal, Error> {

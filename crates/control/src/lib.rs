@@ -7,6 +7,7 @@ pub mod auth;
 pub mod authz;
 pub mod bootstrap;
 pub mod calls;
+pub mod convex_cli;
 mod deployments;
 mod env;
 mod keys;

@@ -25,6 +25,10 @@ pub struct LogEntry {
     pub function: String,
     pub request_id: String,
     pub text: String,
+    /// `Query`, `Mutation` or `Action`, when this server ran the call (logs read back from a
+    /// shared store do not keep it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udf_type: Option<String>,
 }
 
 #[derive(Default)]
@@ -61,6 +65,7 @@ fn entry(r: berth_store::LogRecord) -> LogEntry {
         function: r.function,
         request_id: r.request_id,
         text: r.text,
+        udf_type: None,
     }
 }
 
@@ -217,6 +222,7 @@ mod tests {
             function: "f.js:g".into(),
             request_id: "r".into(),
             text: text.into(),
+            udf_type: None,
         }
     }
 

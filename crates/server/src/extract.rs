@@ -19,6 +19,19 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Credentialed(p, _) = Credentialed::from_request_parts(parts, state).await?;
+        Ok(Auth(p))
+    }
+}
+
+/// The authenticated caller with the credential it came with (the routes for Convex's CLI hand
+/// out keys derived from it).
+pub struct Credentialed(pub Principal, pub String);
+
+impl FromRequestParts<AppState> for Credentialed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let credential = match parts.headers.get(header::AUTHORIZATION) {
             Some(h) => {
                 let h = h.to_str().map_err(|_| {
@@ -32,7 +45,8 @@ impl FromRequestParts<AppState> for Auth {
                 )
             })?,
         };
-        Ok(Auth(state.control.authenticate(credential).await?))
+        let p = state.control.authenticate(credential).await?;
+        Ok(Credentialed(p, credential.to_string()))
     }
 }
 
@@ -151,8 +165,14 @@ impl FromRequestParts<AppState> for Caller {
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         let rest = rest.trim();
         let credential = if scheme.eq_ignore_ascii_case("convex") {
-            // Convex's clients may append `:<base64 identity>` ("acting as"); the key itself has `:`s.
-            rest
+            // Convex's clients may append `:<base64 identity>` ("acting as") after the key's
+            // secret; the key itself has `:`s before its `|`, never after.
+            match rest.split_once('|') {
+                Some((_, secret)) if secret.contains(':') => {
+                    rest.rsplit_once(':').map_or(rest, |(key, _)| key)
+                }
+                _ => rest,
+            }
         } else if scheme.eq_ignore_ascii_case("bearer")
             && (rest.starts_with(berth_model::token::ACCESS_TOKEN_PREFIX)
                 || !matches!(

@@ -33,7 +33,7 @@ const CREDS: [&str; 12] = [
     "none",
 ];
 
-/// O = 2xx, U = 401, F = 403, N = 404. One row per route; columns follow `CREDS`.
+/// O = 2xx, B = 400, U = 401, F = 403, N = 404. One row per route; columns follow `CREDS`.
 const MATRIX: &[(&str, &str)] = &[
     ("GET /healthz", "O O O O O O O O O O O O"),
     ("GET /version", "O O O O O O O O O O O O"),
@@ -154,6 +154,114 @@ const MATRIX: &[(&str, &str)] = &[
         "GET /v1/projects/{id}/permissions",
         "O O N F F F O F U U U U",
     ),
+    // The routes of Convex's own CLI: the same reach as berth's own routes. B = 400.
+    ("HEAD /api/authorize", "O O O O O O O O U U U U"),
+    ("POST /api/check_opt_ins", "O O O O O O O O U U U U"),
+    ("POST /api/accept_opt_ins", "O O O O O O O O U U U U"),
+    ("GET /api/teams", "O O O F F F F F U U U U"),
+    ("GET /api/has_projects", "O O O F F F F F U U U U"),
+    (
+        "GET /api/deployment/{name}/team_and_project",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "POST /api/deployment/authorize_within_current_project",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "POST /api/deployment/authorize_prod",
+        "O O N F F F F F U U U U",
+    ),
+    (
+        "POST /api/deployment/authorize_preview",
+        "O O N F F F O F U U U U",
+    ),
+    (
+        "POST /api/deployment/provision_and_authorize",
+        "O O N F F F F F U U U U",
+    ),
+    (
+        "POST /api/deployment/existing_dev",
+        "O O N F F F F F U U U U",
+    ),
+    // These two authenticate the key in the body (the caller's own credential here).
+    (
+        "POST /api/deployment/url_for_key",
+        "B B B O O O B B U U U U",
+    ),
+    (
+        "POST /api/deployment/team_and_project_for_key",
+        "B B B O O O O O U U U U",
+    ),
+    (
+        "POST /api/claim_preview_deployment",
+        "O O N F F F O F U U U U",
+    ),
+    (
+        "GET /api/dashboard/teams/{team}/usage/team_usage_state",
+        "O O N F F F F F U U U U",
+    ),
+    (
+        "GET /api/dashboard/teams/{team}/get_spending_limits",
+        "O O N F F F F F U U U U",
+    ),
+    (
+        "POST /v1/create_personal_access_token",
+        "O O O F F F F F U U U U",
+    ),
+    (
+        "GET /v1/teams/{team}/projects/{project}/deployment",
+        "O O N F F F F F U U U U",
+    ),
+    (
+        "GET /v1/teams/{team}/list_deployment_regions",
+        "O O N F F F F F U U U U",
+    ),
+    (
+        "GET /v1/teams/{team}/list_deployment_classes",
+        "O O N F F F F F U U U U",
+    ),
+    (
+        "GET /d/{name}/api/v1/get_canonical_urls",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "POST /d/{name}/api/get_config_hashes",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "POST /d/{name}/api/deploy2/evaluate_schema",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "POST /d/{name}/api/deploy2/evaluate_push",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "POST /d/{name}/api/deploy2/start_push",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "POST /d/{name}/api/deploy2/wait_for_schema",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "POST /d/{name}/api/deploy2/finish_push",
+        "O O N O F F F F U U U U",
+    ),
+    // Telemetry the CLI fires and forgets: accepted from anyone, does nothing.
+    (
+        "POST /d/{name}/api/deploy2/report_push_completed",
+        "O O O O O O O O O O O O",
+    ),
+    (
+        "POST /d/{name}/api/update_environment_variables",
+        "O O N O F F F F U U U U",
+    ),
+    (
+        "GET /d/{name}/api/stream_function_logs",
+        "O O N O F F F F U U U U",
+    ),
 ];
 
 /// The request body each route is called with (a valid one, so that only authorization decides).
@@ -180,6 +288,36 @@ fn body_for(route: &str) -> Option<serde_json::Value> {
             json!({"changes": [{"name": "A", "deploymentType": "dev", "value": "1"}]})
         }
         "POST /d/{name}/api/run/{*path}" => json!({"args": {}}),
+        "POST /d/{name}/api/deploy2/start_push" => json!({"appDefinition": {"changedModules": []}}),
+        "POST /d/{name}/api/deploy2/finish_push" => {
+            json!({"startPush": {"berthPush": {"modules": []}}, "dryRun": false})
+        }
+        "POST /d/{name}/api/update_environment_variables" => {
+            json!({"changes": [{"name": "A", "value": "1"}]})
+        }
+        "POST /api/deployment/authorize_within_current_project" => json!({
+            "selectedDeploymentName": "{name}",
+            "projectSelection": {"kind": "deploymentName", "deploymentName": "{name}"},
+        }),
+        "POST /api/deployment/authorize_prod" => json!({"deploymentName": "{name}"}),
+        "POST /api/deployment/authorize_preview" => json!({
+            "previewName": "branch",
+            "projectSelection": {"kind": "teamAndProjectSlugs", "teamSlug": "default", "projectSlug": "default"},
+        }),
+        "POST /api/deployment/provision_and_authorize" => {
+            json!({"teamSlug": "default", "projectSlug": "default", "deploymentType": "dev"})
+        }
+        "POST /api/deployment/existing_dev" => {
+            json!({"teamSlug": "default", "projectSlug": "default"})
+        }
+        "POST /api/deployment/url_for_key" | "POST /api/deployment/team_and_project_for_key" => {
+            json!({"deployKey": "{credential}"})
+        }
+        "POST /api/claim_preview_deployment" => json!({
+            "projectSelection": {"kind": "teamAndProjectSlugs", "teamSlug": "default", "projectSlug": "default"},
+            "identifier": "new-branch",
+        }),
+        "POST /v1/create_personal_access_token" => json!({"name": "laptop"}),
         "POST /d/{name}/api/data/{table}" => json!({"value": {"n": 1}}),
         "PATCH /d/{name}/api/data/{table}/{document}" => json!({"value": {"n": 2}}),
         "POST /d/{name}/api/data/{table}/{document}/delete" => return None,
@@ -389,10 +527,16 @@ async fn call(
         req = req.header("authorization", format!("Bearer {t}"));
     }
     let req = match body {
-        Some(b) => req
-            .header("content-type", "application/json")
-            .body(Body::from(b.to_string()))
-            .unwrap(),
+        Some(b) => {
+            let credential = w.creds.get(cred).cloned().flatten().unwrap_or_default();
+            let text = b
+                .to_string()
+                .replace("{name}", &w.target)
+                .replace("{credential}", &credential);
+            req.header("content-type", "application/json")
+                .body(Body::from(text))
+                .unwrap()
+        }
         None => req.body(Body::empty()).unwrap(),
     };
     let resp = w.app.clone().oneshot(req).await.unwrap();
@@ -422,6 +566,7 @@ fn concrete(w: &World, route_path: &str) -> String {
 fn class(status: StatusCode) -> char {
     match status.as_u16() {
         200..=299 => 'O',
+        400 => 'B',
         401 => 'U',
         403 => 'F',
         404 => 'N',
@@ -436,6 +581,7 @@ async fn every_credential_against_every_route() {
     for (path, item) in &doc.paths.paths {
         for (method, op) in [
             ("GET", &item.get),
+            ("HEAD", &item.head),
             ("POST", &item.post),
             ("PATCH", &item.patch),
             ("DELETE", &item.delete),
@@ -468,7 +614,7 @@ async fn every_credential_against_every_route() {
             .split(' ')
             .map(|c| c.chars().next().unwrap())
             .collect();
-        let mutating = method != "GET";
+        let mutating = method != "GET" && method != "HEAD";
         let mut shared = if mutating { None } else { Some(world().await) };
         for (i, cred) in CREDS.iter().enumerate() {
             let fresh;
@@ -493,7 +639,7 @@ async fn every_credential_against_every_route() {
                     expected[i]
                 ));
             }
-            if matches!(got, 'U' | 'F' | 'N') {
+            if matches!(got, 'B' | 'U' | 'F' | 'N') && method != "HEAD" {
                 let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
                 assert!(
                     v["code"].is_string() && v["message"].is_string(),

@@ -138,6 +138,11 @@
         ? { ok: false, name: e.name || "Error", message: String(e.message), stack: e.stack || "" }
         : { ok: false, name: "", message: show(e, 0, false), stack: "" };
       if (e && (e[Symbol.for("ConvexError")] || e.name === "ConvexError") && "data" in e) {
+        // Convex's own library has already encoded the data (and says so with this marker).
+        if (e.ConvexErrorSymbol === Symbol.for("ConvexError") && typeof e.data === "string") {
+          info.data = e.data;
+          return JSON.stringify(info);
+        }
         try {
           info.data = JSON.stringify(convexToJsonForErrors(e.data));
         } catch (err) {

@@ -151,6 +151,14 @@ async fn call(
                 e,
             ))
         })?;
+    let udf_type = result.kind.map(|k| {
+        match k {
+            UdfKind::Query => "Query",
+            UdfKind::Mutation => "Mutation",
+            UdfKind::Action => "Action",
+        }
+        .to_string()
+    });
     let mut entries: Vec<berth_control::logs::LogEntry> = result
         .logs
         .iter()
@@ -161,6 +169,7 @@ async fn call(
             function: l.function.clone(),
             request_id: request_id.to_string(),
             text: l.text.clone(),
+            udf_type: udf_type.clone(),
         })
         .collect();
     if let Outcome::Error(e) = &result.outcome {
@@ -175,6 +184,7 @@ async fn call(
             } else {
                 format!("{}\n{}", e.message, e.stack)
             },
+            udf_type: udf_type.clone(),
         });
     }
     s.control.logs.append(name, entries);

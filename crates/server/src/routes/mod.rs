@@ -1,12 +1,15 @@
 //! The router. Each resource has its module; every handler carries its `#[utoipa::path]` so that
 //! the OpenAPI document is generated from the same code that serves the routes and cannot drift.
 
+mod convex_cli;
+mod convex_push;
 mod data;
 mod deployment_api;
 mod deployments;
 mod keys;
 mod meta;
 mod projects;
+mod sync;
 mod teams;
 
 use crate::{AppState, error::ApiError, metrics};
@@ -29,6 +32,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
         (name = "deployments", description = "Deployments of a project"),
         (name = "keys", description = "Deploy keys and preview deploy keys"),
         (name = "deployment", description = "A deployment's own API, under its URL: calling functions, pushing code, reading data"),
+        (name = "convex-cli", description = "The control-plane routes Convex's own CLI (npm `convex`) calls, in its shapes"),
     )
 )]
 struct ApiDoc;
@@ -95,6 +99,36 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(data::replace_document))
         .routes(routes!(data::delete_document))
         .routes(routes!(deployments::deployment_permissions))
+        .routes(routes!(convex_cli::authorize))
+        .routes(routes!(convex_cli::check_opt_ins))
+        .routes(routes!(convex_cli::accept_opt_ins))
+        .routes(routes!(convex_cli::teams))
+        .routes(routes!(convex_cli::has_projects))
+        .routes(routes!(convex_cli::team_and_project))
+        .routes(routes!(convex_cli::authorize_within_current_project))
+        .routes(routes!(convex_cli::authorize_prod))
+        .routes(routes!(convex_cli::authorize_preview))
+        .routes(routes!(convex_cli::provision_and_authorize))
+        .routes(routes!(convex_cli::existing_dev))
+        .routes(routes!(convex_cli::url_for_key))
+        .routes(routes!(convex_cli::team_and_project_for_key))
+        .routes(routes!(convex_cli::claim_preview_deployment))
+        .routes(routes!(convex_cli::team_usage_state))
+        .routes(routes!(convex_cli::spending_limits))
+        .routes(routes!(convex_cli::create_personal_access_token))
+        .routes(routes!(convex_cli::project_deployment))
+        .routes(routes!(convex_cli::list_deployment_regions))
+        .routes(routes!(convex_cli::list_deployment_classes))
+        .routes(routes!(convex_push::get_canonical_urls))
+        .routes(routes!(convex_push::get_config_hashes))
+        .routes(routes!(convex_push::evaluate_schema))
+        .routes(routes!(convex_push::evaluate_push))
+        .routes(routes!(convex_push::start_push))
+        .routes(routes!(convex_push::wait_for_schema))
+        .routes(routes!(convex_push::finish_push))
+        .routes(routes!(convex_push::report_push_completed))
+        .routes(routes!(convex_push::update_environment_variables))
+        .routes(routes!(convex_push::stream_function_logs))
         .routes(routes!(projects::project_permissions))
         .routes(routes!(deployment_api::list_env))
         .routes(routes!(deployment_api::update_env))
@@ -108,6 +142,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let router = router
         .route("/metrics", get(meta::metrics))
         .route("/v1/openapi.json", get(move || async move { Json(served) }))
+        .route("/d/{name}/api/{version}/sync", get(sync::sync))
         .merge(crate::dashboard::routes())
         .route_layer(middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -118,7 +153,69 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(cors))
         .with_state(state);
+    let router = Router::new().fallback_service(tower::ServiceExt::map_request(
+        router,
+        deployment_route_by_key,
+    ));
     (router, doc)
+}
+
+/// The deployment routes a client may also call at the server's root, naming the deployment by
+/// its key instead of its URL: Convex's CLI builds some deployment URLs with `new URL("/api/…",
+/// url)`, which drops the `/d/<name>` path of berth's deployment URLs.
+const ROOT_DEPLOYMENT_ROUTES: [&str; 15] = [
+    "get_config_hashes",
+    "deploy2",
+    "update_environment_variables",
+    "stream_function_logs",
+    "function",
+    "query",
+    "mutation",
+    "action",
+    "run",
+    "v1",
+    "push",
+    "data",
+    "functions",
+    "logs",
+    "run_test_function",
+];
+
+/// Rewrites `/api/<deployment route>` to `/d/<name>/api/<deployment route>` when the request
+/// carries `Authorization: Convex <type>:<name>|<secret>`.
+fn deployment_route_by_key(mut req: axum::extract::Request) -> axum::extract::Request {
+    let Some(rest) = req.uri().path().strip_prefix("/api/") else {
+        return req;
+    };
+    let first = rest.split('/').next().unwrap_or_default();
+    if !ROOT_DEPLOYMENT_ROUTES.contains(&first) {
+        return req;
+    }
+    let name = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("convex"))
+        .and_then(
+            |(_, key)| match berth_model::deploy_key::parse(key.trim()) {
+                berth_model::deploy_key::KeyShape::Key(
+                    berth_model::deploy_key::ParsedKey::Deployment { name, .. },
+                ) => Some(name),
+                _ => None,
+            },
+        );
+    let Some(name) = name else {
+        return req;
+    };
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("/d/{name}/api/{rest}?{q}"),
+        None => format!("/d/{name}/api/{rest}"),
+    };
+    if let Ok(uri) = path_and_query.parse() {
+        *req.uri_mut() = uri;
+    }
+    req
 }
 
 /// The OpenAPI document alone (for the test that keeps `docs/openapi.json` in step).

@@ -1,0 +1,501 @@
+//! The deployment side of Convex's own CLI (`../shared/CONVEX-CLI.md` §5, §7): canonical URLs,
+//! the push protocol (`get_config_hashes`, `deploy2/evaluate_schema|evaluate_push|start_push|
+//! wait_for_schema|finish_push|report_push_completed`, with Brotli request bodies), the CLI's
+//! environment-variable route and its log stream.
+//!
+//! The push is stateless between its two halves: `start_push` compiles and analyzes the uploaded
+//! bundle without storing anything (Convex's `codegen` calls it and never finishes) and puts the
+//! modules in its answer, which the CLI echoes back whole to `finish_push`; `finish_push`
+//! analyzes them again and commits them at once, like `berth deploy`. Any server of a cluster
+//! can take either half.
+
+use super::deployment_api::{deployment_docs, edit_target, internal};
+use crate::{
+    AppState,
+    error::{ApiError, ApiResult},
+    extract::{Caller, Path, Query},
+};
+use axum::{Json, extract::State, http::HeaderMap};
+use berth_api::ErrorBody;
+use berth_control::Principal;
+use berth_model::Error;
+use berth_runtime::{UdfKind, isolate::FunctionInfo};
+use berth_store::docs::ModuleRecord;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::io::Read;
+
+/// Decompressed request bodies may be at most this large (a Brotli bomb stops here).
+const MAX_PUSH_BYTES: u64 = 128 << 20;
+
+/// A JSON body, Brotli-compressed when `Content-Encoding: br` says so.
+fn push_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> ApiResult<T> {
+    let brotli = headers
+        .get(axum::http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("br"));
+    let bytes = if brotli {
+        let mut out = Vec::new();
+        brotli_decompressor::Decompressor::new(body, 64 << 10)
+            .take(MAX_PUSH_BYTES + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                ApiError(Error::bad_request(
+                    "BadContentEncoding",
+                    format!("the body says 'Content-Encoding: br' but is not valid Brotli: {e}"),
+                ))
+            })?;
+        if out.len() as u64 > MAX_PUSH_BYTES {
+            return Err(ApiError(Error::new(
+                berth_model::ErrorKind::TooLarge,
+                "TooLarge",
+                "the decompressed push is larger than 128 MiB",
+            )));
+        }
+        out
+    } else {
+        body.to_vec()
+    };
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError(Error::bad_request(
+            "BadRequestBody",
+            format!("the push body is not what Convex's CLI sends: {e}"),
+        ))
+    })
+}
+
+/// The credential of a push call: the `Authorization` header, else the body's `adminKey`.
+async fn pusher(
+    s: &AppState,
+    c: Option<Principal>,
+    admin_key: Option<&str>,
+) -> ApiResult<Option<Principal>> {
+    match (c, admin_key) {
+        (Some(p), _) => Ok(Some(p)),
+        (None, Some(k)) if !k.is_empty() => Ok(Some(s.control.authenticate(k).await?)),
+        _ => Ok(None),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminKeyOnly {
+    #[serde(default)]
+    pub admin_key: Option<String>,
+}
+
+/// One module as the CLI uploads it.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CliModule {
+    pub path: String,
+    pub source: String,
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppDefinition {
+    #[serde(default)]
+    pub dependencies: Vec<Value>,
+    #[serde(default)]
+    pub changed_modules: Vec<CliModule>,
+    #[serde(default)]
+    pub unchanged_module_hashes: Vec<Value>,
+    #[serde(default)]
+    pub udf_server_version: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartPush {
+    #[serde(default)]
+    pub admin_key: Option<String>,
+    #[serde(default)]
+    pub app_definition: AppDefinition,
+    #[serde(default)]
+    pub component_definitions: Vec<Value>,
+    #[serde(default)]
+    pub node_dependencies: Vec<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FinishPush {
+    #[serde(default)]
+    pub admin_key: Option<String>,
+    #[serde(default)]
+    pub start_push: Value,
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+fn refused(message: String) -> ApiError {
+    ApiError(Error::bad_request(
+        "PushFailed",
+        format!("Hit an error while pushing:\n{message}"),
+    ))
+}
+
+/// The modules of a push berth can run, or why it cannot take it.
+fn runnable(push: &StartPush) -> ApiResult<Vec<(String, String)>> {
+    if !push.component_definitions.is_empty() || !push.app_definition.dependencies.is_empty() {
+        return Err(refused(
+            "this app uses components (convex.config.ts with app.use(...)); berth does not run components yet: remove them to push to berth".into(),
+        ));
+    }
+    if let Some(m) = push
+        .app_definition
+        .changed_modules
+        .iter()
+        .find(|m| m.environment.as_deref() == Some("node"))
+    {
+        return Err(refused(format!(
+            "convex/{} starts with \"use node\": berth runs every function in its own JavaScript runtime, not in Node.js. Remove \"use node\" (and imports of Node's built-in modules) to push this app to berth",
+            m.path.trim_start_matches("node/")
+        )));
+    }
+    if !push.node_dependencies.is_empty() {
+        return Err(refused(
+            "convex.json lists node.externalPackages; berth has no Node.js runtime to install them in: remove them".into(),
+        ));
+    }
+    if !push.app_definition.unchanged_module_hashes.is_empty() {
+        return Err(refused(
+            "the push refers to modules by hash, but berth keeps no module hashes; push again with --push-all-modules".into(),
+        ));
+    }
+    Ok(push
+        .app_definition
+        .changed_modules
+        .iter()
+        .map(|m| (m.path.clone(), m.source.clone()))
+        .collect())
+}
+
+/// `analysis[""].functions`: per module, its functions as Convex's push answers describe them.
+fn analysis_functions(functions: &[FunctionInfo]) -> Value {
+    let mut modules = serde_json::Map::new();
+    for f in functions {
+        let Some((module, name)) = f.path.split_once(':') else {
+            continue;
+        };
+        let entry = modules.entry(module.to_string()).or_insert_with(
+            || json!({"functions": [], "httpRoutes": null, "cronSpecs": null, "sourceMapped": null}),
+        );
+        if let Some(list) = entry["functions"].as_array_mut() {
+            list.push(json!({
+                "name": name,
+                "udfType": match f.kind { UdfKind::Query => "Query", UdfKind::Mutation => "Mutation", UdfKind::Action => "Action" },
+                "visibility": {"kind": if f.internal { "internal" } else { "public" }},
+                "args": if f.args.is_null() { Value::Null } else { Value::String(f.args.to_string()) },
+                "returns": if f.returns.is_null() { Value::Null } else { Value::String(f.returns.to_string()) },
+            }));
+        }
+    }
+    Value::Object(modules)
+}
+
+/// The deployment's URLs, as the CLI writes them into `.env.local`.
+#[utoipa::path(get, path = "/d/{name}/api/v1/get_canonical_urls", tag = "deployment",
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn get_canonical_urls(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    edit_target(&s, c, &name, "reading the deployment's URLs").await?;
+    let url = s.control.deployment_url(&name);
+    Ok(Json(json!({"convexCloudUrl": url, "convexSiteUrl": url})))
+}
+
+/// Module hashes berth keeps: none, so the CLI uploads every module.
+#[utoipa::path(post, path = "/d/{name}/api/get_config_hashes", tag = "deployment", request_body(content = Object, description = "JSON, Brotli-compressed when Content-Encoding: br"),
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn get_config_hashes(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let b: AdminKeyOnly = push_body(&headers, &body).unwrap_or_default();
+    let p = pusher(&s, c, b.admin_key.as_deref()).await?;
+    edit_target(&s, p, &name, "pushing code").await?;
+    Ok(Json(json!({
+        "config": {"functions": "convex/", "authInfo": []},
+        "moduleHashes": [],
+        "udfServerVersion": null,
+        "nodeVersion": null,
+    })))
+}
+
+/// Schema predictions: berth does not enforce schemas or build indexes yet, so there are none.
+#[utoipa::path(post, path = "/d/{name}/api/deploy2/evaluate_schema", tag = "deployment", request_body(content = Object, description = "JSON, Brotli-compressed when Content-Encoding: br"),
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn evaluate_schema(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let b: AdminKeyOnly = push_body(&headers, &body).unwrap_or_default();
+    let p = pusher(&s, c, b.admin_key.as_deref()).await?;
+    edit_target(&s, p, &name, "pushing code").await?;
+    Ok(Json(
+        json!({"componentSchemaEvaluations": {}, "newComponentDefinitions": []}),
+    ))
+}
+
+/// Index changes of a push: none (berth builds no indexes yet).
+#[utoipa::path(post, path = "/d/{name}/api/deploy2/evaluate_push", tag = "deployment", request_body(content = Object, description = "JSON, Brotli-compressed when Content-Encoding: br"),
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn evaluate_push(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let b: AdminKeyOnly = push_body(&headers, &body).unwrap_or_default();
+    let p = pusher(&s, c, b.admin_key.as_deref()).await?;
+    edit_target(&s, p, &name, "pushing code").await?;
+    Ok(Json(json!({"schemaChange": {
+        "allocatedComponentIds": {}, "schemaIds": {},
+        "indexDiffs": {"": {"added_indexes": [], "removed_indexes": []}},
+    }})))
+}
+
+/// Compiles and analyzes the uploaded bundle; stores nothing.
+#[utoipa::path(post, path = "/d/{name}/api/deploy2/start_push", tag = "deployment", request_body(content = Object, description = "JSON, Brotli-compressed when Content-Encoding: br"),
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn start_push(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let push: StartPush = push_body(&headers, &body)?;
+    let p = pusher(&s, c, push.admin_key.as_deref()).await?;
+    edit_target(&s, p, &name, "pushing code").await?;
+    let modules = runnable(&push)?;
+    let (_, functions) = s.runtime.analyze(modules.clone()).await.map_err(refused)?;
+    let docs = deployment_docs(&s, &name).await?;
+    let env = super::deployment_api::blocking(move || docs.env())
+        .await
+        .map_err(internal("read environment variables"))?;
+    let version = push
+        .app_definition
+        .udf_server_version
+        .clone()
+        .unwrap_or_else(|| "1.48.0".into());
+    let now = s.control.now();
+    Ok(Json(json!({
+        "environmentVariables": *env,
+        "externalDepsId": null,
+        "componentDefinitionPackages": {},
+        "appAuth": [],
+        "analysis": {"": {
+            "definition": {"path": "", "definitionType": {"type": "app"}, "childComponents": [],
+                "httpMounts": {}, "exports": {"type": "branch", "branch": []}},
+            "schema": null,
+            "functions": analysis_functions(&functions),
+            "udfConfig": {"serverVersion": version, "importPhaseRngSeed": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                "importPhaseUnixTimestamp": now},
+        }},
+        "app": {"definitionPath": "", "componentPath": "", "args": {}, "childComponents": {},
+            "httpRoutes": {"httpModuleRoutes": null, "mounts": []}, "exports": {}},
+        "schemaChange": {"allocatedComponentIds": {}, "schemaIds": {}, "indexDiffs": {}},
+        "berthPush": {
+            "modules": modules.iter().map(|(path, source)| json!({"path": path, "source": source})).collect::<Vec<_>>(),
+        },
+    })))
+}
+
+/// Schema validation and index backfills: nothing to wait for.
+#[utoipa::path(post, path = "/d/{name}/api/deploy2/wait_for_schema", tag = "deployment", request_body(content = Object, description = "JSON, Brotli-compressed when Content-Encoding: br"),
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn wait_for_schema(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let b: AdminKeyOnly = push_body(&headers, &body).unwrap_or_default();
+    let p = pusher(&s, c, b.admin_key.as_deref()).await?;
+    edit_target(&s, p, &name, "pushing code").await?;
+    Ok(Json(json!({"type": "complete"})))
+}
+
+/// Commits the modules `start_push` analyzed, all at once.
+#[utoipa::path(post, path = "/d/{name}/api/deploy2/finish_push", tag = "deployment", request_body(content = Object, description = "JSON, Brotli-compressed when Content-Encoding: br"),
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn finish_push(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let push: FinishPush = push_body(&headers, &body)?;
+    let p = pusher(&s, c, push.admin_key.as_deref())
+        .await?
+        .ok_or_else(|| {
+            ApiError(Error::unauthenticated(
+                "pushing code needs 'Authorization: Convex <deploy key or access token>'",
+            ))
+        })?;
+    let target = edit_target(&s, Some(p.clone()), &name, "pushing code").await?;
+    let diff = json!({"authDiff": {"added": [], "removed": []}, "definitionDiffs": {}, "componentDiffs": {}});
+    if push.dry_run {
+        return Ok(Json(diff));
+    }
+    let modules: Vec<CliModule> = serde_json::from_value(
+        push.start_push["berthPush"]["modules"].clone(),
+    )
+    .map_err(|_| {
+        refused("finish_push must carry the whole answer of start_push (berthPush.modules is missing); push again".into())
+    })?;
+    let sources: Vec<(String, String)> = modules.into_iter().map(|m| (m.path, m.source)).collect();
+    let (compiled, functions) = s.runtime.analyze(sources).await.map_err(refused)?;
+    let records: Vec<ModuleRecord> = compiled
+        .iter()
+        .map(|m| ModuleRecord {
+            path: m.path.clone(),
+            source: m.source.clone(),
+            js: m.js.clone(),
+            hash: m.hash.clone(),
+        })
+        .collect();
+    let docs = deployment_docs(&s, &name).await?;
+    super::deployment_api::blocking(move || docs.replace_modules(&records))
+        .await
+        .map_err(internal("store modules"))?;
+    s.control
+        .record_push(
+            &p,
+            &target,
+            compiled.len(),
+            functions.len(),
+            push.message.as_deref(),
+        )
+        .await?;
+    Ok(Json(diff))
+}
+
+/// The CLI's push telemetry: accepted and dropped.
+#[utoipa::path(post, path = "/d/{name}/api/deploy2/report_push_completed", tag = "deployment",
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = Object)))]
+pub async fn report_push_completed(_name: Path<String>) -> Json<Value> {
+    Json(Value::Null)
+}
+
+/// `POST /d/{name}/api/update_environment_variables`: the path Convex's CLI uses.
+#[utoipa::path(post, path = "/d/{name}/api/update_environment_variables", tag = "deployment", request_body = super::deployment_api::EnvChanges,
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = berth_api::Empty), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn update_environment_variables(
+    state: State<AppState>,
+    caller: Caller,
+    path: Path<String>,
+    body: crate::extract::Body<super::deployment_api::EnvChanges>,
+) -> ApiResult<Json<berth_api::Empty>> {
+    super::deployment_api::update_env(state, caller, path, body).await
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamLogsQuery {
+    /// `0` first (the newest lines), then the `newCursor` of the previous answer.
+    #[serde(default)]
+    pub cursor: Option<f64>,
+}
+
+/// The deployment's log in the CLI's shape: one entry per function execution, waiting up to
+/// 25 s for new lines.
+#[utoipa::path(get, path = "/d/{name}/api/stream_function_logs", tag = "deployment",
+    params(("name" = String, Path, description = "deployment name"), StreamLogsQuery),
+    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn stream_function_logs(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    Query(q): Query<StreamLogsQuery>,
+) -> ApiResult<Json<Value>> {
+    edit_target(&s, c, &name, "reading logs").await?;
+    let cursor = q.cursor.unwrap_or(0.0).max(0.0) as u64;
+    let lines = if cursor == 0 {
+        s.control.logs.read(&name, None, 1000).await
+    } else {
+        s.control
+            .logs
+            .follow(&name, cursor, 1000, std::time::Duration::from_secs(25))
+            .await
+    };
+    let new_cursor = match lines.last() {
+        Some(e) => e.seq,
+        None if cursor == 0 => s.control.logs.last_seq(&name).await,
+        None => cursor,
+    };
+    Ok(Json(json!({
+        "entries": cli_log_entries(&lines),
+        "newCursor": new_cursor,
+    })))
+}
+
+/// Groups log lines by request into the CLI's `Completion` entries.
+fn cli_log_entries(lines: &[berth_control::logs::LogEntry]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut current: Option<(String, Value)> = None;
+    for l in lines {
+        if current.as_ref().is_some_and(|(id, _)| *id != l.request_id) {
+            out.extend(current.take().map(|(_, e)| e));
+        }
+        let (_, entry) = current.get_or_insert_with(|| {
+            (
+                l.request_id.clone(),
+                json!({
+                    "kind": "Completion",
+                    "udfType": l.udf_type.as_deref().unwrap_or("Action"),
+                    "identifier": l.function.replacen(".js:", ":", 1),
+                    "timestamp": l.time as f64 / 1000.0,
+                    "executionTime": 0.0,
+                    "requestId": l.request_id,
+                    "executionId": l.request_id,
+                    "cachedResult": false,
+                    "logLines": [],
+                }),
+            )
+        });
+        if l.level == "ERROR" && l.text.starts_with("Uncaught ") {
+            entry["error"] = Value::String(l.text.clone());
+        } else if let Some(list) = entry["logLines"].as_array_mut() {
+            list.push(json!({"messages": [l.text], "level": l.level, "timestamp": l.time, "isTruncated": false}));
+        }
+    }
+    out.extend(current.map(|(_, e)| e));
+    out
+}
