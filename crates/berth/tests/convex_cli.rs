@@ -164,6 +164,12 @@ fn convex_cli_works_unchanged_against_berth() {
         .ok()
         .stdout;
     assert!(data.contains("hello from npx"), "{data}");
+    let out = cli.ok(
+        &home,
+        &["run", "messages:byAuthor", r#"{"author": "cli"}"#],
+        &[],
+    );
+    assert!(out.contains("hello from npx"), "schema index: {out}");
     let out = cli.ok(&home, &["run", "format:duration", r#"{"ms": 90000}"#], &[]);
     assert!(out.contains("\"2 minutes\""), "the npm package ran: {out}");
     let (ok, out) = cli.run(&home, &["run", "format:duration", r#"{"ms": "soon"}"#], &[]);

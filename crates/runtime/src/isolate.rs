@@ -236,68 +236,69 @@ impl Isolate {
     fn load(&mut self, modules: &[CompiledModule]) -> Result<(), LoadError> {
         let host = self.host.clone();
         let names = self.names.clone();
-        let functions: Vec<FunctionInfo> =
-            self.context
-                .with(|ctx| -> Result<Vec<FunctionInfo>, LoadError> {
-                    install_host(&ctx, host).map_err(|e| LoadError(caught(&ctx, e)))?;
-                    ctx.eval::<(), _>(PRELUDE_JS).map_err(|e| {
-                        LoadError(format!("berth's prelude failed: {}", caught(&ctx, e)))
-                    })?;
-                    let values = import(&ctx, "convex/values")
-                        .map_err(|e| LoadError(format!("convex/values: {e}")))?;
-                    let encoder: Function = values
-                        .get("convexToJson")
-                        .map_err(|e| LoadError(e.to_string()))?;
-                    let berth: Object = ctx
-                        .globals()
-                        .get("__berth")
-                        .map_err(|e| LoadError(e.to_string()))?;
-                    let set: Function = berth
-                        .get("setEncoder")
-                        .map_err(|e| LoadError(e.to_string()))?;
-                    set.call::<_, ()>((encoder,))
-                        .map_err(|e| LoadError(caught(&ctx, e)))?;
-                    let register: Function = berth
-                        .get("register")
-                        .map_err(|e| LoadError(e.to_string()))?;
-                    let mut found = Vec::new();
-                    for m in modules {
-                        let ns = import(&ctx, &m.name).map_err(|e| {
-                            LoadError(format!("convex/{}: {}", m.path, rename(&e, &names)))
-                        })?;
-                        let listed: String = register
-                            .call((m.name.clone(), ns))
-                            .map_err(|e| LoadError(caught(&ctx, e)))?;
-                        let listed: Vec<Json> =
-                            serde_json::from_str(&listed).map_err(|e| LoadError(e.to_string()))?;
-                        for f in listed {
-                            let kind = match f.get("kind").and_then(Json::as_str) {
-                                Some("query") => UdfKind::Query,
-                                Some("mutation") => UdfKind::Mutation,
-                                _ => UdfKind::Action,
-                            };
-                            let parse = |k: &str| {
-                                f.get(k)
-                                    .and_then(Json::as_str)
-                                    .and_then(|s| serde_json::from_str(s).ok())
-                                    .unwrap_or(Json::Null)
-                            };
-                            found.push(FunctionInfo {
-                                path: f
-                                    .get("path")
-                                    .and_then(Json::as_str)
-                                    .unwrap_or_default()
-                                    .to_string(),
-                                kind,
-                                internal: f.get("visibility").and_then(Json::as_str)
-                                    == Some("internal"),
-                                args: parse("args"),
-                                returns: parse("returns"),
-                            });
-                        }
-                    }
-                    Ok(found)
+        let (functions, indexes) = self.context.with(
+            |ctx| -> Result<(Vec<FunctionInfo>, crate::query::Indexes), LoadError> {
+                install_host(&ctx, host).map_err(|e| LoadError(caught(&ctx, e)))?;
+                ctx.eval::<(), _>(PRELUDE_JS).map_err(|e| {
+                    LoadError(format!("berth's prelude failed: {}", caught(&ctx, e)))
                 })?;
+                let values = import(&ctx, "convex/values")
+                    .map_err(|e| LoadError(format!("convex/values: {e}")))?;
+                let encoder: Function = values
+                    .get("convexToJson")
+                    .map_err(|e| LoadError(e.to_string()))?;
+                let berth: Object = ctx
+                    .globals()
+                    .get("__berth")
+                    .map_err(|e| LoadError(e.to_string()))?;
+                let set: Function = berth
+                    .get("setEncoder")
+                    .map_err(|e| LoadError(e.to_string()))?;
+                set.call::<_, ()>((encoder,))
+                    .map_err(|e| LoadError(caught(&ctx, e)))?;
+                let register: Function = berth
+                    .get("register")
+                    .map_err(|e| LoadError(e.to_string()))?;
+                let mut found = Vec::new();
+                for m in modules {
+                    let ns = import(&ctx, &m.name).map_err(|e| {
+                        LoadError(format!("convex/{}: {}", m.path, rename(&e, &names)))
+                    })?;
+                    let listed: String = register
+                        .call((m.name.clone(), ns))
+                        .map_err(|e| LoadError(caught(&ctx, e)))?;
+                    let listed: Vec<Json> =
+                        serde_json::from_str(&listed).map_err(|e| LoadError(e.to_string()))?;
+                    for f in listed {
+                        let kind = match f.get("kind").and_then(Json::as_str) {
+                            Some("query") => UdfKind::Query,
+                            Some("mutation") => UdfKind::Mutation,
+                            _ => UdfKind::Action,
+                        };
+                        let parse = |k: &str| {
+                            f.get(k)
+                                .and_then(Json::as_str)
+                                .and_then(|s| serde_json::from_str(s).ok())
+                                .unwrap_or(Json::Null)
+                        };
+                        found.push(FunctionInfo {
+                            path: f
+                                .get("path")
+                                .and_then(Json::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
+                            kind,
+                            internal: f.get("visibility").and_then(Json::as_str)
+                                == Some("internal"),
+                            args: parse("args"),
+                            returns: parse("returns"),
+                        });
+                    }
+                }
+                let indexes = schema_indexes(&ctx, modules)?;
+                Ok((found, indexes))
+            },
+        )?;
         if self.tripped.get() {
             self.poisoned = true;
             return Err(LoadError(
@@ -305,6 +306,7 @@ impl Isolate {
             ));
         }
         self.functions = Rc::new(functions.into_iter().map(|f| (f.path.clone(), f)).collect());
+        self.host.borrow_mut().indexes = std::sync::Arc::new(indexes);
         Ok(())
     }
 
@@ -426,6 +428,49 @@ impl Isolate {
         }
         (outcome, logs)
     }
+}
+
+/// The indexes `convex/schema.ts` defines (`table.index` → fields), read through its default
+/// export's `export()` (Convex's library and berth's own both have it).
+fn schema_indexes(
+    ctx: &Ctx<'_>,
+    modules: &[CompiledModule],
+) -> Result<crate::query::Indexes, LoadError> {
+    let mut out = crate::query::Indexes::new();
+    let Some(m) = modules.iter().find(|m| m.name == "schema.js") else {
+        return Ok(out);
+    };
+    let fail = |e: String| {
+        LoadError(format!(
+            "convex/{}: the schema could not be read: {e}",
+            m.path
+        ))
+    };
+    let ns = import(ctx, &m.name).map_err(fail)?;
+    let Ok(schema) = ns.get::<_, Object>("default") else {
+        return Ok(out);
+    };
+    let Ok(export) = schema.get::<_, Function>("export") else {
+        return Ok(out);
+    };
+    let text: String = export
+        .call::<_, String>((rquickjs::function::This(schema.clone()),))
+        .map_err(|e| fail(caught(ctx, e)))?;
+    let json: Json = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+    for t in json["tables"].as_array().into_iter().flatten() {
+        let table = t["tableName"].as_str().unwrap_or_default();
+        for i in t["indexes"].as_array().into_iter().flatten() {
+            let name = i["indexDescriptor"].as_str().unwrap_or_default();
+            let fields = i["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect();
+            out.insert(format!("{table}.{name}"), fields);
+        }
+    }
+    Ok(out)
 }
 
 /// Imports a module by load name, running jobs until it has evaluated; returns its namespace.

@@ -1,11 +1,55 @@
-//! Queries from user code (PROTOCOL §5): a source (a full table scan or a range of a built-in
-//! index) and operators (filters and limits) applied in order, read lazily from the deployment's
-//! transaction a page at a time.
+//! Queries from user code (PROTOCOL §5): a source (a full table scan, or a range of an index)
+//! and operators (filters and limits) applied in order. Scans and the built-in indexes
+//! (`by_creation_time`, `by_id`) read lazily from the deployment's transaction a page at a time.
+//! An index the schema defines (`defineTable(...).index(name, fields)`) has no stored index
+//! behind it yet: its range is answered by reading the table, keeping the documents in range and
+//! sorting them by the index's fields (then `_creationTime`), which gives the same documents in
+//! the same order, at the cost of a full read.
 
 use berth_store::docs::{Bound, Doc, DocTx, Order, Position};
 use berth_value::{Value, compare, decode};
 use serde_json::Value as Json;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+
+/// The indexes a deployment's schema defines: `table.index` → its fields.
+pub type Indexes = HashMap<String, Vec<String>>;
+
+/// One bound of a range over a schema index: `field <op> value`.
+#[derive(Debug, Clone)]
+struct RangeBound {
+    op: String,
+    field: String,
+    value: Value,
+}
+
+/// A range over a schema-defined index.
+#[derive(Debug, Clone)]
+struct IndexRange {
+    fields: Vec<String>,
+    bounds: Vec<RangeBound>,
+}
+
+impl IndexRange {
+    fn contains(&self, doc: &Value) -> bool {
+        self.bounds.iter().all(|b| {
+            let o = compare(doc.get_path(&b.field), Some(&b.value));
+            match b.op.as_str() {
+                "Eq" => o.is_eq(),
+                "Gt" => o.is_gt(),
+                "Gte" => o.is_ge(),
+                "Lt" => o.is_lt(),
+                _ => o.is_le(),
+            }
+        })
+    }
+
+    fn key(&self, doc: &Value) -> Vec<Option<Value>> {
+        self.fields
+            .iter()
+            .map(|f| doc.get_path(f).cloned())
+            .collect()
+    }
+}
 
 const PAGE: u32 = 128;
 
@@ -23,6 +67,7 @@ pub struct Stream {
     lower: Bound,
     upper: Bound,
     by_id: Option<String>,
+    index: Option<IndexRange>,
     ops: Vec<Op>,
     position: Option<Position>,
     buffer: VecDeque<Doc>,
@@ -41,7 +86,7 @@ fn number(v: &Json) -> Result<f64, String> {
 }
 
 impl Stream {
-    pub fn parse(query: &Json) -> Result<Stream, String> {
+    pub fn parse(query: &Json, indexes: &Indexes) -> Result<Stream, String> {
         let source = query.get("source").ok_or("the query has no source")?;
         let order = match source.get("order").and_then(Json::as_str) {
             Some("desc") => Order::Desc,
@@ -53,6 +98,7 @@ impl Stream {
             lower: None,
             upper: None,
             by_id: None,
+            index: None,
             ops: Vec::new(),
             position: None,
             buffer: VecDeque::new(),
@@ -123,9 +169,39 @@ impl Stream {
                         }
                     }
                     other => {
-                        return Err(format!(
-                            "index '{other}' on table '{table}' is not available: berth supports the built-in indexes by_creation_time and by_id; use .filter() for other fields"
-                        ));
+                        let fields = indexes.get(index).ok_or_else(|| {
+                            format!(
+                                "table '{table}' has no index '{other}': define it in convex/schema.ts with defineTable(...).index(\"{other}\", [fields]) and push again"
+                            )
+                        })?;
+                        let mut bounds = Vec::new();
+                        for r in &range {
+                            let op = r.get("type").and_then(Json::as_str).unwrap_or_default();
+                            if !matches!(op, "Eq" | "Gt" | "Gte" | "Lt" | "Lte") {
+                                return Err(format!("unknown range bound {op:?}"));
+                            }
+                            let field = r
+                                .get("fieldPath")
+                                .and_then(Json::as_str)
+                                .unwrap_or_default()
+                                .to_string();
+                            if !fields.contains(&field) && field != "_creationTime" {
+                                return Err(format!(
+                                    "index '{other}' of table '{table}' is on {fields:?}; it cannot range over '{field}'"
+                                ));
+                            }
+                            let value =
+                                decode(r.get("value").unwrap_or(&Json::Null)).map_err(|e| e.0)?;
+                            bounds.push(RangeBound {
+                                op: op.to_string(),
+                                field,
+                                value,
+                            });
+                        }
+                        s.index = Some(IndexRange {
+                            fields: fields.clone(),
+                            bounds,
+                        });
                     }
                 }
             }
@@ -207,7 +283,57 @@ impl Stream {
         }
     }
 
+    /// Reads the whole table for a schema index: the documents in range, in index order,
+    /// after the pagination position when there is one.
+    fn fill_index(&mut self, tx: &mut dyn DocTx, range: &IndexRange) -> Result<(), String> {
+        let mut found: Vec<(Vec<Option<Value>>, Doc)> = Vec::new();
+        let mut after: Option<Position> = None;
+        loop {
+            let page = tx
+                .scan(&self.table, Order::Asc, None, None, after.as_ref(), 1024)
+                .map_err(|e| e.to_string())?;
+            let n = page.len();
+            if let Some(last) = page.last() {
+                after = Some((last.creation_time, last.id.clone()));
+            }
+            for d in page {
+                let v = decode(&serde_json::from_str(&d.json).map_err(|e| e.to_string())?)
+                    .map_err(|e| e.0)?;
+                if range.contains(&v) {
+                    found.push((range.key(&v), d));
+                }
+            }
+            if n < 1024 {
+                break;
+            }
+        }
+        found.sort_by(|(ka, a), (kb, b)| {
+            ka.iter()
+                .zip(kb)
+                .map(|(x, y)| compare(x.as_ref(), y.as_ref()))
+                .find(|o| !o.is_eq())
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.creation_time.total_cmp(&b.creation_time))
+                .then(a.id.cmp(&b.id))
+        });
+        if self.order == Order::Desc {
+            found.reverse();
+        }
+        let mut docs: Vec<Doc> = found.into_iter().map(|(_, d)| d).collect();
+        if let Some((_, id)) = &self.position
+            && let Some(i) = docs.iter().position(|d| &d.id == id)
+        {
+            docs.drain(..=i);
+        }
+        self.buffer.extend(docs);
+        self.exhausted = true;
+        Ok(())
+    }
+
     fn fill(&mut self, tx: &mut dyn DocTx) -> Result<(), String> {
+        if let Some(range) = self.index.take() {
+            return self.fill_index(tx, &range);
+        }
         if let Some(id) = self.by_id.take() {
             self.exhausted = true;
             if let Some(d) = tx.get(&id).map_err(|e| e.to_string())?
@@ -354,9 +480,10 @@ mod tests {
 
     #[test]
     fn sources() {
-        let s = Stream::parse(&json!({"source": {"type": "IndexRange", "indexName": "m.by_creation_time", "range": [{"type": "Gt", "fieldPath": "_creationTime", "value": 5}], "order": "desc"}, "operators": [{"limit": 3}]})).unwrap();
+        let none = Indexes::new();
+        let s = Stream::parse(&json!({"source": {"type": "IndexRange", "indexName": "m.by_creation_time", "range": [{"type": "Gt", "fieldPath": "_creationTime", "value": 5}], "order": "desc"}, "operators": [{"limit": 3}]}), &none).unwrap();
         assert_eq!((s.lower, s.order), (Some((5.0, false)), Order::Desc));
-        let e = Stream::parse(&json!({"source": {"type": "IndexRange", "indexName": "m.by_author", "range": []}, "operators": []})).unwrap_err();
-        assert!(e.contains("built-in indexes"), "{e}");
+        let e = Stream::parse(&json!({"source": {"type": "IndexRange", "indexName": "m.by_author", "range": []}, "operators": []}), &none).unwrap_err();
+        assert!(e.contains("has no index 'by_author'"), "{e}");
     }
 }

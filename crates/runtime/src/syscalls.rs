@@ -69,6 +69,8 @@ pub struct Host {
     pub pending_env: Option<String>,
     /// Bytes of log text kept in this call.
     pub log_bytes: usize,
+    /// The indexes the deployment's schema defines.
+    pub indexes: Arc<crate::query::Indexes>,
 }
 
 /// The longest log line kept; longer ones are cut.
@@ -151,6 +153,7 @@ impl Host {
             dropped_logs: 0,
             pending_env: None,
             log_bytes: 0,
+            indexes: Arc::default(),
         }
     }
 
@@ -394,7 +397,7 @@ impl Host {
     }
 
     fn query_stream(&mut self, a: &Json, op: &str) -> R<Json> {
-        let stream = Stream::parse(args(a, "query", op)?)?;
+        let stream = Stream::parse(args(a, "query", op)?, &self.indexes)?;
         let frame = self.frame()?;
         if frame.kind == UdfKind::Action {
             return Err("actions cannot query the database directly; use ctx.runQuery".into());
@@ -426,7 +429,7 @@ impl Host {
     }
 
     fn query_page(&mut self, a: &Json, op: &str) -> R<Json> {
-        let mut stream = Stream::parse(args(a, "query", op)?)?;
+        let mut stream = Stream::parse(args(a, "query", op)?, &self.indexes)?;
         if let Some(c) = a
             .get("cursor")
             .and_then(Json::as_str)

@@ -415,3 +415,82 @@ fn one_call_cannot_break_the_next_ones() {
         "Uncaught { x: 1 }"
     );
 }
+
+#[test]
+fn schema_indexes_answer_ranges_in_index_order() {
+    let schema = r#"
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+export default defineSchema({
+  people: defineTable({ name: v.string(), team: v.string(), age: v.number() }).index("by_team_age", ["team", "age"]),
+});
+"#;
+    let people = r#"
+import { query, mutation } from "./_generated/server";
+import { v } from "convex/values";
+export const add = mutation({
+  args: { name: v.string(), team: v.string(), age: v.number() },
+  handler: (ctx, a) => ctx.db.insert("people", a),
+});
+export const team = query({
+  args: { team: v.string(), minAge: v.optional(v.number()), desc: v.optional(v.boolean()) },
+  handler: async (ctx, { team, minAge, desc }) => {
+    const q = ctx.db.query("people").withIndex("by_team_age", (q) => {
+      const r = q.eq("team", team);
+      return minAge === undefined ? r : r.gte("age", minAge);
+    });
+    return (await (desc ? q.order("desc") : q).collect()).map((p) => p.name);
+  },
+});
+export const page = query({
+  args: { cursor: v.union(v.string(), v.null()) },
+  handler: async (ctx, { cursor }) => {
+    const r = await ctx.db.query("people").withIndex("by_team_age").paginate({ numItems: 2, cursor });
+    return { names: r.page.map((p) => p.name), isDone: r.isDone, continueCursor: r.continueCursor };
+  },
+});
+export const missing = query({ args: {}, handler: (ctx) => ctx.db.query("people").withIndex("nope").collect() });
+"#;
+    let e = env_with(vec![
+        ("people.ts".into(), people.into()),
+        ("schema.ts".into(), schema.into()),
+    ]);
+    for (name, team, age) in [
+        ("ann", "a", 30),
+        ("bob", "a", 20),
+        ("cy", "a", 40),
+        ("dee", "b", 25),
+    ] {
+        e.ok(
+            "people:add",
+            UdfKind::Mutation,
+            json!({"name": name, "team": team, "age": age}),
+        );
+    }
+    let names = |args: Json| e.ok("people:team", UdfKind::Query, args);
+    assert_eq!(names(json!({"team": "a"})), json!(["bob", "ann", "cy"]));
+    assert_eq!(
+        names(json!({"team": "a", "minAge": 30})),
+        json!(["ann", "cy"])
+    );
+    assert_eq!(
+        names(json!({"team": "a", "desc": true})),
+        json!(["cy", "ann", "bob"])
+    );
+    assert_eq!(names(json!({"team": "c"})), json!([]));
+    let first = e.ok("people:page", UdfKind::Query, json!({"cursor": null}));
+    assert_eq!(first["names"], json!(["bob", "ann"]));
+    assert_eq!(first["isDone"], json!(false));
+    let second = e.ok(
+        "people:page",
+        UdfKind::Query,
+        json!({"cursor": first["continueCursor"]}),
+    );
+    assert_eq!(second["names"], json!(["cy", "dee"]));
+    let err = e.err("people:missing", UdfKind::Query, json!({}));
+    assert!(
+        err.message.contains("has no index 'nope'") && err.message.contains("schema.ts"),
+        "{}",
+        err.message
+    );
+}

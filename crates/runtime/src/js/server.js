@@ -263,7 +263,21 @@ class TableDefinition {
 }
 
 export function defineTable(fields) { return new TableDefinition(fields); }
-export function defineSchema(tables, options) { return { tables, options, isBerthSchema: true }; }
+export function defineSchema(tables, options) {
+  return {
+    tables, options, isBerthSchema: true,
+    // The same JSON Convex's library exports, so berth reads both schemas one way.
+    export() {
+      return JSON.stringify({
+        tables: Object.entries(tables).map(([tableName, t]) => ({
+          tableName,
+          indexes: (t.indexes || []).map((i) => ({ indexDescriptor: i.name, fields: i.fields })),
+        })),
+        schemaValidation: false,
+      });
+    },
+  };
+}
 export function httpRouter() {
   return { isRouter: true, route() { throw new Error("HTTP actions are not supported by berth yet"); } };
 }

@@ -101,6 +101,9 @@ pub struct AppDefinition {
     pub dependencies: Vec<Value>,
     #[serde(default)]
     pub changed_modules: Vec<CliModule>,
+    /// `schema.js`, its own bundle: loaded with the modules so its indexes are known.
+    #[serde(default)]
+    pub schema: Option<CliModule>,
     #[serde(default)]
     pub unchanged_module_hashes: Vec<Value>,
     #[serde(default)]
@@ -172,6 +175,7 @@ fn runnable(push: &StartPush) -> ApiResult<Vec<(String, String)>> {
         .app_definition
         .changed_modules
         .iter()
+        .chain(&push.app_definition.schema)
         .map(|m| (m.path.clone(), m.source.clone()))
         .collect())
 }

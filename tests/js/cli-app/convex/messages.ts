@@ -20,3 +20,9 @@ export const seed = mutation({
     await ctx.db.insert("messages", { author: "seed", body: "seeded preview" });
   },
 });
+
+export const byAuthor = query({
+  args: { author: v.string() },
+  handler: async (ctx, { author }) =>
+    (await ctx.db.query("messages").withIndex("by_author", (q) => q.eq("author", author)).collect()).map((m) => m.body),
+});
