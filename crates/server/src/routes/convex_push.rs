@@ -20,7 +20,6 @@ use berth_api::ErrorBody;
 use berth_control::Principal;
 use berth_model::Error;
 use berth_runtime::{UdfKind, isolate::FunctionInfo};
-use berth_store::docs::ModuleRecord;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::io::Read;
@@ -75,6 +74,20 @@ async fn pusher(
         (None, Some(k)) if !k.is_empty() => Ok(Some(s.control.authenticate(k).await?)),
         _ => Ok(None),
     }
+}
+
+/// Lets a push call through when its credential (header or body `adminKey`) may push code.
+async fn admit(
+    s: &AppState,
+    c: Option<Principal>,
+    name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<()> {
+    let b: AdminKeyOnly = push_body(headers, body).unwrap_or_default();
+    let p = pusher(s, c, b.admin_key.as_deref()).await?;
+    edit_target(s, p, name, "pushing code").await?;
+    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -230,9 +243,7 @@ pub async fn get_config_hashes(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
-    let b: AdminKeyOnly = push_body(&headers, &body).unwrap_or_default();
-    let p = pusher(&s, c, b.admin_key.as_deref()).await?;
-    edit_target(&s, p, &name, "pushing code").await?;
+    admit(&s, c, &name, &headers, &body).await?;
     Ok(Json(json!({
         "config": {"functions": "convex/", "authInfo": []},
         "moduleHashes": [],
@@ -253,9 +264,7 @@ pub async fn evaluate_schema(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
-    let b: AdminKeyOnly = push_body(&headers, &body).unwrap_or_default();
-    let p = pusher(&s, c, b.admin_key.as_deref()).await?;
-    edit_target(&s, p, &name, "pushing code").await?;
+    admit(&s, c, &name, &headers, &body).await?;
     Ok(Json(
         json!({"componentSchemaEvaluations": {}, "newComponentDefinitions": []}),
     ))
@@ -273,9 +282,7 @@ pub async fn evaluate_push(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
-    let b: AdminKeyOnly = push_body(&headers, &body).unwrap_or_default();
-    let p = pusher(&s, c, b.admin_key.as_deref()).await?;
-    edit_target(&s, p, &name, "pushing code").await?;
+    admit(&s, c, &name, &headers, &body).await?;
     Ok(Json(json!({"schemaChange": {
         "allocatedComponentIds": {}, "schemaIds": {},
         "indexDiffs": {"": {"added_indexes": [], "removed_indexes": []}},
@@ -343,9 +350,7 @@ pub async fn wait_for_schema(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
-    let b: AdminKeyOnly = push_body(&headers, &body).unwrap_or_default();
-    let p = pusher(&s, c, b.admin_key.as_deref()).await?;
-    edit_target(&s, p, &name, "pushing code").await?;
+    admit(&s, c, &name, &headers, &body).await?;
     Ok(Json(json!({"type": "complete"})))
 }
 
@@ -382,28 +387,15 @@ pub async fn finish_push(
     })?;
     let sources: Vec<(String, String)> = modules.into_iter().map(|m| (m.path, m.source)).collect();
     let (compiled, functions) = s.runtime.analyze(sources).await.map_err(refused)?;
-    let records: Vec<ModuleRecord> = compiled
-        .iter()
-        .map(|m| ModuleRecord {
-            path: m.path.clone(),
-            source: m.source.clone(),
-            js: m.js.clone(),
-            hash: m.hash.clone(),
-        })
-        .collect();
-    let docs = deployment_docs(&s, &name).await?;
-    super::deployment_api::blocking(move || docs.replace_modules(&records))
-        .await
-        .map_err(internal("store modules"))?;
-    s.control
-        .record_push(
-            &p,
-            &target,
-            compiled.len(),
-            functions.len(),
-            push.message.as_deref(),
-        )
-        .await?;
+    super::deployment_api::commit_push(
+        &s,
+        &p,
+        &target,
+        &compiled,
+        functions.len(),
+        push.message.as_deref(),
+    )
+    .await?;
     Ok(Json(diff))
 }
 

@@ -434,6 +434,34 @@ fn check_module_path(path: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Stores compiled modules as the deployment's code, all at once, and records the push (its
+/// new code version).
+pub(super) async fn commit_push(
+    s: &AppState,
+    p: &Principal,
+    target: &CallTarget,
+    compiled: &[berth_runtime::compile::CompiledModule],
+    functions: usize,
+    message: Option<&str>,
+) -> ApiResult<i64> {
+    let docs = deployment_docs(s, &target.deployment.name).await?;
+    let records: Vec<ModuleRecord> = compiled
+        .iter()
+        .map(|m| ModuleRecord {
+            path: m.path.clone(),
+            source: m.source.clone(),
+            js: m.js.clone(),
+            hash: m.hash.clone(),
+        })
+        .collect();
+    blocking(move || docs.replace_modules(&records))
+        .await
+        .map_err(internal("store modules"))?;
+    Ok(s.control
+        .record_push(p, target, compiled.len(), functions, message)
+        .await?)
+}
+
 /// Replaces the deployment's code with the uploaded modules, atomically: every module is
 /// compiled and loaded first, and any error leaves the running code as it was.
 #[utoipa::path(post, path = "/d/{name}/api/push", tag = "deployment", request_body = PushRequest,
@@ -469,29 +497,16 @@ pub async fn push(
     })?;
     let mut code_version = None;
     if !req.dry_run {
-        let docs = deployment_docs(&s, &name).await?;
-        let records: Vec<ModuleRecord> = compiled
-            .iter()
-            .map(|m| ModuleRecord {
-                path: m.path.clone(),
-                source: m.source.clone(),
-                js: m.js.clone(),
-                hash: m.hash.clone(),
-            })
-            .collect();
-        blocking(move || docs.replace_modules(&records))
-            .await
-            .map_err(internal("store modules"))?;
         code_version = Some(
-            s.control
-                .record_push(
-                    &p,
-                    &target,
-                    compiled.len(),
-                    functions.len(),
-                    req.message.as_deref(),
-                )
-                .await?,
+            commit_push(
+                &s,
+                &p,
+                &target,
+                &compiled,
+                functions.len(),
+                req.message.as_deref(),
+            )
+            .await?,
         );
     }
     Ok(Json(PushResponse {
