@@ -29,6 +29,7 @@ const MAX_NESTING: usize = 8;
 const VALUES_JS: &str = include_str!("js/values.js");
 const SERVER_JS: &str = include_str!("js/server.js");
 const PRELUDE_JS: &str = include_str!("js/prelude.js");
+const WEB_JS: &str = include_str!("js/web.js");
 const GENERATED_SERVER: &str = "export { queryGeneric as query, mutationGeneric as mutation, actionGeneric as action, \
 internalQueryGeneric as internalQuery, internalMutationGeneric as internalMutation, internalActionGeneric as internalAction, \
 httpActionGeneric as httpAction } from \"convex/server\";\n";
@@ -239,6 +240,9 @@ impl Isolate {
         let (functions, indexes) = self.context.with(
             |ctx| -> Result<(Vec<FunctionInfo>, crate::query::Indexes), LoadError> {
                 install_host(&ctx, host).map_err(|e| LoadError(caught(&ctx, e)))?;
+                ctx.eval::<(), _>(WEB_JS).map_err(|e| {
+                    LoadError(format!("berth's web globals failed: {}", caught(&ctx, e)))
+                })?;
                 ctx.eval::<(), _>(PRELUDE_JS).map_err(|e| {
                     LoadError(format!("berth's prelude failed: {}", caught(&ctx, e)))
                 })?;

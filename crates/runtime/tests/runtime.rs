@@ -494,3 +494,59 @@ export const missing = query({ args: {}, handler: (ctx) => ctx.db.query("people"
         err.message
     );
 }
+
+#[test]
+fn web_globals_user_code_expects() {
+    let web = r#"
+import { query, action } from "./_generated/server";
+import { v } from "convex/values";
+export const check = query({
+  args: {},
+  handler: async () => {
+    const text = "héllo 👋 wörld";
+    const bytes = new TextEncoder().encode(text);
+    const url = new URL("/a/./b/../c?x=1&y=two%20words#frag", "https://Example.com:443/base/");
+    url.searchParams.append("z", "3");
+    const rel = new URL("../up", "http://h.test/a/b/c");
+    const map = structuredClone(new Map([["k", { deep: [1, 2] }]]));
+    return {
+      bytes: bytes.length,
+      back: new TextDecoder().decode(bytes),
+      b64: btoa("hi there"),
+      unb64: atob("aGkgdGhlcmU="),
+      href: url.href, host: url.host, path: url.pathname, y: url.searchParams.get("y"), origin: url.origin,
+      rel: rel.href,
+      uuid: crypto.randomUUID(),
+      deep: map.get("k").deep,
+      selfIsGlobal: self === globalThis,
+    };
+  },
+});
+export const badUrl = query({ args: {}, handler: async () => new URL("not a url").href });
+"#;
+    let e = env_with(vec![("web.ts".into(), web.into())]);
+    let a = e.ok("web:check", UdfKind::Query, json!({}));
+    assert_eq!(a["bytes"], json!(18));
+    assert_eq!(a["back"], json!("héllo 👋 wörld"));
+    assert_eq!(a["b64"], json!("aGkgdGhlcmU="));
+    assert_eq!(a["unb64"], json!("hi there"));
+    assert_eq!(
+        a["href"],
+        json!("https://example.com/a/c?x=1&y=two+words&z=3#frag")
+    );
+    assert_eq!(a["host"], json!("example.com"));
+    assert_eq!(a["path"], json!("/a/c"));
+    assert_eq!(a["y"], json!("two words"));
+    assert_eq!(a["origin"], json!("https://example.com"));
+    assert_eq!(a["rel"], json!("http://h.test/a/up"));
+    assert_eq!(a["deep"], json!([1, 2]));
+    assert_eq!(a["selfIsGlobal"], json!(true));
+    let uuid = a["uuid"].as_str().unwrap();
+    assert_eq!(uuid.len(), 36);
+    assert_eq!(&uuid[14..15], "4", "{uuid}");
+    // Queries are deterministic: the same request gets the same "random" UUID.
+    let again = e.ok("web:check", UdfKind::Query, json!({}));
+    assert_eq!(again["uuid"], a["uuid"]);
+    let err = e.err("web:badUrl", UdfKind::Query, json!({}));
+    assert!(err.message.contains("Invalid URL"), "{}", err.message);
+}
