@@ -495,3 +495,66 @@ fn cli_log_entries(lines: &[berth_control::logs::LogEntry]) -> Vec<Value> {
     out.extend(current.map(|(_, e)| e));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(body: Value) -> StartPush {
+        serde_json::from_value(body).unwrap_or_default()
+    }
+
+    fn refusal(p: &StartPush) -> String {
+        match runnable(p) {
+            Ok(_) => String::new(),
+            Err(e) => e.0.message,
+        }
+    }
+
+    #[test]
+    fn what_berth_cannot_run_is_refused_with_the_reason() {
+        let module = |path: &str, env: &str| json!({"path": path, "source": "export {};", "environment": env});
+        let ok = push(json!({"appDefinition": {
+            "changedModules": [module("messages.js", "isolate"), module("_deps/ABC.js", "isolate")],
+            "schema": module("schema.js", "isolate"),
+        }}));
+        let modules = runnable(&ok).map_err(|e| e.0.message).unwrap_or_default();
+        let paths: Vec<&str> = modules.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["messages.js", "_deps/ABC.js", "schema.js"]);
+
+        let node =
+            push(json!({"appDefinition": {"changedModules": [module("node/act.js", "node")]}}));
+        assert!(
+            refusal(&node).contains("\"use node\""),
+            "{}",
+            refusal(&node)
+        );
+        let components = push(json!({"appDefinition": {"changedModules": []},
+            "componentDefinitions": [{"definitionPath": "x"}]}));
+        assert!(refusal(&components).contains("components"));
+        let uses = push(json!({"appDefinition": {"dependencies": ["x"]}}));
+        assert!(refusal(&uses).contains("components"));
+        let external = push(json!({"nodeDependencies": [{"name": "sharp", "version": "1"}]}));
+        assert!(refusal(&external).contains("externalPackages"));
+        let hashes = push(json!({"appDefinition": {"unchangedModuleHashes": [{"path": "a.js"}]}}));
+        assert!(refusal(&hashes).contains("--push-all-modules"));
+    }
+
+    #[test]
+    fn bodies_are_json_or_brotli_json() {
+        let mut headers = HeaderMap::new();
+        let plain: AdminKeyOnly = push_body(&headers, br#"{"adminKey": "k"}"#).unwrap_or_default();
+        assert_eq!(plain.admin_key.as_deref(), Some("k"));
+        headers.insert(
+            axum::http::header::CONTENT_ENCODING,
+            axum::http::HeaderValue::from_static("br"),
+        );
+        // "{}" compressed by Node's zlib.brotliCompressSync.
+        let compressed: &[u8] = &[0x8b, 0x00, 0x80, 0x7b, 0x7d, 0x03];
+        let parsed: Result<Value, _> = push_body(&headers, compressed);
+        assert_eq!(parsed.map_err(|e| e.0.message).ok(), Some(json!({})));
+        let bad: Result<Value, _> = push_body(&headers, b"not brotli at all");
+        let e = bad.err().map(|e| e.0.code).unwrap_or_default();
+        assert_eq!(e, "BadContentEncoding");
+    }
+}
