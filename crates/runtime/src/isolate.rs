@@ -7,8 +7,8 @@ use crate::{
     UdfKind,
     compile::{self, CompiledModule},
     syscalls::Host,
-    validate,
 };
+use berth_value::validate;
 use rquickjs::{
     Context, Ctx, Error as JsError, Exception, Function, Module, Object, Runtime,
     loader::{ImportAttributes, Loader, Resolver},

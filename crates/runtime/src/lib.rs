@@ -14,7 +14,6 @@ pub mod isolate;
 pub mod pool;
 mod query;
 pub mod syscalls;
-mod validate;
 
 use isolate::{FunctionError, FunctionInfo};
 use serde_json::Value as Json;

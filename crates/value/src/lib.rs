@@ -1,9 +1,11 @@
 //! Document values (PROTOCOL §3): the types a deployment stores and passes to and from its
 //! functions, their `convex_encoded_json` codec, the lossy `json` export, and the total order
-//! used to compare and sort them.
+//! used to compare and sort them, and validators (`v.*` in their JSON form) with the shape of a
+//! call's arguments.
 
 mod codec;
 mod order;
+pub mod validate;
 
 pub use codec::{
     DecodeError, MAX_DEPTH, MAX_DOCUMENT_BYTES, decode, encode, export_json, validate_field_name,

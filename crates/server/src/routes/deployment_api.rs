@@ -64,23 +64,7 @@ fn format(f: Option<&str>) -> Result<Format, Error> {
 
 /// `args` as sent: an object, a one-element array holding it, or nothing.
 fn arguments(args: Option<JsonValue>) -> Result<JsonValue, Error> {
-    let bad = || {
-        Error::bad_request(
-            "BadArgs",
-            "args must be an object, or an array holding exactly one object",
-        )
-    };
-    let value = match args {
-        None | Some(JsonValue::Null) => return Ok(JsonValue::Object(Default::default())),
-        Some(JsonValue::Array(mut a)) if a.len() == 1 => a.remove(0),
-        Some(JsonValue::Array(_)) => return Err(bad()),
-        Some(v) => v,
-    };
-    if value.is_object() {
-        Ok(value)
-    } else {
-        Err(bad())
-    }
+    berth_value::validate::arguments(args).map_err(|m| Error::bad_request("BadArgs", m))
 }
 
 /// Function arguments may be at most 16 MiB (PROTOCOL §3).

@@ -2,8 +2,25 @@
 //! `{type: "object", value: {field: {fieldType, optional}}}`, `array`, `record`, `union`,
 //! `literal`, `id`, and the scalars.
 
-use berth_value::{Value, compare, decode};
+use crate::{Value, compare, decode};
 use serde_json::Value as Json;
+
+/// The arguments object of a call (PROTOCOL §2): an object, or an array holding exactly one;
+/// missing or `null` means `{}`.
+pub fn arguments(args: Option<Json>) -> Result<Json, &'static str> {
+    const BAD: &str = "args must be an object, or an array holding exactly one object";
+    let value = match args {
+        None | Some(Json::Null) => return Ok(Json::Object(Default::default())),
+        Some(Json::Array(mut a)) if a.len() == 1 => a.remove(0),
+        Some(Json::Array(_)) => return Err(BAD),
+        Some(v) => v,
+    };
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(BAD)
+    }
+}
 
 /// `Err` says where and why the value does not match.
 pub fn check(
@@ -143,7 +160,7 @@ pub fn check(
 }
 
 fn show(v: &Value) -> String {
-    let s = berth_value::encode(v).to_string();
+    let s = crate::encode(v).to_string();
     if s.len() > 200 {
         format!("{}…", &s[..200])
     } else {
@@ -214,5 +231,95 @@ mod tests {
             )
             .is_ok()
         );
+    }
+}
+
+#[cfg(test)]
+mod fuzz_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any JSON, up to a few levels deep.
+    fn json() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<f64>().prop_map(|f| serde_json::json!(f)),
+            any::<i64>().prop_map(|i| serde_json::json!(i)),
+            "[$a-z_]{0,6}".prop_map(Json::String),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Json::Array),
+                proptest::collection::btree_map("[$a-z_]{0,6}", inner, 0..4)
+                    .prop_map(|m| Json::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Validators as `v.*` produces them, with some nonsense mixed in.
+    fn validator() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            prop_oneof![
+                Just("string"),
+                Just("number"),
+                Just("float64"),
+                Just("bigint"),
+                Just("int64"),
+                Just("boolean"),
+                Just("bytes"),
+                Just("null"),
+                Just("any"),
+                Just("nonsense")
+            ]
+            .prop_map(|t| serde_json::json!({"type": t})),
+            "[a-z]{0,4}".prop_map(|t| serde_json::json!({"type": "id", "tableName": t})),
+            json().prop_map(|v| serde_json::json!({"type": "literal", "value": v})),
+            json(),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                inner
+                    .clone()
+                    .prop_map(|v| serde_json::json!({"type": "array", "value": v})),
+                proptest::collection::vec(inner.clone(), 0..3)
+                    .prop_map(|v| serde_json::json!({"type": "union", "value": v})),
+                proptest::collection::btree_map("[a-z]{1,4}", (inner.clone(), any::<bool>()), 0..3)
+                    .prop_map(|m| {
+                        let fields: serde_json::Map<String, Json> = m
+                            .into_iter()
+                            .map(|(k, (t, o))| {
+                                (k, serde_json::json!({"fieldType": t, "optional": o}))
+                            })
+                            .collect();
+                        serde_json::json!({"type": "object", "value": fields})
+                    }),
+                (inner.clone(), inner).prop_map(|(k, v)| serde_json::json!({
+                    "type": "record", "keys": k, "values": {"fieldType": v, "optional": false}
+                })),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Whatever a client sends as arguments, against whatever validator a function
+        /// declares: a clean answer, never a panic, and every refusal says something.
+        #[test]
+        fn call_arguments_never_panic(args in proptest::option::of(json()), v in validator()) {
+            match arguments(args) {
+                Err(e) => prop_assert!(!e.is_empty()),
+                Ok(obj) => {
+                    prop_assert!(obj.is_object());
+                    match decode(&obj) {
+                        Err(e) => prop_assert!(!e.0.is_empty()),
+                        Ok(value) => {
+                            if let Err(e) = check(&value, &v, "", &|_| None) {
+                                prop_assert!(!e.is_empty());
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
