@@ -76,6 +76,59 @@ pub fn credential_from_header(value: &str) -> Result<&str, Error> {
     })
 }
 
+/// Failed authentications allowed per source address in one window.
+pub const MAX_AUTH_FAILURES: u32 = 20;
+/// The window, in milliseconds.
+pub const AUTH_FAILURE_WINDOW_MS: i64 = 60_000;
+
+/// Failed authentications per source address, to slow down guessing: after
+/// [`MAX_AUTH_FAILURES`] in a window, the source is refused (429) whatever it sends until the
+/// window ends. Guessing a 256-bit secret is hopeless anyway; this keeps floods of bad
+/// credentials from costing lookups and filling logs.
+#[derive(Default)]
+pub struct AuthFailures {
+    by_source: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (i64, u32)>>,
+}
+
+impl AuthFailures {
+    /// Refuses a source that has failed too often in the current window.
+    pub fn check(&self, source: std::net::IpAddr, now: i64) -> Result<(), Error> {
+        let Ok(map) = self.by_source.lock() else {
+            return Ok(());
+        };
+        match map.get(&source) {
+            Some((start, count))
+                if *count >= MAX_AUTH_FAILURES && now - start < AUTH_FAILURE_WINDOW_MS =>
+            {
+                let wait = (start + AUTH_FAILURE_WINDOW_MS - now + 999) / 1000;
+                Err(Error::new(
+                    berth_model::ErrorKind::RateLimited,
+                    "TooManyAuthFailures",
+                    format!(
+                        "{MAX_AUTH_FAILURES} failed authentications from {source} in the last minute; wait {wait} s, then use a valid access token or deploy key"
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts one failure of `source`.
+    pub fn record(&self, source: std::net::IpAddr, now: i64) {
+        let Ok(mut map) = self.by_source.lock() else {
+            return;
+        };
+        if map.len() > 100_000 {
+            map.retain(|_, (start, _)| now - *start < AUTH_FAILURE_WINDOW_MS);
+        }
+        let entry = map.entry(source).or_insert((now, 0));
+        if now - entry.0 >= AUTH_FAILURE_WINDOW_MS {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+    }
+}
+
 fn invalid_token() -> Error {
     Error::unauthenticated(
         "the access token is not valid (revoked, mistyped or from another server); log in again with `berth login`",
@@ -83,6 +136,26 @@ fn invalid_token() -> Error {
 }
 
 impl Control {
+    /// [`Control::authenticate`], for a request from `source`: refused at once while the source
+    /// has failed too often, and every 401 counted against it.
+    pub async fn authenticate_from(
+        &self,
+        source: Option<std::net::IpAddr>,
+        credential: &str,
+    ) -> Result<Principal, Error> {
+        let now = self.now();
+        if let Some(ip) = source {
+            self.auth_failures.check(ip, now)?;
+        }
+        let result = self.authenticate(credential).await;
+        if let (Some(ip), Err(e)) = (source, &result)
+            && e.kind == berth_model::ErrorKind::Unauthenticated
+        {
+            self.auth_failures.record(ip, now);
+        }
+        result
+    }
+
     /// Resolves a credential to its principal, or a 401 that says why.
     pub async fn authenticate(&self, credential: &str) -> Result<Principal, Error> {
         if credential.starts_with(token::ACCESS_TOKEN_PREFIX) {

@@ -54,6 +54,8 @@ pub struct Control {
     epoch: std::sync::atomic::AtomicU64,
     /// Serializes preview claims per (project, reference).
     claims: std::sync::Mutex<std::collections::HashMap<(i64, String), ClaimLock>>,
+    /// Failed authentications per source address.
+    pub auth_failures: auth::AuthFailures,
 }
 
 impl Control {
@@ -68,6 +70,7 @@ impl Control {
             touched: Default::default(),
             epoch: Default::default(),
             claims: Default::default(),
+            auth_failures: Default::default(),
         }
     }
 

@@ -11,6 +11,25 @@ use berth_control::Principal;
 use berth_model::Error;
 use serde::de::DeserializeOwned;
 
+/// The address the request came from (when the server was started with connection info).
+pub fn source(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// The request's source address, for handlers that authenticate a credential from the body.
+pub struct Source(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Source(source(parts)))
+    }
+}
+
 /// The authenticated caller. Every route that needs one takes this; a missing or bad credential
 /// is answered 401 before the handler runs.
 pub struct Auth(pub Principal);
@@ -45,7 +64,10 @@ impl FromRequestParts<AppState> for Credentialed {
                 )
             })?,
         };
-        let p = state.control.authenticate(credential).await?;
+        let p = state
+            .control
+            .authenticate_from(source(parts), credential)
+            .await?;
         Ok(Credentialed(p, credential.to_string()))
     }
 }
@@ -97,6 +119,29 @@ fn json_rejection(r: JsonRejection) -> Error {
             }
         }
         other => Error::bad_request("BadRequestBody", other.body_text()),
+    }
+}
+
+/// A raw request body (for routes that decode it themselves), with a 413 in the error model when
+/// it is over the limit.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(RawBody(b)),
+            Err(e) if e.status().as_u16() == 413 => Err(ApiError(Error::new(
+                berth_model::ErrorKind::TooLarge,
+                "TooLarge",
+                "the request body is too large (at most 32 MiB)",
+            ))),
+            Err(e) => Err(ApiError(Error::bad_request(
+                "BadRequestBody",
+                format!("could not read the request body: {}", e.body_text()),
+            ))),
+        }
     }
 }
 
@@ -154,7 +199,12 @@ impl FromRequestParts<AppState> for Caller {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
             // The dashboard's session, when there is one; else an anonymous caller.
             return match session::credential(&parts.method, &parts.headers)? {
-                Some(credential) => Ok(Caller(Some(state.control.authenticate(credential).await?))),
+                Some(credential) => Ok(Caller(Some(
+                    state
+                        .control
+                        .authenticate_from(source(parts), credential)
+                        .await?,
+                ))),
                 None => Ok(Caller(None)),
             };
         };
@@ -189,7 +239,12 @@ impl FromRequestParts<AppState> for Caller {
                 "'Authorization: Convex' needs a deploy key or access token after it",
             )));
         }
-        Ok(Caller(Some(state.control.authenticate(credential).await?)))
+        Ok(Caller(Some(
+            state
+                .control
+                .authenticate_from(source(parts), credential)
+                .await?,
+        )))
     }
 }
 

@@ -122,10 +122,14 @@ impl Server {
     ) -> anyhow::Result<()> {
         // The reaper runs beside the server and stops with it.
         let reaper = tokio::spawn(reaper::run(self.control.clone(), self.reap_interval));
-        let served = axum::serve(self.listener, self.app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serve HTTP");
+        let served = axum::serve(
+            self.listener,
+            self.app
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serve HTTP");
         reaper.abort();
         served
     }

@@ -5,7 +5,11 @@
 
 pub mod session;
 
-use crate::{AppState, error::ApiResult, extract::Body};
+use crate::{
+    AppState,
+    error::ApiResult,
+    extract::{Body, Source},
+};
 use axum::{
     Json, Router,
     extract::{Request, State},
@@ -63,6 +67,7 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 /// Signs in with a member's access token: answers the member and sets the session cookies.
 async fn sign_in(
     State(s): State<AppState>,
+    Source(source): Source,
     headers: HeaderMap,
     Body(req): Body<SignIn>,
 ) -> ApiResult<Response> {
@@ -71,7 +76,7 @@ async fn sign_in(
     if token.is_empty() {
         return Err(Error::bad_request("MissingToken", "paste an access token to sign in").into());
     }
-    let Principal::Member(user) = s.control.authenticate(token).await? else {
+    let Principal::Member(user) = s.control.authenticate_from(source, token).await? else {
         return Err(Error::bad_request(
             "NotAnAccessToken",
             "a deploy key cannot sign in to the dashboard; use a member's access token (`berth member add` prints one, and the first admin's is in the data directory's admin-token file)",

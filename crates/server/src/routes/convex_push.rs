@@ -13,7 +13,7 @@ use super::deployment_api::{deployment_docs, edit_target, internal};
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
-    extract::{Caller, Path, Query},
+    extract::{Caller, Path, Query, RawBody, Source},
 };
 use axum::{Json, extract::State, http::HeaderMap};
 use berth_api::ErrorBody;
@@ -66,12 +66,13 @@ fn push_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -
 /// The credential of a push call: the `Authorization` header, else the body's `adminKey`.
 async fn pusher(
     s: &AppState,
+    source: Option<std::net::IpAddr>,
     c: Option<Principal>,
     admin_key: Option<&str>,
 ) -> ApiResult<Option<Principal>> {
     match (c, admin_key) {
         (Some(p), _) => Ok(Some(p)),
-        (None, Some(k)) if !k.is_empty() => Ok(Some(s.control.authenticate(k).await?)),
+        (None, Some(k)) if !k.is_empty() => Ok(Some(s.control.authenticate_from(source, k).await?)),
         _ => Ok(None),
     }
 }
@@ -79,13 +80,18 @@ async fn pusher(
 /// Lets a push call through when its credential (header or body `adminKey`) may push code.
 async fn admit(
     s: &AppState,
+    source: Option<std::net::IpAddr>,
     c: Option<Principal>,
     name: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> ApiResult<()> {
-    let b: AdminKeyOnly = push_body(headers, body).unwrap_or_default();
-    let p = pusher(s, c, b.admin_key.as_deref()).await?;
+    let b: AdminKeyOnly = if body.is_empty() {
+        AdminKeyOnly::default()
+    } else {
+        push_body(headers, body)?
+    };
+    let p = pusher(s, source, c, b.admin_key.as_deref()).await?;
     edit_target(s, p, name, "pushing code").await?;
     Ok(())
 }
@@ -239,11 +245,12 @@ pub async fn get_canonical_urls(
 pub async fn get_config_hashes(
     State(s): State<AppState>,
     Caller(c): Caller,
+    Source(source): Source,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
-    admit(&s, c, &name, &headers, &body).await?;
+    admit(&s, source, c, &name, &headers, &body).await?;
     Ok(Json(json!({
         "config": {"functions": "convex/", "authInfo": []},
         "moduleHashes": [],
@@ -260,11 +267,12 @@ pub async fn get_config_hashes(
 pub async fn evaluate_schema(
     State(s): State<AppState>,
     Caller(c): Caller,
+    Source(source): Source,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
-    admit(&s, c, &name, &headers, &body).await?;
+    admit(&s, source, c, &name, &headers, &body).await?;
     Ok(Json(
         json!({"componentSchemaEvaluations": {}, "newComponentDefinitions": []}),
     ))
@@ -278,11 +286,12 @@ pub async fn evaluate_schema(
 pub async fn evaluate_push(
     State(s): State<AppState>,
     Caller(c): Caller,
+    Source(source): Source,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
-    admit(&s, c, &name, &headers, &body).await?;
+    admit(&s, source, c, &name, &headers, &body).await?;
     Ok(Json(json!({"schemaChange": {
         "allocatedComponentIds": {}, "schemaIds": {},
         "indexDiffs": {"": {"added_indexes": [], "removed_indexes": []}},
@@ -297,12 +306,13 @@ pub async fn evaluate_push(
 pub async fn start_push(
     State(s): State<AppState>,
     Caller(c): Caller,
+    Source(source): Source,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
     let push: StartPush = push_body(&headers, &body)?;
-    let p = pusher(&s, c, push.admin_key.as_deref()).await?;
+    let p = pusher(&s, source, c, push.admin_key.as_deref()).await?;
     edit_target(&s, p, &name, "pushing code").await?;
     let modules = runnable(&push)?;
     let (_, functions) = s.runtime.analyze(modules.clone()).await.map_err(refused)?;
@@ -346,11 +356,12 @@ pub async fn start_push(
 pub async fn wait_for_schema(
     State(s): State<AppState>,
     Caller(c): Caller,
+    Source(source): Source,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
-    admit(&s, c, &name, &headers, &body).await?;
+    admit(&s, source, c, &name, &headers, &body).await?;
     Ok(Json(json!({"type": "complete"})))
 }
 
@@ -362,12 +373,13 @@ pub async fn wait_for_schema(
 pub async fn finish_push(
     State(s): State<AppState>,
     Caller(c): Caller,
+    Source(source): Source,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
     let push: FinishPush = push_body(&headers, &body)?;
-    let p = pusher(&s, c, push.admin_key.as_deref())
+    let p = pusher(&s, source, c, push.admin_key.as_deref())
         .await?
         .ok_or_else(|| {
             ApiError(Error::unauthenticated(

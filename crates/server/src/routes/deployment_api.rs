@@ -5,7 +5,7 @@
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
-    extract::{Body, Caller, Path, Query, RequestId},
+    extract::{Body, Caller, Path, Query, RawBody, RequestId},
 };
 use axum::{Json, extract::State};
 use berth_api::{
@@ -320,7 +320,7 @@ pub async fn run(
     Caller(c): Caller,
     Path((name, path)): Path<(String, String)>,
     RequestId(id): RequestId,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<FunctionResult>> {
     let b: RunCall = if body.iter().all(u8::is_ascii_whitespace) {
         RunCall::default()

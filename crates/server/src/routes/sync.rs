@@ -24,10 +24,11 @@ use serde_json::{Value, json};
 
 pub async fn sync(
     State(s): State<AppState>,
+    crate::extract::Source(source): crate::extract::Source,
     axum::extract::Path((name, _version)): axum::extract::Path<(String, String)>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.on_upgrade(move |socket| session(s, name, socket))
+    ws.on_upgrade(move |socket| session(s, source, name, socket))
 }
 
 /// Where the client stands: its query set and identity versions, and the server's timestamp.
@@ -46,7 +47,12 @@ fn version_json(v: Version) -> Value {
     })
 }
 
-async fn session(s: AppState, name: String, mut socket: WebSocket) {
+async fn session(
+    s: AppState,
+    source: Option<std::net::IpAddr>,
+    name: String,
+    mut socket: WebSocket,
+) {
     let mut sent = Version::default();
     let mut wanted = Version::default();
     let mut admin: Option<Principal> = None;
@@ -82,7 +88,7 @@ async fn session(s: AppState, name: String, mut socket: WebSocket) {
                 let key = m["value"].as_str().unwrap_or_default();
                 let base = m["baseVersion"].as_u64().unwrap_or(0);
                 if m["tokenType"] == "Admin" {
-                    match admin_of(&s, &name, key).await {
+                    match admin_of(&s, source, &name, key).await {
                         Ok(p) => admin = Some(p),
                         Err(e) => {
                             let _ = send(&mut socket, json!({"type": "AuthError", "error": e, "baseVersion": base, "authUpdateAttempted": true})).await;
@@ -135,8 +141,17 @@ async fn send(socket: &mut WebSocket, v: Value) -> Result<(), axum::Error> {
 }
 
 /// The principal of an admin key that may edit this deployment, or why not.
-async fn admin_of(s: &AppState, name: &str, key: &str) -> Result<Principal, String> {
-    let p = s.control.authenticate(key).await.map_err(|e| e.message)?;
+async fn admin_of(
+    s: &AppState,
+    source: Option<std::net::IpAddr>,
+    name: &str,
+    key: &str,
+) -> Result<Principal, String> {
+    let p = s
+        .control
+        .authenticate_from(source, key)
+        .await
+        .map_err(|e| e.message)?;
     let target = s
         .control
         .call_target(Some(&p), name)
