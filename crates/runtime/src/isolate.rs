@@ -23,6 +23,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The largest value a function may return, encoded.
+pub const MAX_RETURN_BYTES: usize = 16 << 20;
+
 /// How deep actions may nest calls (`ctx.runAction` calling `ctx.runAction` ...).
 const MAX_NESTING: usize = 8;
 
@@ -343,6 +346,17 @@ impl Isolate {
         self.env_seen = Some(env);
         self.host.borrow_mut().pending_env = env_json;
         let (mut outcome, logs) = self.call(docs, &f, &encoded, request_id);
+        if let Outcome::Value(v) = &outcome {
+            let size = v.to_string().len();
+            if size > MAX_RETURN_BYTES {
+                outcome = Outcome::Error(FunctionError::refused(format!(
+                    "{} returned {:.1} MiB; a function may return at most {} MiB (page through large results)",
+                    f.path,
+                    size as f64 / (1 << 20) as f64,
+                    MAX_RETURN_BYTES >> 20
+                )));
+            }
+        }
         if let (Outcome::Value(v), false) = (&outcome, f.returns.is_null()) {
             let checked = berth_value::decode(v)
                 .map_err(|e| e.0)

@@ -1,0 +1,201 @@
+//! Noisy neighbours: how a well-behaved deployment's latency changes while another deployment on
+//! the same server runs hostile functions (infinite loops, memory bombs, deep recursion) as fast
+//! as its callers can send them. Prints the neighbour's p50 and p99 idle and under attack, and
+//! their ratio (the target is at most 2x).
+//!
+//! Run with `cargo bench -p berth --bench hostile` (release build, embedded store).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+const GOOD: &str = r#"
+import { query, mutation } from "./_generated/server";
+import { v } from "convex/values";
+export const ping = query({ args: {}, handler: async () => 1 });
+export const add = mutation({ args: { n: v.number() }, handler: async (ctx, { n }) => ctx.db.insert("items", { n }) });
+"#;
+
+const BAD: &str = r#"
+import { query, mutation } from "./_generated/server";
+export const loop = query({ args: {}, handler: async () => { for (;;) {} } });
+export const bomb = mutation({ args: {}, handler: async () => { const a: string[] = []; for (;;) a.push("x".repeat(1 << 20) + a.length); } });
+export const recurse = query({ args: {}, handler: async () => { const f = (n: number): number => f(n + 1) + 1; return f(0); } });
+"#;
+
+const RUN: Duration = Duration::from_secs(5);
+const NEIGHBOUR_CONNECTIONS: usize = 4;
+const ATTACKERS: usize = 12;
+
+fn pct(v: &mut [Duration], p: f64) -> f64 {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+}
+
+/// The neighbour's calls for `RUN` from a few keep-alive connections: (p50, p99, calls/s).
+async fn neighbour(url: &str, name: &str) -> (f64, f64, f64) {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..NEIGHBOUR_CONNECTIONS {
+        let url = format!(
+            "{url}/d/{name}/api/{}",
+            if c % 2 == 0 { "query" } else { "mutation" }
+        );
+        let body = if c % 2 == 0 {
+            r#"{"path":"good:ping","args":{}}"#
+        } else {
+            r#"{"path":"good:add","args":{"n":1}}"#
+        };
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut lat = Vec::new();
+            while started.elapsed() < RUN {
+                let t = Instant::now();
+                let r = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let text = r.text().await.unwrap();
+                assert!(text.contains("\"success\""), "the neighbour failed: {text}");
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let rate = all.len() as f64 / started.elapsed().as_secs_f64();
+    (pct(&mut all, 0.5), pct(&mut all, 0.99), rate)
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("BERTH_HOME", dir.path().join("home"))
+        .env("BERTH_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("berth listening on ")
+        .unwrap()
+        .to_string();
+    let token = std::fs::read_to_string(dir.path().join("data/admin-token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let http = reqwest::Client::new();
+    let mut names = Vec::new();
+    for (reference, path, source) in [("dev/good", "good.ts", GOOD), ("dev/bad", "bad.ts", BAD)] {
+        let d: serde_json::Value = http
+            .post(format!("{url}/v1/projects/1/create_deployment"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"type": "dev", "reference": reference}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let name = d["name"].as_str().unwrap().to_string();
+        let r = http
+            .post(format!("{url}/d/{name}/api/push"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"modules": [{"path": path, "source": source}]}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        names.push(name);
+    }
+    let (good, bad) = (names[0].clone(), names[1].clone());
+
+    neighbour(&url, &good).await; // warm up
+    let idle = neighbour(&url, &good).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(AtomicU64::new(0));
+    let mut attackers = Vec::new();
+    for i in 0..ATTACKERS {
+        let (url, bad, stop, refused) = (url.clone(), bad.clone(), stop.clone(), refused.clone());
+        attackers.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let (kind, path) = [
+                ("query", "bad:loop"),
+                ("mutation", "bad:bomb"),
+                ("query", "bad:recurse"),
+            ][i % 3];
+            while !stop.load(Ordering::Relaxed) {
+                let r = http
+                    .post(format!("{url}/d/{bad}/api/{kind}"))
+                    .header("content-type", "application/json")
+                    .body(format!(r#"{{"path":"{path}","args":{{}}}}"#))
+                    .send()
+                    .await;
+                if let Ok(r) = r {
+                    let text = r.text().await.unwrap_or_default();
+                    if text.contains("\"error\"") {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let attacked = neighbour(&url, &good).await;
+    stop.store(true, Ordering::Relaxed);
+    for a in attackers {
+        let _ = a.await;
+    }
+    let after = neighbour(&url, &good).await;
+    let _ = child.kill();
+
+    println!(
+        "\nberth noisy-neighbour benchmark (release build, {} cores, {RUN:?} per row)\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("neighbour ({NEIGHBOUR_CONNECTIONS} connections: ping queries and insert mutations)");
+    let row = |label: &str, f: (f64, f64, f64)| {
+        println!(
+            "  {label:<34} {:>7.0} calls/s  p50 {:>7.2} ms  p99 {:>8.2} ms",
+            f.2, f.0, f.1
+        );
+    };
+    row("idle", idle);
+    row(
+        &format!("while {ATTACKERS} callers run hostile code"),
+        attacked,
+    );
+    row("after the attack", after);
+    println!(
+        "  under attack / idle: p50 {:.2}x, p99 {:.2}x (target: at most 2x)",
+        attacked.0 / idle.0,
+        attacked.1 / idle.1
+    );
+    println!(
+        "  hostile calls stopped with an error during the run: {}",
+        refused.load(Ordering::Relaxed)
+    );
+}
