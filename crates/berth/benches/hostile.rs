@@ -171,6 +171,7 @@ async fn main() {
     }
     let after = neighbour(&url, &good).await;
     let _ = child.kill();
+    let _ = child.wait();
 
     println!(
         "\nberth noisy-neighbour benchmark (release build, {} cores, {RUN:?} per row)\n",
