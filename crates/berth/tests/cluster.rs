@@ -6,45 +6,13 @@
 
 mod common;
 
-use common::TestServer;
+use common::{TestServer, repo};
 use serde_json::{Value, json};
-use std::{
-    io::Write,
-    path::{Path, PathBuf},
-    time::{Duration, Instant},
-};
-
-static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+use std::time::{Duration, Instant};
 
 /// A database URL whose connections use a fresh schema, or `None` (with a message) to skip.
 fn database(test: &str) -> Option<String> {
-    let Ok(url) = std::env::var("BERTH_TEST_DATABASE_URL") else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {test} (PostgreSQL not configured: set BERTH_TEST_DATABASE_URL, as .ci/run does)"
-        );
-        return None;
-    };
-    let schema = format!(
-        "berth_cluster_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    );
-    let out = std::process::Command::new("psql")
-        .arg(&url)
-        .args([
-            "-qc",
-            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"),
-        ])
-        .output()
-        .expect("psql is needed to prepare the PostgreSQL tests");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sep = if url.contains('?') { '&' } else { '?' };
-    Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+    common::postgres_url(test)
 }
 
 /// Two servers on one database; the second uses the first's admin token.
@@ -54,10 +22,6 @@ fn cluster(db: &str, extra: &[&str]) -> (TestServer, TestServer) {
     let a = TestServer::start(&args);
     let b = TestServer::start(&args);
     (a, b)
-}
-
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p)
 }
 
 fn call(url: &str, kind: &str, name: &str, path: &str, args: Value) -> Value {

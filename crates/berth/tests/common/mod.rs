@@ -323,3 +323,37 @@ pub fn npm_package(package: &str) -> PathBuf {
     );
     js
 }
+
+static NEXT_SCHEMA: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A PostgreSQL URL whose connections use a fresh schema of their own, or `None` (after saying
+/// the test is skipped) when `BERTH_TEST_DATABASE_URL` is not set. `.ci/run` sets it.
+pub fn postgres_url(test: &str) -> Option<String> {
+    let Ok(url) = std::env::var("BERTH_TEST_DATABASE_URL") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {test} on PostgreSQL (not configured: set BERTH_TEST_DATABASE_URL, as .ci/run does)"
+        );
+        return None;
+    };
+    let schema = format!(
+        "berth_test_{}_{}",
+        std::process::id(),
+        NEXT_SCHEMA.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let out = Command::new("psql")
+        .arg(&url)
+        .args([
+            "-qc",
+            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"),
+        ])
+        .output()
+        .expect("psql is needed to prepare the PostgreSQL tests");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+}
