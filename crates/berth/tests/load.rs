@@ -104,7 +104,7 @@ fn two_hundred_clients_for_a_minute_over_fifty_deployments() {
                 let mut first_error = None;
                 let mut i = 0u64;
                 while started.elapsed() < run {
-                    let (kind, body) = if i % 3 == 0 {
+                    let (kind, body) = if i.is_multiple_of(3) {
                         (
                             "mutation",
                             format!(r#"{{"path":"load:add","args":{{"n":{i}}}}}"#),
