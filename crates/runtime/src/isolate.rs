@@ -23,6 +23,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// A call running longer than this has its worker thread demoted to the lowest scheduling
+/// priority ([`crate::pool::demote_this_thread`]), so it cannot slow its neighbours down.
+pub const DEMOTE_AFTER: Duration = Duration::from_millis(50);
+
 /// The largest value a function may return, encoded.
 pub const MAX_RETURN_BYTES: usize = 16 << 20;
 
@@ -137,6 +141,8 @@ pub struct Isolate {
     runtime: Runtime,
     host: Rc<RefCell<Host>>,
     deadline: Rc<Cell<Option<Instant>>>,
+    /// When the running call's thread is demoted (see [`DEMOTE_AFTER`]).
+    demote_at: Rc<Cell<Option<Instant>>>,
     tripped: Rc<Cell<bool>>,
     limits: Limits,
     pub functions: Rc<HashMap<String, FunctionInfo>>,
@@ -181,10 +187,17 @@ impl Isolate {
         runtime.set_max_stack_size(1 << 20);
         let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
         let tripped = Rc::new(Cell::new(false));
+        let demote_at: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
         {
-            let (deadline, tripped) = (deadline.clone(), tripped.clone());
+            let (deadline, tripped, demote_at) =
+                (deadline.clone(), tripped.clone(), demote_at.clone());
             runtime.set_interrupt_handler(Some(Box::new(move || {
-                let over = deadline.get().is_some_and(|d| Instant::now() > d);
+                let now = Instant::now();
+                if demote_at.get().is_some_and(|d| now > d) {
+                    demote_at.set(None);
+                    crate::pool::demote_this_thread();
+                }
+                let over = deadline.get().is_some_and(|d| now > d);
                 if over {
                     tripped.set(true);
                 }
@@ -210,6 +223,7 @@ impl Isolate {
             runtime,
             host,
             deadline,
+            demote_at,
             tripped,
             limits,
             functions: Rc::new(HashMap::new()),
@@ -399,6 +413,7 @@ impl Isolate {
             self.limits.query_time
         };
         self.deadline.set(Some(Instant::now() + limit));
+        self.demote_at.set(Some(Instant::now() + DEMOTE_AFTER));
         self.tripped.set(false);
         let host = self.host.clone();
         let names = self.names.clone();
@@ -412,6 +427,7 @@ impl Isolate {
             )
         });
         self.deadline.set(None);
+        self.demote_at.set(None);
         let mut outcome = outcome;
         if self.tripped.get() {
             self.poisoned = true;

@@ -59,6 +59,40 @@ enum Job {
     },
 }
 
+thread_local! {
+    /// Whether this worker thread was demoted by a long call (see [`demote_this_thread`]).
+    static DEMOTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Lowers the calling worker thread's scheduling priority to the lowest (nice 19; Linux keeps
+/// nice values per thread). A call that has run past [`crate::isolate::DEMOTE_AFTER`] goes on
+/// running, but the kernel serves every other thread first, so short calls of other
+/// deployments keep their latency while a neighbour spins. Raising a priority back needs
+/// privileges, so the demoted thread retires after its call and a fresh one takes its place.
+pub(crate) fn demote_this_thread() {
+    if DEMOTED.get() {
+        return;
+    }
+    DEMOTED.set(true);
+    #[cfg(target_os = "linux")]
+    {
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
+    }
+}
+
+fn spawn_worker(
+    i: usize,
+    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    limits: Limits,
+    handle: tokio::runtime::Handle,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("berth-js-{i}"))
+        .stack_size(16 << 20)
+        .spawn(move || worker(i, receiver, limits, handle))
+        .map(|_| ())
+}
+
 pub struct Pool {
     sender: Mutex<mpsc::Sender<Job>>,
     /// Per deployment, how many workers its calls may hold at once: half of them, so a
@@ -77,11 +111,7 @@ impl Pool {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         for i in 0..workers.max(1) {
-            let (receiver, handle) = (receiver.clone(), handle.clone());
-            std::thread::Builder::new()
-                .name(format!("berth-js-{i}"))
-                .stack_size(16 << 20)
-                .spawn(move || worker(receiver, limits, handle))?;
+            spawn_worker(i, receiver.clone(), limits, handle.clone())?;
         }
         Ok(Pool {
             sender: Mutex::new(sender),
@@ -178,6 +208,7 @@ pub fn compile_all(modules: &[(String, String)]) -> Result<Vec<CompiledModule>, 
 }
 
 fn worker(
+    index: usize,
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
     limits: Limits,
     handle: tokio::runtime::Handle,
@@ -273,6 +304,12 @@ fn worker(
                     logs,
                     kind,
                 });
+                // A demoted thread hands its place to a fresh one at normal priority.
+                if DEMOTED.get()
+                    && spawn_worker(index, receiver.clone(), limits, handle.clone()).is_ok()
+                {
+                    return;
+                }
             }
         }
     }
