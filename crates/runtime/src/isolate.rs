@@ -24,8 +24,9 @@ use std::{
 };
 
 /// A call running longer than this has its worker thread demoted to the lowest scheduling
-/// priority ([`crate::pool::demote_this_thread`]), so it cannot slow its neighbours down.
-pub const DEMOTE_AFTER: Duration = Duration::from_millis(50);
+/// priority ([`crate::pool::demote_this_thread`]) and joins the slow lane
+/// ([`crate::pool::enter_slow_lane`]), so it cannot slow its neighbours down.
+pub const DEMOTE_AFTER: Duration = Duration::from_millis(20);
 
 /// The largest value a function may return, encoded.
 pub const MAX_RETURN_BYTES: usize = 16 << 20;
@@ -196,8 +197,12 @@ impl Isolate {
                 if demote_at.get().is_some_and(|d| now > d) {
                     demote_at.set(None);
                     crate::pool::demote_this_thread();
+                    if !crate::pool::enter_slow_lane(deadline.get()) {
+                        tripped.set(true);
+                        return true;
+                    }
                 }
-                let over = deadline.get().is_some_and(|d| now > d);
+                let over = deadline.get().is_some_and(|d| Instant::now() > d);
                 if over {
                     tripped.set(true);
                 }
@@ -428,6 +433,7 @@ impl Isolate {
         });
         self.deadline.set(None);
         self.demote_at.set(None);
+        crate::pool::leave_slow_lane();
         let mut outcome = outcome;
         if self.tripped.get() {
             self.poisoned = true;

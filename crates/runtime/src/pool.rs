@@ -40,6 +40,8 @@ pub struct CallResult {
     pub logs: Vec<LogLine>,
     /// The kind of the function that ran, when one was found.
     pub kind: Option<UdfKind>,
+    /// The call was stopped by a limit (time or memory).
+    pub hit_limit: bool,
 }
 
 /// Compiled modules and the functions they export, or an error naming file and line.
@@ -80,6 +82,62 @@ pub(crate) fn demote_this_thread() {
     }
 }
 
+/// The slow lane: calls that have run past [`crate::isolate::DEMOTE_AFTER`] take turns on a few
+/// slots (half the cores, at least one), so runaway code can occupy at most that much of the
+/// machine however many runaway calls there are, and quick calls keep the rest. A call waiting
+/// for a slot sleeps; its time limit keeps running.
+struct SlowLane {
+    taken: Mutex<usize>,
+    freed: std::sync::Condvar,
+    slots: usize,
+}
+
+static SLOW_LANE: std::sync::LazyLock<SlowLane> = std::sync::LazyLock::new(|| SlowLane {
+    taken: Mutex::new(0),
+    freed: std::sync::Condvar::new(),
+    slots: (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(1),
+});
+
+thread_local! {
+    /// Whether the call running on this thread holds a slow-lane slot.
+    static IN_SLOW_LANE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Waits for a slow-lane slot for the call on this thread; `false` if `deadline` passed first.
+pub(crate) fn enter_slow_lane(deadline: Option<std::time::Instant>) -> bool {
+    if IN_SLOW_LANE.get() {
+        return true;
+    }
+    let lane = &*SLOW_LANE;
+    let Ok(mut taken) = lane.taken.lock() else {
+        return true;
+    };
+    while *taken >= lane.slots {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return false;
+        }
+        taken = match lane.freed.wait_timeout(taken, std::time::Duration::from_millis(5)) {
+            Ok((t, _)) => t,
+            Err(_) => return true,
+        };
+    }
+    *taken += 1;
+    IN_SLOW_LANE.set(true);
+    true
+}
+
+/// Gives back this thread's slow-lane slot, if it holds one (at the end of every call).
+pub(crate) fn leave_slow_lane() {
+    if !IN_SLOW_LANE.get() {
+        return;
+    }
+    IN_SLOW_LANE.set(false);
+    if let Ok(mut taken) = SLOW_LANE.taken.lock() {
+        *taken = taken.saturating_sub(1);
+        SLOW_LANE.freed.notify_one();
+    }
+}
+
 fn spawn_worker(
     i: usize,
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
@@ -99,7 +157,13 @@ pub struct Pool {
     /// deployment running away (loops, slow actions) leaves the other half to its neighbours.
     per_deployment: usize,
     permits: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// Deployments cooling off after a call hit a limit: until when, and the one permit their
+    /// calls take turns on meanwhile.
+    cooling: Mutex<HashMap<String, (std::time::Instant, Arc<tokio::sync::Semaphore>)>>,
 }
+
+/// How long a deployment runs one call at a time after one of its calls hit a limit.
+pub const COOL_OFF: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Pool {
     /// Starts `workers` threads. `handle` runs the storage futures the workers block on.
@@ -117,6 +181,7 @@ impl Pool {
             sender: Mutex::new(sender),
             per_deployment: (workers / 2).max(1),
             permits: Mutex::new(HashMap::new()),
+            cooling: Mutex::new(HashMap::new()),
         })
     }
 
@@ -153,6 +218,21 @@ impl Pool {
             .acquire_owned()
             .await
             .map_err(|_| "the function runtime has stopped".to_string())?;
+        // A deployment whose calls hit limits runs one call at a time for a while, so runaway
+        // code (memory bombs, loops) costs its neighbours as little as possible.
+        let cooling = self.cooling.lock().ok().and_then(|mut c| {
+            let now = std::time::Instant::now();
+            c.retain(|_, (until, _)| *until > now);
+            c.get(deployment).map(|(_, s)| s.clone())
+        });
+        let _turn = match cooling {
+            Some(s) => Some(
+                s.acquire_owned()
+                    .await
+                    .map_err(|_| "the function runtime has stopped".to_string())?,
+            ),
+            None => None,
+        };
         let (reply, answer) = oneshot::channel();
         self.send(Job::Call {
             deployment: deployment.to_string(),
@@ -161,9 +241,18 @@ impl Pool {
             request,
             reply,
         })?;
-        answer
+        let result = answer
             .await
-            .map_err(|_| "the function runtime failed while running this call".to_string())
+            .map_err(|_| "the function runtime failed while running this call".to_string())?;
+        if result.hit_limit
+            && let Ok(mut c) = self.cooling.lock()
+        {
+            let until = std::time::Instant::now() + COOL_OFF;
+            c.entry(deployment.to_string())
+                .and_modify(|(u, _)| *u = until)
+                .or_insert_with(|| (until, Arc::new(tokio::sync::Semaphore::new(1))));
+        }
+        Ok(result)
     }
 
     /// Compiles and loads uploaded modules (path, source) in a fresh isolate, without touching
@@ -265,6 +354,7 @@ fn worker(
                                 outcome: Outcome::Error(FunctionError::refused(message)),
                                 logs: Vec::new(),
                                 kind: None,
+                                hit_limit: false,
                             });
                             continue;
                         }
@@ -283,6 +373,7 @@ fn worker(
                             )),
                             logs: Vec::new(),
                             kind: None,
+                            hit_limit: false,
                         });
                         continue;
                     }
@@ -296,13 +387,15 @@ fn worker(
                     &request.args,
                     &request.request_id,
                 );
-                if iso.poisoned {
+                let hit_limit = iso.poisoned;
+                if hit_limit {
                     cache.remove(&deployment);
                 }
                 let _ = reply.send(CallResult {
                     outcome,
                     logs,
                     kind,
+                    hit_limit,
                 });
                 // A demoted thread hands its place to a fresh one at normal priority.
                 if DEMOTED.get()
