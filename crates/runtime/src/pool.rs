@@ -116,7 +116,10 @@ pub(crate) fn enter_slow_lane(deadline: Option<std::time::Instant>) -> bool {
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             return false;
         }
-        taken = match lane.freed.wait_timeout(taken, std::time::Duration::from_millis(5)) {
+        taken = match lane
+            .freed
+            .wait_timeout(taken, std::time::Duration::from_millis(5))
+        {
             Ok((t, _)) => t,
             Err(_) => return true,
         };
