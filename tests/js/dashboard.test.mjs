@@ -56,6 +56,7 @@ test('signing in: a bad token is refused with the reason, a good one opens the t
   await page.waitForURL(/\/dashboard\/login$/);
   await page.fill('#token', 'berth_at_wrong');
   await page.click('button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('[role=alert]')?.textContent.length > 0);
   const msg = await page.locator('[role=alert]').first().textContent();
   assert.match(msg, /not valid/);
   await shot(page, 'login');
