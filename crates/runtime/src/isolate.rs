@@ -23,7 +23,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// A call running longer than this has its worker thread demoted to the lowest scheduling
+/// A call that has used this much CPU time (its thread's, not the wall clock's, so a busy
+/// machine does not count against it) has its worker thread demoted to the lowest scheduling
 /// priority ([`crate::pool::demote_this_thread`]) and joins the slow lane
 /// ([`crate::pool::enter_slow_lane`]), so it cannot slow its neighbours down.
 pub const DEMOTE_AFTER: Duration = Duration::from_millis(20);
@@ -143,7 +144,7 @@ pub struct Isolate {
     host: Rc<RefCell<Host>>,
     deadline: Rc<Cell<Option<Instant>>>,
     /// When the running call's thread is demoted (see [`DEMOTE_AFTER`]).
-    demote_at: Rc<Cell<Option<Instant>>>,
+    demote_at: Rc<Cell<Option<Duration>>>,
     tripped: Rc<Cell<bool>>,
     limits: Limits,
     pub functions: Rc<HashMap<String, FunctionInfo>>,
@@ -188,13 +189,15 @@ impl Isolate {
         runtime.set_max_stack_size(1 << 20);
         let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
         let tripped = Rc::new(Cell::new(false));
-        let demote_at: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
+        let demote_at: Rc<Cell<Option<Duration>>> = Rc::new(Cell::new(None));
         {
             let (deadline, tripped, demote_at) =
                 (deadline.clone(), tripped.clone(), demote_at.clone());
             runtime.set_interrupt_handler(Some(Box::new(move || {
-                let now = Instant::now();
-                if demote_at.get().is_some_and(|d| now > d) {
+                if demote_at
+                    .get()
+                    .is_some_and(|d| crate::pool::thread_cpu_time() > d)
+                {
                     demote_at.set(None);
                     crate::pool::demote_this_thread();
                     if !crate::pool::enter_slow_lane(deadline.get()) {
@@ -418,7 +421,8 @@ impl Isolate {
             self.limits.query_time
         };
         self.deadline.set(Some(Instant::now() + limit));
-        self.demote_at.set(Some(Instant::now() + DEMOTE_AFTER));
+        self.demote_at
+            .set(Some(crate::pool::thread_cpu_time() + DEMOTE_AFTER));
         self.tripped.set(false);
         let host = self.host.clone();
         let names = self.names.clone();

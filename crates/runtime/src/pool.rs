@@ -141,6 +141,25 @@ pub(crate) fn leave_slow_lane() {
     }
 }
 
+/// CPU time the calling thread has used (on Linux; elsewhere the time since an arbitrary start,
+/// which makes demotion follow the wall clock).
+pub(crate) fn thread_cpu_time() -> std::time::Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        std::time::Duration::new(
+            t.tv_sec.max(0) as u64,
+            t.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        static START: std::sync::LazyLock<std::time::Instant> =
+            std::sync::LazyLock::new(std::time::Instant::now);
+        START.elapsed()
+    }
+}
+
 fn spawn_worker(
     i: usize,
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
