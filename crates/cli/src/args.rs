@@ -229,6 +229,19 @@ pub enum DeploymentCommand {
         #[arg(long)]
         if_exists: bool,
     },
+    /// Run a seed function on a deployment again (e.g. a preview or an agent's dev deployment).
+    #[command(
+        after_help = "Example:\n  berth deployment seed preview/feat-x --run seed:default '{\"users\": 10}'"
+    )]
+    Seed {
+        /// name, team:project:ref, project:ref, ref, dev or prod
+        selector: String,
+        /// The function to run: `seed:default`, `dir/file:export`.
+        #[arg(long, value_name = "FUNCTION")]
+        run: String,
+        /// Its arguments as a JSON object [default: {}].
+        args: Option<String>,
+    },
     /// Deployment keys (`<type>:<name>|<secret>`) that open the target deployment alone.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -291,6 +304,10 @@ pub struct CreateDeploymentArgs {
     /// Make it your default dev deployment (or the project's default prod).
     #[arg(long)]
     pub default: bool,
+    /// When the project already has a deployment with this reference (and type), use it as it
+    /// is instead of failing: scripts that set up a worktree or a CI job can run again.
+    #[arg(long)]
+    pub if_not_exists: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,4 +1,4 @@
-//! `berth deployment create|select|list|show|update|delete`.
+//! `berth deployment create|select|list|show|update|delete|seed` and `deployment token`.
 
 use crate::{
     args::{CreateDeploymentArgs, DeploymentCommand, Global, TokenCommand, UpdateDeploymentArgs},
@@ -15,6 +15,24 @@ use berth_api::{
 use std::path::Path;
 
 pub async fn run(g: &Global, cmd: DeploymentCommand, out: &Out) -> CliResult {
+    // Seeding is a function call: it works with a deploy key alone, like `berth run`.
+    if let DeploymentCommand::Seed {
+        selector,
+        run,
+        args,
+    } = cmd
+    {
+        let g = Global {
+            deployment: Some(selector),
+            ..g.clone()
+        };
+        let run = crate::args::RunArgs {
+            function: run,
+            args,
+            push: false,
+        };
+        return super::deploy::run_function(&g, run, out).await;
+    }
     let client = if matches!(cmd, DeploymentCommand::Token(_)) {
         Client::for_member(g)?
     } else {
@@ -40,6 +58,8 @@ pub async fn run(g: &Global, cmd: DeploymentCommand, out: &Out) -> CliResult {
             Ok(())
         }
         DeploymentCommand::Update(args) => update(&client, g, args, out).await,
+        // Handled before a client is made (it may need only a deploy key).
+        DeploymentCommand::Seed { .. } => Ok(()),
         DeploymentCommand::Delete {
             selector,
             if_exists,
@@ -255,18 +275,50 @@ async fn create(client: &Client, g: &Global, args: CreateDeploymentArgs, out: &O
         .then_some(branch)
         .flatten(),
     };
-    let d: Deployment = client
+    if args.if_not_exists && reference.is_none() {
+        return Err(CliError::usage(
+            "--if-not-exists needs the reference to look for: berth deployment create <reference> --type T --if-not-exists",
+        ));
+    }
+    let created: Result<Deployment, CliError> = client
         .post(&format!("/v1/projects/{}/create_deployment", p.id), &req)
-        .await?;
-    print_target(&d, out);
-    out.info(format!(
-        "Created {} deployment {}{}",
-        d.deployment_type,
-        d.name,
-        d.expires_at
-            .map(|t| format!(", expires {}", time(t)))
-            .unwrap_or_default()
-    ));
+        .await;
+    let d = match (created, &reference) {
+        (Err(e), Some(r)) if args.if_not_exists && e.code() == Some("ReferenceTaken") => {
+            let d: Deployment = client
+                .get(&format!(
+                    "/v1/projects/{}/deployment?reference={}",
+                    p.id,
+                    target::encode(r)
+                ))
+                .await?;
+            if d.deployment_type != parsed_type.as_str() {
+                return Err(CliError::failed(format!(
+                    "'{r}' already exists as a {} deployment ({}), not a {parsed_type} one; choose another reference",
+                    d.deployment_type, d.name
+                )));
+            }
+            print_target(&d, out);
+            out.info(format!(
+                "{} deployment {} already exists; left as it is",
+                d.deployment_type, d.name
+            ));
+            d
+        }
+        (created, _) => {
+            let d = created?;
+            print_target(&d, out);
+            out.info(format!(
+                "Created {} deployment {}{}",
+                d.deployment_type,
+                d.name,
+                d.expires_at
+                    .map(|t| format!(", expires {}", time(t)))
+                    .unwrap_or_default()
+            ));
+            d
+        }
+    };
     if args.select {
         write_selection(Path::new("."), &d, &client.base)?;
         out.info("Selected it for this folder (.env.local)");
