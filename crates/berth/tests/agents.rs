@@ -75,15 +75,7 @@ fn a_worktree_per_agent_with_its_own_deployment() {
         .ok()
         .json();
     let name = d["name"].as_str().unwrap().to_string();
-    let left = d["expiresAt"].as_i64().unwrap()
-        - std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
-    assert!(
-        (23 * 3_600_000..=24 * 3_600_000).contains(&left),
-        "expires in {left} ms"
-    );
+    common::assert_expires_within(&d, 23, 24);
     assert!(first_key.starts_with(&format!("dev:{name}|")));
 
     // Again: the same deployment, a fresh key, the old one revoked.

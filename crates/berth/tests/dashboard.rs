@@ -131,15 +131,7 @@ fn the_dashboard_in_a_real_browser() {
         .iter()
         .find(|d| d["reference"] == "dev/admin/from-dashboard")
         .expect("the deployment created in the dashboard");
-    let left = made["expiresAt"].as_i64().unwrap()
-        - std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
-    assert!(
-        (71 * 3_600_000..=72 * 3_600_000).contains(&left),
-        "expires in {left} ms, not 3 days"
-    );
+    common::assert_expires_within(&made, 71, 72);
     assert!(
         list.as_array()
             .unwrap()

@@ -357,3 +357,21 @@ pub fn postgres_url(test: &str) -> Option<String> {
     let sep = if url.contains('?') { '&' } else { '?' };
     Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
 }
+
+/// Asserts that a deployment (as the API shows it) expires between `min_hours` and `max_hours`
+/// from now.
+pub fn assert_expires_within(d: &serde_json::Value, min_hours: i64, max_hours: i64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let left = d["expiresAt"]
+        .as_i64()
+        .expect("the deployment has an expiration")
+        - now;
+    assert!(
+        (min_hours * 3_600_000..=max_hours * 3_600_000).contains(&left),
+        "{} expires in {left} ms, not within {min_hours}-{max_hours} h",
+        d["name"]
+    );
+}
