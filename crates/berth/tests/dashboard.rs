@@ -131,7 +131,7 @@ fn the_dashboard_in_a_real_browser() {
         .iter()
         .find(|d| d["reference"] == "dev/admin/from-dashboard")
         .expect("the deployment created in the dashboard");
-    common::assert_expires_within(&made, 71, 72);
+    common::assert_expires_within(made, 71, 72);
     assert!(
         list.as_array()
             .unwrap()
