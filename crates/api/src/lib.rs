@@ -213,6 +213,13 @@ pub struct CreateDeploymentRequest {
     /// For previews: the raw branch name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_identifier: Option<String>,
+    /// Start with a copy of this deployment's documents (a deployment name in the same project,
+    /// which the caller may edit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_data_from: Option<String>,
+    /// With `copyDataFrom`: copy its environment variables too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_env: Option<bool>,
 }
 
 /// `PATCH /v1/deployments/{name}`: absent fields are unchanged; `null` means the default (or no

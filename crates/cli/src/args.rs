@@ -304,6 +304,13 @@ pub struct CreateDeploymentArgs {
     /// Make it your default dev deployment (or the project's default prod).
     #[arg(long)]
     pub default: bool,
+    /// Start with a copy of another deployment's documents: name, team:project:ref,
+    /// project:ref, ref, dev or prod (you must be allowed to edit it).
+    #[arg(long, value_name = "SELECTOR")]
+    pub copy_data_from: Option<String>,
+    /// With --copy-data-from: copy its environment variables too.
+    #[arg(long, requires = "copy_data_from")]
+    pub copy_env: bool,
     /// When the project already has a deployment with this reference (and type), use it as it
     /// is instead of failing: scripts that set up a worktree or a CI job can run again.
     #[arg(long)]

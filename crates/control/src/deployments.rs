@@ -150,6 +150,30 @@ impl Control {
                 access.name()
             )));
         }
+        let copy_from = match req.copy_data_from.as_deref().filter(|s| !s.is_empty()) {
+            Some(source) => {
+                let a = self.deployment_access(p, source).await?;
+                a.require_live(self.now())?;
+                a.require_edit("copy its data")?;
+                if a.project.project.id != access.project.id {
+                    return Err(Error::bad_request(
+                        "CopyAcrossProjects",
+                        format!(
+                            "deployment '{source}' belongs to project '{}'; data can be copied only between deployments of one project",
+                            a.project.name()
+                        ),
+                    ));
+                }
+                Some(a.deployment.name)
+            }
+            None if req.copy_env == Some(true) => {
+                return Err(Error::bad_request(
+                    "CopyEnvWithoutSource",
+                    "--copy-env copies the variables of the deployment given by --copy-data-from; give that too",
+                ));
+            }
+            None => None,
+        };
         let (creator, creator_user_id) = match p {
             Principal::Member(u) => (u.username.clone(), Some(u.id)),
             other => (other.actor(), None),
@@ -295,12 +319,29 @@ impl Control {
             }
         };
         self.seed_env(access.project.id, ty, &record.name).await?;
+        let mut copied_ms = None;
+        if let Some(source) = &copy_from {
+            let started = std::time::Instant::now();
+            let copy_env = req.copy_env == Some(true);
+            if let Err(e) = self
+                .store
+                .copy_deployment_data(source, &record.name, copy_env)
+                .await
+            {
+                // All or nothing: the deployment does not stay behind without its data.
+                let _ = self.store.delete_deployment(record.id).await;
+                self.drop_data(&record.name).await;
+                return Err(internal("copy deployment data")(e));
+            }
+            copied_ms = Some(started.elapsed().as_millis() as u64);
+        }
         self.audit(
             Some(team.id),
             p,
             "create_deployment",
             &record.name,
-            serde_json::json!({"project": access.project.slug, "reference": record.reference, "type": ty, "expiresAt": record.expires_at}),
+            serde_json::json!({"project": access.project.slug, "reference": record.reference, "type": ty,
+                "expiresAt": record.expires_at, "copiedDataFrom": copy_from, "copyMs": copied_ms}),
         )
         .await?;
         Ok(self.deployment_view(&record, &team.slug, &access.project.slug))

@@ -156,6 +156,10 @@ pub trait Store: Send + Sync + 'static {
     async fn deployment_docs(&self, name: &str) -> StoreResult<std::sync::Arc<dyn docs::DocStore>>;
     /// Deletes the deployment's own data. Idempotent.
     async fn drop_deployment_data(&self, name: &str) -> StoreResult<()>;
+    /// Replaces the documents of deployment `to` with a consistent snapshot of `from`'s (and,
+    /// with `with_env`, its environment variables too). `to` keeps its code, and its own
+    /// variables unless `with_env`.
+    async fn copy_deployment_data(&self, from: &str, to: &str, with_env: bool) -> StoreResult<()>;
     /// Deletes the deployment and everything it owns; false when it did not exist.
     async fn delete_deployment(&self, id: i64) -> StoreResult<bool>;
     /// Deployments expired at `now`, oldest expiry first.

@@ -263,6 +263,10 @@ async fn create(client: &Client, g: &Global, args: CreateDeploymentArgs, out: &O
         }
     }
     let p = target::project(client, &team, &project).await?;
+    let copy_data_from = match &args.copy_data_from {
+        Some(sel) => Some(target::resolve(client, g, sel).await?.name),
+        None => None,
+    };
     let req = CreateDeploymentRequest {
         deployment_type: parsed_type.as_str().into(),
         reference: reference.clone(),
@@ -274,6 +278,8 @@ async fn create(client: &Client, g: &Global, args: CreateDeploymentArgs, out: &O
             && reference.is_none())
         .then_some(branch)
         .flatten(),
+        copy_data_from: copy_data_from.clone(),
+        copy_env: args.copy_env.then_some(true),
     };
     if args.if_not_exists && reference.is_none() {
         return Err(CliError::usage(
@@ -309,11 +315,15 @@ async fn create(client: &Client, g: &Global, args: CreateDeploymentArgs, out: &O
             let d = created?;
             print_target(&d, out);
             out.info(format!(
-                "Created {} deployment {}{}",
+                "Created {} deployment {}{}{}",
                 d.deployment_type,
                 d.name,
                 d.expires_at
                     .map(|t| format!(", expires {}", time(t)))
+                    .unwrap_or_default(),
+                copy_data_from
+                    .as_ref()
+                    .map(|s| format!(", with a copy of {s}'s data"))
                     .unwrap_or_default()
             ));
             d

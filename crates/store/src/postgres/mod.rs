@@ -763,6 +763,55 @@ impl Store for PgStore {
         )))
     }
 
+    async fn copy_deployment_data(&self, from: &str, to: &str, with_env: bool) -> StoreResult<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            .await
+            .map_err(backend)?;
+        let ids: Vec<(String, i64)> =
+            sqlx::query_as("SELECT name, id FROM deployments WHERE name = $1 OR name = $2")
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let id = |n: &str| {
+            ids.iter()
+                .find(|(name, _)| name == n)
+                .map(|(_, id)| *id)
+                .ok_or_else(|| StoreError::Backend(format!("deployment {n} does not exist")))
+        };
+        let (src, dst) = (id(from)?, id(to)?);
+        // Writes to the target wait for this copy; the source is read as one snapshot.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(dst)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let mut statements = vec![
+            "DELETE FROM documents WHERE deployment_id = $2",
+            "DELETE FROM deployment_tables WHERE deployment_id = $2",
+            "INSERT INTO deployment_tables (deployment_id, number, name) SELECT $2, number, name FROM deployment_tables WHERE deployment_id = $1",
+            "INSERT INTO documents (deployment_id, id, table_name, creation_time, value) SELECT $2, id, table_name, creation_time, value FROM documents WHERE deployment_id = $1",
+        ];
+        if with_env {
+            statements.push("DELETE FROM env WHERE deployment_id = $2");
+            statements.push(
+                "INSERT INTO env (deployment_id, name, value) SELECT $2, name, value FROM env WHERE deployment_id = $1",
+            );
+        }
+        for sql in statements {
+            sqlx::query(sql)
+                .bind(src)
+                .bind(dst)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
     async fn drop_deployment_data(&self, _name: &str) -> StoreResult<()> {
         // The deployment's rows went with it: every table of its data cascades from `deployments`.
         Ok(())

@@ -674,6 +674,59 @@ impl Store for SqliteStore {
         Ok(cache.entry(name.to_string()).or_insert(opened).clone())
     }
 
+    async fn copy_deployment_data(&self, from: &str, to: &str, with_env: bool) -> StoreResult<()> {
+        let target = self.deployment_docs(to).await?;
+        let (modules, env) = {
+            let target = target.clone();
+            tokio::task::spawn_blocking(move || {
+                Ok::<_, StoreError>((target.modules()?, target.env()?))
+            })
+            .await
+            .map_err(|e| StoreError::Backend(format!("read deployment data: {e}")))??
+        };
+        drop(target);
+        let source = crate::docs::sqlite::SqliteDocStore::open(&self.deployment_file(from))?;
+        let file = self.deployment_file(to);
+        let mut tmp = file.clone().into_os_string();
+        tmp.push(".copy");
+        let tmp = std::path::PathBuf::from(tmp);
+        let _ = std::fs::remove_file(&tmp);
+        let snapshot = tmp.clone();
+        tokio::task::spawn_blocking(move || {
+            source.snapshot_into(&snapshot)?;
+            source.close();
+            let c = rusqlite::Connection::open(&snapshot)
+                .map_err(|e| StoreError::Backend(format!("open the copy: {e}")))?;
+            c.execute_batch(if with_env {
+                "DELETE FROM modules;"
+            } else {
+                "DELETE FROM modules; DELETE FROM env;"
+            })
+            .map_err(|e| StoreError::Backend(format!("prepare the copy: {e}")))?;
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("copy deployment data: {e}")))??;
+        self.drop_deployment_data(to).await?;
+        std::fs::rename(&tmp, &file)
+            .map_err(|e| StoreError::Backend(format!("move the copy into place: {e}")))?;
+        // The copy starts with `to`'s own code, and its own variables unless they were copied.
+        let copied = self.deployment_docs(to).await?;
+        tokio::task::spawn_blocking(move || {
+            copied.replace_modules(&modules)?;
+            if !with_env {
+                let changes: Vec<(String, Option<String>)> = env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone())))
+                    .collect();
+                copied.update_env(&changes)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("restore deployment code: {e}")))?
+    }
+
     async fn drop_deployment_data(&self, name: &str) -> StoreResult<()> {
         let cached = self
             .docs
