@@ -579,6 +579,13 @@ pub struct ClaimPreviewRequest {
     /// Or in Unix milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// A new preview starts with a copy of this deployment's documents (a name in the project
+    /// that the caller may edit). A reused preview keeps its data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_data_from: Option<String>,
+    /// With `copyDataFrom`: copy its environment variables too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_env: Option<bool>,
 }
 
 fn yes() -> bool {

@@ -120,6 +120,59 @@ fn a_deployment_starts_from_a_copy_of_another() {
             .ok();
         assert_eq!(env.stdout.trim(), "source", "{label}");
 
+        // A preview created from CI starts from a copy too; with a preview deploy key the source
+        // must be within the key's reach (the project's previews).
+        s.cli()
+            .cwd(&dir)
+            .run(&[
+                "deploy",
+                "--preview-create",
+                "feat-copy",
+                "--copy-data-from",
+                &source,
+            ])
+            .ok();
+        let preview = s
+            .cli()
+            .run(&["deployment", "show", "preview/feat-copy", "--json"])
+            .ok()
+            .json();
+        assert_eq!(count(&s, preview["name"].as_str().unwrap()), 3, "{label}");
+        let key = s
+            .cli()
+            .run(&["deploy-key", "create", "ci", "--preview"])
+            .ok()
+            .stdout
+            .trim()
+            .to_string();
+        let ci_home = s.dir.path().join(format!("ci-home-{label}"));
+        std::fs::create_dir_all(&ci_home).unwrap();
+        let ci = || {
+            common::Cli::new(ci_home.clone(), dir.clone())
+                .url(&s.url)
+                .env("CONVEX_DEPLOY_KEY", &key)
+        };
+        let by_key = ci().run(&[
+            "deploy",
+            "--preview-create",
+            "feat-key",
+            "--copy-data-from",
+            &source,
+        ]);
+        assert_ne!(
+            by_key.code, 0,
+            "{label}: a preview key copied a dev deployment"
+        );
+        let from_preview = ci().run(&[
+            "deploy",
+            "--preview-create",
+            "feat-key",
+            "--copy-data-from",
+            preview["name"].as_str().unwrap(),
+        ]);
+        assert_eq!(from_preview.code, 0, "{}", from_preview.stderr);
+        assert_eq!(count(&s, "preview/feat-key"), 3, "{label}");
+
         // Only those who may edit the source may copy it; a refusal creates nothing.
         let prod = s
             .cli()

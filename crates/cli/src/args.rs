@@ -166,6 +166,13 @@ pub struct DeployArgs {
     /// Expiration of a newly created preview [default: the plan's preview lifetime].
     #[arg(long, value_name = "WHEN")]
     pub expiration: Option<String>,
+    /// A newly created preview starts with a copy of this deployment's documents (a selector;
+    /// with a preview deploy key, another preview of the project).
+    #[arg(long, value_name = "SELECTOR")]
+    pub copy_data_from: Option<String>,
+    /// With --copy-data-from: copy its environment variables too.
+    #[arg(long, requires = "copy_data_from")]
+    pub copy_env: bool,
     /// Why this deploy happened [default: Deployed from <CI platform> • <short sha>].
     #[arg(long)]
     pub message: Option<String>,

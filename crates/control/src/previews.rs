@@ -94,6 +94,8 @@ impl Control {
                             preview_identifier: Some(identifier.to_string()),
                             expiration: req.expiration.clone(),
                             expires_at: req.expires_at,
+                            copy_data_from: req.copy_data_from.clone(),
+                            copy_env: req.copy_env,
                             ..Default::default()
                         },
                     )

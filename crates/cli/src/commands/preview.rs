@@ -93,6 +93,10 @@ pub async fn deploy(
         out.result(&serde_json::json!({"dryRun": true, "reference": reference, "reuse": reuse, "exists": existing.is_ok(), "modules": modules.len()}), |_| String::new());
         return Ok(());
     }
+    let copy_data_from = match &args.copy_data_from {
+        Some(sel) => Some(target::resolve(client, g, sel).await?.name),
+        None => None,
+    };
     let claim: ClaimPreviewResponse = client
         .post(
             &format!("/v1/projects/{}/claim_preview_deployment", p.id),
@@ -101,6 +105,8 @@ pub async fn deploy(
                 reuse,
                 expiration: args.expiration.clone(),
                 expires_at: None,
+                copy_data_from,
+                copy_env: args.copy_env.then_some(true),
             },
         )
         .await?;
