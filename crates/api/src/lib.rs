@@ -604,6 +604,18 @@ pub struct ClaimPreviewResponse {
     pub admin_key: String,
 }
 
+/// `POST /v1/deployments/{name}/reset`: replace the deployment's documents with a copy of
+/// another deployment's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetDeploymentRequest {
+    /// The deployment to copy from (a name in the same project, which the caller may edit).
+    pub from: String,
+    /// Copy its environment variables too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_env: Option<bool>,
+}
+
 /// Whether the caller may do one thing, and why not when they may not: the same words the
 /// server answers with when it refuses.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]

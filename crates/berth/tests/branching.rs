@@ -105,6 +105,28 @@ fn a_deployment_starts_from_a_copy_of_another() {
         assert_eq!(count(&s, &source), 3, "{label}: the source changed");
         assert_eq!(count(&s, &copy), 4);
 
+        // Reset the copy later: its documents are the source's again, its code stays.
+        s.cli()
+            .run(&[
+                "deployment",
+                "reset",
+                "dev/admin/branch",
+                "--from",
+                "dev/admin/source",
+            ])
+            .ok();
+        assert_eq!(count(&s, &copy), 3, "{label}: the reset copy");
+        let n = s
+            .cli()
+            .run(&["run", "messages:count", "--deployment", &copy])
+            .ok()
+            .stdout;
+        assert_eq!(n.trim(), "3", "{label}: the code survived the reset");
+        let itself = s
+            .cli()
+            .run(&["deployment", "reset", &copy, "--from", &copy]);
+        assert!(itself.stderr.contains("from itself"), "{}", itself.stderr);
+
         // With --copy-env, the variables come too.
         let with_env = create(&[
             "dev/admin/branch-env",
@@ -218,6 +240,10 @@ fn a_deployment_starts_from_a_copy_of_another() {
             serde_json::json!([]),
             "{label}: a refused copy left a deployment"
         );
+        let unconfirmed = s
+            .cli()
+            .run(&["deployment", "reset", &prod, "--from", &source]);
+        assert_eq!(unconfirmed.code, 2, "{label}: prod was reset without --yes");
         let usage = s.cli().run(&[
             "deployment",
             "create",

@@ -236,6 +236,20 @@ pub enum DeploymentCommand {
         #[arg(long)]
         if_exists: bool,
     },
+    /// Replace a deployment's documents with a copy of another's (its code stays).
+    #[command(
+        after_help = "Example:\n  berth deployment reset dev/james/bugfix --from prod --copy-env"
+    )]
+    Reset {
+        /// The deployment to reset: name, team:project:ref, project:ref, ref or dev.
+        selector: String,
+        /// The deployment to copy from (you must be allowed to edit both).
+        #[arg(long, value_name = "SELECTOR")]
+        from: String,
+        /// Copy its environment variables too.
+        #[arg(long)]
+        copy_env: bool,
+    },
     /// Run a seed function on a deployment again (e.g. a preview or an agent's dev deployment).
     #[command(
         after_help = "Example:\n  berth deployment seed preview/feat-x --run seed:default '{\"users\": 10}'"

@@ -563,6 +563,54 @@ impl Control {
         Ok(self.view(&a))
     }
 
+    /// Replaces a deployment's documents with a snapshot of another's (and its variables with
+    /// `copy_env`); its code stays. Both need the caller's edit rights, in one project.
+    pub async fn reset_deployment(
+        &self,
+        p: &Principal,
+        name: &str,
+        req: berth_api::ResetDeploymentRequest,
+    ) -> Result<Deployment, Error> {
+        let a = self.deployment_access(p, name).await?;
+        a.require_live(self.now())?;
+        a.require_edit("reset its data")?;
+        let source = self.deployment_access(p, &req.from).await?;
+        source.require_live(self.now())?;
+        source.require_edit("copy its data")?;
+        if source.project.project.id != a.project.project.id {
+            return Err(Error::bad_request(
+                "CopyAcrossProjects",
+                format!(
+                    "deployment '{}' belongs to project '{}'; data can be copied only between deployments of one project",
+                    req.from,
+                    source.project.name()
+                ),
+            ));
+        }
+        if source.deployment.id == a.deployment.id {
+            return Err(Error::bad_request(
+                "ResetFromItself",
+                format!("deployment '{name}' cannot be reset from itself; name another deployment"),
+            ));
+        }
+        let started = std::time::Instant::now();
+        let copy_env = req.copy_env == Some(true);
+        self.store
+            .copy_deployment_data(&source.deployment.name, name, copy_env)
+            .await
+            .map_err(internal("copy deployment data"))?;
+        self.audit(
+            Some(a.project.team.team.id),
+            p,
+            "reset_deployment",
+            name,
+            serde_json::json!({"from": source.deployment.name, "copyEnv": copy_env,
+                "copyMs": started.elapsed().as_millis() as u64}),
+        )
+        .await?;
+        Ok(self.view(&a))
+    }
+
     /// Deletes a deployment's own data once its row is gone. A failure leaves an orphan file that
     /// no deployment refers to; it is logged, not returned, since the deletion itself happened.
     pub(crate) async fn drop_data(&self, name: &str) {

@@ -81,6 +81,10 @@ const MATRIX: &[(&str, &str)] = &[
         "O O N F F F F F U U U U",
     ),
     (
+        "POST /v1/deployments/{name}/reset",
+        "O O N F F F F F U U U U",
+    ),
+    (
         "POST /v1/deployments/{name}/create_deploy_key",
         "O O N F F F F F U U U U",
     ),
@@ -323,6 +327,7 @@ fn body_for(route: &str) -> Option<serde_json::Value> {
         "POST /d/{name}/api/data/{table}/{document}/delete" => return None,
         r if r.starts_with("POST /d/") => json!({"path": "nothing:here", "args": {}}),
         "POST /v1/deployments/{name}/create_deploy_key" => json!({"name": "newkey"}),
+        "POST /v1/deployments/{name}/reset" => json!({"from": "{other}"}),
         "POST /v1/deployments/{name}/delete_deploy_key" => json!({"name": "k-this"}),
         "POST /v1/projects/{id}/create_preview_deploy_key" => json!({"name": "pk-new"}),
         "POST /v1/projects/{id}/delete_preview_deploy_key" => json!({"name": "pk"}),
@@ -340,6 +345,8 @@ struct World {
     preview: String,
     /// A document of table `things` in the target deployment.
     document: String,
+    /// Another dev deployment of the project.
+    other: String,
     _dir: tempfile::TempDir,
 }
 
@@ -511,6 +518,7 @@ async fn world() -> World {
         target,
         preview,
         document,
+        other,
         _dir: dir,
     }
 }
@@ -532,6 +540,7 @@ async fn call(
             let text = b
                 .to_string()
                 .replace("{name}", &w.target)
+                .replace("{other}", &w.other)
                 .replace("{credential}", &credential);
             req.header("content-type", "application/json")
                 .body(Body::from(text))

@@ -1,4 +1,4 @@
-//! `berth deployment create|select|list|show|update|delete|seed` and `deployment token`.
+//! `berth deployment create|select|list|show|update|delete|reset|seed` and `deployment token`.
 
 use crate::{
     args::{CreateDeploymentArgs, DeploymentCommand, Global, TokenCommand, UpdateDeploymentArgs},
@@ -58,6 +58,42 @@ pub async fn run(g: &Global, cmd: DeploymentCommand, out: &Out) -> CliResult {
             Ok(())
         }
         DeploymentCommand::Update(args) => update(&client, g, args, out).await,
+        DeploymentCommand::Reset {
+            selector,
+            from,
+            copy_env,
+        } => {
+            let d = target::resolve(&client, g, &selector).await?;
+            let source = target::resolve(&client, g, &from).await?;
+            print_target(&d, out);
+            if d.dashboard_edit_confirmation {
+                confirm(
+                    g,
+                    &format!(
+                        "Replace every document of {} deployment '{}' ({}) with a copy of {} ({})?",
+                        d.deployment_type, d.reference, d.name, source.reference, source.name
+                    ),
+                )?;
+            }
+            let reset: Deployment = client
+                .post(
+                    &format!("/v1/deployments/{}/reset", d.name),
+                    &berth_api::ResetDeploymentRequest {
+                        from: source.name.clone(),
+                        copy_env: copy_env.then_some(true),
+                    },
+                )
+                .await?;
+            out.info(format!(
+                "Reset {}: its documents are now a copy of {} ({}){}",
+                reset.name,
+                source.reference,
+                source.name,
+                if copy_env { ", with its variables" } else { "" }
+            ));
+            out.result(&reset, |d| d.name.clone());
+            Ok(())
+        }
         // Handled before a client is made (it may need only a deploy key).
         DeploymentCommand::Seed { .. } => Ok(()),
         DeploymentCommand::Delete {

@@ -125,3 +125,18 @@ pub async fn deployment_permissions(
 ) -> ApiResult<Json<berth_api::DeploymentPermissions>> {
     Ok(Json(s.control.deployment_permissions(&p, &name).await?))
 }
+
+/// Replaces the deployment's documents with a copy of another deployment's; its code stays.
+#[utoipa::path(post, path = "/v1/deployments/{name}/reset", tag = "deployments", security(("bearer" = [])),
+    params(("name" = String, Path, description = "deployment name")),
+    request_body = berth_api::ResetDeploymentRequest,
+    responses((status = 200, body = Deployment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn reset_deployment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(name): Path<String>,
+    Body(req): Body<berth_api::ResetDeploymentRequest>,
+) -> ApiResult<Json<Deployment>> {
+    Ok(Json(s.control.reset_deployment(&p, &name, req).await?))
+}

@@ -80,6 +80,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             deployments::update_deployment
         ))
         .routes(routes!(deployments::delete_deployment))
+        .routes(routes!(deployments::reset_deployment))
         .routes(routes!(deployments::claim_preview))
         .routes(routes!(keys::create_deploy_key))
         .routes(routes!(keys::list_deploy_keys))
