@@ -111,7 +111,15 @@ test('create a dev deployment with an expiration and see it listed', async () =>
   await admin.waitForFunction(() => document.querySelectorAll('[data-testid=deployment-row]').length === 1);
   const row = admin.locator('[data-testid=deployment-row]');
   assert.match(await row.textContent(), /dev\/admin\/from-dashboard/);
-  assert.equal((await row.locator('[data-testid=expires]').textContent()).trim(), 'in 3 days');
+  assert.match((await row.locator('[data-testid=expires]').textContent()).trim(), /^in 3 days/);
+  assert.equal(await row.locator('[data-testid=expiry-rule]').textContent(), 'ends by its expiration');
+  // A preview capped by the team's maximum age says so.
+  await admin.fill('[data-testid=search]', 'preview/capped');
+  await admin.waitForFunction(() => {
+    const rows = document.querySelectorAll('[data-testid=deployment-row]');
+    return rows.length === 1 && rows[0].textContent.includes('preview/capped');
+  });
+  assert.match(await admin.textContent('[data-testid=expiry-rule]'), /team's maximum preview age \(2 days\)/);
   // A bad expiration is refused with the server's reason, and nothing is created.
   await admin.fill('[data-testid=create-reference]', 'dev/admin/bad-expiry');
   await admin.fill('[data-testid=create-expiration]', 'whenever');

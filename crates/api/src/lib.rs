@@ -38,6 +38,15 @@ pub struct Team {
     /// How many deployments the team may hold; absent when unlimited.
     pub deployment_limit: Option<u32>,
     pub create_time: i64,
+    /// Previews end at most this long (ms) after they were created; absent when no maximum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_preview_age_ms: Option<i64>,
+    /// At the deployment limit, a new preview evicts the least recently deployed preview.
+    #[serde(default)]
+    pub evict_previews: bool,
+    /// How many live dev deployments each member may hold; absent when no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_dev_per_member: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -316,7 +325,7 @@ pub struct GetDeploymentQuery {
     pub include_expired: Option<bool>,
 }
 
-/// `PATCH /v1/teams/{team}` (server admins).
+/// `PATCH /v1/teams/{team}`: plan and limit (server admins), lifecycle rules (team admins).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateTeamRequest {
@@ -331,6 +340,25 @@ pub struct UpdateTeamRequest {
     )]
     #[schema(value_type = Option<u32>, nullable)]
     pub deployment_limit: Option<Option<u32>>,
+    /// Team admins: the longest a preview may live (`7d`, `36h`); `null` removes the maximum.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, nullable)]
+    pub max_preview_age: Option<Option<String>>,
+    /// Team admins: at the limit, evict the least recently deployed preview instead of failing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evict_previews: Option<bool>,
+    /// Team admins: live dev deployments per member; `null` removes the cap.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<u32>, nullable)]
+    pub max_dev_per_member: Option<Option<u32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

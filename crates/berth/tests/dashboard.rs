@@ -79,6 +79,19 @@ fn the_dashboard_in_a_real_browser() {
             .run(&["run", "messages:send", &args, "--deployment", d, "--yes"])
             .ok();
     }
+    // A team-wide maximum preview age, and a preview it caps.
+    s.cli()
+        .run(&["team", "update", "default", "--max-preview-age", "2d"])
+        .ok();
+    s.cli()
+        .run(&[
+            "deployment",
+            "create",
+            "preview/capped",
+            "--type",
+            "preview",
+        ])
+        .ok();
     let key = s
         .cli()
         .run(&[

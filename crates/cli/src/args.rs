@@ -450,7 +450,11 @@ pub enum TeamCommand {
     },
     /// List your teams.
     List,
-    /// Change a team's plan or deployment limit (server admins).
+    /// Change a team's plan or deployment limit (server admins) or its lifecycle rules (team
+    /// admins).
+    #[command(
+        after_help = "Example:\n  berth team update acme --max-preview-age 7d --evict-previews true --max-dev-per-member 3"
+    )]
     Update {
         slug: String,
         /// free, starter, professional, business or enterprise.
@@ -459,6 +463,17 @@ pub enum TeamCommand {
         /// A number that overrides the plan's limit, or `default` for the plan's.
         #[arg(long, value_name = "N|default")]
         deployment_limit: Option<String>,
+        /// Previews end at most this long after creation (7d, 36h), or `none`. Live previews
+        /// that would outlive it are brought down to it.
+        #[arg(long, value_name = "DURATION|none")]
+        max_preview_age: Option<String>,
+        /// At the deployment limit, a new preview deletes the least recently deployed preview
+        /// (recorded in the audit log) instead of failing.
+        #[arg(long, value_name = "true|false")]
+        evict_previews: Option<bool>,
+        /// How many live dev deployments each member may hold, or `none`.
+        #[arg(long, value_name = "N|none")]
+        max_dev_per_member: Option<String>,
     },
 }
 

@@ -225,6 +225,20 @@ impl Control {
                 }
                 None => None,
             };
+        // The team's maximum preview age caps whatever was asked for, from the creation time.
+        let created = self.now();
+        let expires_at = match (ty, team.max_preview_age_ms) {
+            (DeploymentType::Preview, Some(max)) => {
+                let cap = created + max;
+                Some(expires_at.map_or(cap, |at| at.min(cap)))
+            }
+            _ => expires_at,
+        };
+        if ty == DeploymentType::Dev
+            && let (Some(cap), Some(user)) = (team.max_dev_per_member, creator_user_id)
+        {
+            self.check_dev_cap(team, user, cap).await?;
+        }
         let is_default = match req.is_default {
             Some(d) => d,
             None => {
@@ -269,7 +283,7 @@ impl Control {
                 .clone()
                 .filter(|_| ty == DeploymentType::Preview),
             overrides: SettingOverrides::default(),
-            now: self.now(),
+            now: created,
             limit: team.deployment_limit(),
         };
         let record = loop {
@@ -305,6 +319,13 @@ impl Control {
                             }
                         ),
                     ));
+                }
+                Err(StoreError::LimitReached { .. })
+                    if ty == DeploymentType::Preview
+                        && team.evict_previews
+                        && self.evict_preview(p, team).await? =>
+                {
+                    continue;
                 }
                 Err(StoreError::LimitReached { limit }) => {
                     return Err(Error::conflict(
@@ -482,7 +503,13 @@ impl Control {
             changes.insert("reference".into(), r.into());
             d.reference = r.to_string();
         }
-        if let Some(at) = self.expiration_from(req.expiration.as_deref(), req.expires_at)? {
+        if let Some(mut at) = self.expiration_from(req.expiration.as_deref(), req.expires_at)? {
+            if d.deployment_type == DeploymentType::Preview
+                && let Some(max) = a.project.team.team.max_preview_age_ms
+            {
+                let cap = d.create_time + max;
+                at = Some(at.map_or(cap, |t| t.min(cap)));
+            }
             changes.insert("expiresAt".into(), at.into());
             d.expires_at = at;
         }

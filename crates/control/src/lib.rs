@@ -11,6 +11,7 @@ pub mod convex_cli;
 mod deployments;
 mod env;
 mod keys;
+mod lifecycle;
 pub mod logs;
 mod members;
 mod permissions;

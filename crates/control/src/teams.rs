@@ -13,6 +13,9 @@ pub(crate) fn team_view(t: &TeamRecord) -> Team {
         plan: t.plan,
         deployment_limit: t.deployment_limit(),
         create_time: t.create_time,
+        max_preview_age_ms: t.max_preview_age_ms,
+        evict_previews: t.evict_previews,
+        max_dev_per_member: t.max_dev_per_member.and_then(|n| u32::try_from(n).ok()),
     }
 }
 
@@ -41,16 +44,23 @@ impl Control {
         req: UpdateTeamRequest,
     ) -> Result<Team, Error> {
         let mut access = self.team_access(p, team).await?;
-        if !access.server_admin {
+        let plan_or_limit = req.plan.is_some() || req.deployment_limit.is_some();
+        let lifecycle = req.max_preview_age.is_some()
+            || req.evict_previews.is_some()
+            || req.max_dev_per_member.is_some();
+        if plan_or_limit && !access.server_admin {
             return Err(Error::forbidden(format!(
                 "only a server admin may change the plan or deployment limit of team '{}'",
                 access.team.slug
             )));
         }
-        if req.plan.is_none() && req.deployment_limit.is_none() {
+        if lifecycle {
+            access.require_admin("change the team's lifecycle rules")?;
+        }
+        if !plan_or_limit && !lifecycle {
             return Err(Error::bad_request(
                 "NothingToUpdate",
-                "nothing to change: give a plan or a deployment limit",
+                "nothing to change: give a plan, a deployment limit, --max-preview-age, --evict-previews or --max-dev-per-member",
             ));
         }
         if let Some(plan) = req.plan {
@@ -58,6 +68,18 @@ impl Control {
         }
         if let Some(limit) = req.deployment_limit {
             access.team.deployment_limit_override = limit.map(i64::from);
+        }
+        if let Some(age) = &req.max_preview_age {
+            access.team.max_preview_age_ms = match age.as_deref() {
+                None | Some("none") => None,
+                Some(text) => Some(berth_model::duration::parse_flag("max preview age", text)?),
+            };
+        }
+        if let Some(evict) = req.evict_previews {
+            access.team.evict_previews = evict;
+        }
+        if let Some(cap) = req.max_dev_per_member {
+            access.team.max_dev_per_member = cap.map(i64::from);
         }
         self.store
             .update_team(&access.team)
@@ -68,9 +90,16 @@ impl Control {
             p,
             "update_team",
             &access.team.slug,
-            serde_json::json!({"plan": access.team.plan, "deploymentLimit": access.team.deployment_limit()}),
+            serde_json::json!({"plan": access.team.plan, "deploymentLimit": access.team.deployment_limit(),
+                "maxPreviewAgeMs": access.team.max_preview_age_ms, "evictPreviews": access.team.evict_previews,
+                "maxDevPerMember": access.team.max_dev_per_member}),
         )
         .await?;
+        if let Some(max) = access.team.max_preview_age_ms
+            && req.max_preview_age.is_some()
+        {
+            self.cap_preview_ages(p, &access.team, max).await?;
+        }
         Ok(team_view(&access.team))
     }
 

@@ -297,10 +297,12 @@ async function homePage() {
 }
 
 async function projectPage(id, tab) {
-  const [project, perms] = await Promise.all([
+  const [project, perms, teams] = await Promise.all([
     api('GET', `/v1/projects/${id}`),
     api('GET', `/v1/projects/${id}/permissions`),
+    api('GET', '/v1/teams'),
   ]);
+  project.team = teams.find((t) => t.slug === project.teamSlug) || {};
   setCrumbs(link('/dashboard', project.teamSlug), link(`/dashboard/projects/${id}`, project.name));
   const tabs = h('nav', { class: 'tabs' },
     link(`/dashboard/projects/${id}`, 'Deployments', { class: tab === 'deployments' ? 'active' : '' }),
@@ -312,6 +314,20 @@ async function projectPage(id, tab) {
 }
 
 const PAGE = 50;
+
+/** Which rule will end a deployment: its own expiration, the team's maximum preview age, and
+ * for previews that CI claimed, the pull request closing (the docs/ci workflows). */
+function endingRule(d, team) {
+  const rules = [];
+  const max = team.maxPreviewAgeMs;
+  if (d.deploymentType === 'preview' && max && d.expiresAt === d.createTime + max) {
+    rules.push(`the team's maximum preview age (${span(max)})`);
+  } else if (d.expiresAt) {
+    rules.push('its expiration');
+  }
+  if (d.deploymentType === 'preview' && d.previewIdentifier) rules.push('its pull request closing (CI)');
+  return rules.length ? `ends by ${rules.join(' or ')}` : 'kept until deleted';
+}
 
 async function deploymentsList(project, perms, body) {
   const gen = generation;
@@ -355,7 +371,8 @@ async function deploymentsList(project, perms, body) {
       h('td', {}, d.creator),
       h('td', {}, d.region),
       h('td', { title: stamp(d.createTime) }, ago(d.createTime)),
-      h('td', { title: stamp(d.expiresAt), 'data-testid': 'expires' }, until(d.expiresAt)),
+      h('td', { title: stamp(d.expiresAt), 'data-testid': 'expires' }, until(d.expiresAt),
+        h('div', { class: 'why', 'data-testid': 'expiry-rule' }, endingRule(d, project.team))),
       h('td', { title: stamp(d.lastDeployTime) }, d.lastDeployTime ? ago(d.lastDeployTime) : 'never'),
       h('td', {}, guarded(canEdit(d), h('button', {
         'data-testid': 'delete-deployment',

@@ -34,6 +34,11 @@ pub const SQLITE: &[Migration] = &[
         name: "default_env",
         sql: include_str!("../migrations/sqlite/0005_default_env.sql"),
     },
+    Migration {
+        version: 6,
+        name: "team_lifecycle",
+        sql: include_str!("../migrations/sqlite/0006_team_lifecycle.sql"),
+    },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -51,5 +56,10 @@ pub const POSTGRES: &[Migration] = &[
         version: 3,
         name: "logs",
         sql: include_str!("../migrations/postgres/0003_logs.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "team_lifecycle",
+        sql: include_str!("../migrations/postgres/0004_team_lifecycle.sql"),
     },
 ];

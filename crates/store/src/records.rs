@@ -27,6 +27,12 @@ pub struct TeamRecord {
     pub plan: Plan,
     pub deployment_limit_override: Option<i64>,
     pub create_time: i64,
+    /// Previews end at most this long after they were created.
+    pub max_preview_age_ms: Option<i64>,
+    /// At the deployment limit, a new preview evicts the least recently deployed one.
+    pub evict_previews: bool,
+    /// How many live dev deployments each member may hold.
+    pub max_dev_per_member: Option<i64>,
 }
 
 impl TeamRecord {

@@ -32,6 +32,9 @@ pub async fn run(g: &Global, cmd: TeamCommand, out: &Out) -> CliResult {
             slug,
             plan,
             deployment_limit,
+            max_preview_age,
+            evict_previews,
+            max_dev_per_member,
         } => {
             let plan = plan
                 .map(|p| {
@@ -55,17 +58,37 @@ pub async fn run(g: &Global, cmd: TeamCommand, out: &Out) -> CliResult {
                     &UpdateTeamRequest {
                         plan,
                         deployment_limit,
+                        max_preview_age: max_preview_age.map(|a| (a != "none").then_some(a)),
+                        evict_previews,
+                        max_dev_per_member: match max_dev_per_member.as_deref() {
+                            None => None,
+                            Some("none") => Some(None),
+                            Some(n) => Some(Some(n.parse::<u32>().map_err(|_| {
+                                CliError::usage(format!(
+                                    "--max-dev-per-member '{n}' must be a whole number or 'none'"
+                                ))
+                            })?)),
+                        },
                     },
                 )
                 .await?;
             out.info(format!(
-                "Team '{}' is on plan {} with {}",
+                "Team '{}' is on plan {} with {}; previews live at most {}; at the limit a new preview {}; dev deployments per member: {}",
                 team.slug,
                 team.plan,
                 team.deployment_limit
                     .map_or("no deployment limit".into(), |l| format!(
                         "a limit of {l} deployments"
-                    ))
+                    )),
+                team.max_preview_age_ms
+                    .map_or("as long as their expiration says".into(), berth_model::duration::format_ms),
+                if team.evict_previews {
+                    "evicts the least recently deployed preview"
+                } else {
+                    "is refused"
+                },
+                team.max_dev_per_member
+                    .map_or("no cap".into(), |n| n.to_string())
             ));
             out.result(&team, |t| t.slug.clone());
         }

@@ -129,6 +129,9 @@ fn team(r: &SqliteRow) -> StoreResult<TeamRecord> {
         plan: Plan::from_str(&plan).map_err(|e| StoreError::Backend(e.message))?,
         deployment_limit_override: r.try_get("deployment_limit_override").map_err(backend)?,
         create_time: r.try_get("create_time").map_err(backend)?,
+        max_preview_age_ms: r.try_get("max_preview_age_ms").map_err(backend)?,
+        evict_previews: r.try_get::<i64, _>("evict_previews").map_err(backend)? != 0,
+        max_dev_per_member: r.try_get("max_dev_per_member").map_err(backend)?,
     })
 }
 
@@ -146,7 +149,7 @@ fn role(s: &str) -> StoreResult<Role> {
     Role::from_str(s).map_err(|e| StoreError::Backend(e.message))
 }
 
-const TEAM_COLS: &str = "id, slug, name, plan, deployment_limit_override, create_time";
+const TEAM_COLS: &str = "id, slug, name, plan, deployment_limit_override, create_time, max_preview_age_ms, evict_previews, max_dev_per_member";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -301,7 +304,7 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         let row = sqlx::query(
             "INSERT INTO teams (slug, name, plan, create_time) VALUES (?, ?, ?, ?)
-             RETURNING id, slug, name, plan, deployment_limit_override, create_time",
+             RETURNING id, slug, name, plan, deployment_limit_override, create_time, max_preview_age_ms, evict_previews, max_dev_per_member",
         )
         .bind(&new.slug)
         .bind(&new.name)
@@ -336,9 +339,12 @@ impl Store for SqliteStore {
     }
 
     async fn update_team(&self, t: &TeamRecord) -> StoreResult<()> {
-        sqlx::query("UPDATE teams SET plan = ?, deployment_limit_override = ? WHERE id = ?")
+        sqlx::query("UPDATE teams SET plan = ?, deployment_limit_override = ?, max_preview_age_ms = ?, evict_previews = ?, max_dev_per_member = ? WHERE id = ?")
             .bind(t.plan.as_str())
             .bind(t.deployment_limit_override)
+            .bind(t.max_preview_age_ms)
+            .bind(i64::from(t.evict_previews))
+            .bind(t.max_dev_per_member)
             .bind(t.id)
             .execute(&self.pool)
             .await

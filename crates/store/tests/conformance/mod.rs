@@ -87,10 +87,19 @@ pub async fn team_slugs_are_unique(s: &dyn Store) {
     let mut raised = t.clone();
     raised.plan = Plan::Professional;
     raised.deployment_limit_override = Some(1000);
+    assert_eq!(
+        (t.max_preview_age_ms, t.evict_previews, t.max_dev_per_member),
+        (None, false, None),
+        "no lifecycle rules until a team admin sets them"
+    );
+    raised.max_preview_age_ms = Some(7 * 86_400_000);
+    raised.evict_previews = true;
+    raised.max_dev_per_member = Some(3);
     s.update_team(&raised).await.unwrap();
     let read = s.team_by_id(t.id).await.unwrap().unwrap();
     assert_eq!(read.deployment_limit(), Some(1000));
     assert_eq!(read.plan, Plan::Professional);
+    assert_eq!(read, raised, "every team setting round-trips");
     assert_eq!(
         s.membership(t.id, admin.id).await.unwrap(),
         Some(Role::Admin)
