@@ -26,7 +26,7 @@ fn max_preview_age_caps_new_and_existing_previews() {
     let early = preview(&s, "preview/early").ok().json();
     common::assert_expires_within(&early, 14 * 24 - 1, 14 * 24);
     s.cli()
-        .run(&["team", "update", "default", "--max-preview-age", "2d"])
+        .run(&["team", "update", "--max-preview-age", "2d"])
         .ok();
     let early = s
         .cli()

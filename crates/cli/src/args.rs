@@ -453,10 +453,11 @@ pub enum TeamCommand {
     /// Change a team's plan or deployment limit (server admins) or its lifecycle rules (team
     /// admins).
     #[command(
-        after_help = "Example:\n  berth team update acme --max-preview-age 7d --evict-previews true --max-dev-per-member 3"
+        after_help = "Example:\n  berth team update --max-preview-age 7d --evict-previews true --max-dev-per-member 3"
     )]
     Update {
-        slug: String,
+        /// The team [default: --team, else the linked project's team, else `default`].
+        slug: Option<String>,
         /// free, starter, professional, business or enterprise.
         #[arg(long)]
         plan: Option<String>,

@@ -36,6 +36,7 @@ pub async fn run(g: &Global, cmd: TeamCommand, out: &Out) -> CliResult {
             evict_previews,
             max_dev_per_member,
         } => {
+            let slug = slug.unwrap_or_else(|| crate::target::current_project(g).0);
             let plan = plan
                 .map(|p| {
                     p.parse().map_err(|e: berth_model::Error| {
