@@ -5,10 +5,11 @@
 use crate::{ids, syscalls};
 use berth_store::{
     StoreError,
-    docs::{Doc, DocStore},
+    docs::{Doc, DocStore, DocTx},
 };
 use berth_value::{Value, decode};
 use serde_json::Value as Json;
+use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
@@ -21,16 +22,17 @@ pub enum EditError {
     Store(#[from] StoreError),
 }
 
-/// Inserts a document into `table` (created on first use); answers its id.
-pub fn insert(
-    docs: &dyn DocStore,
+/// Inserts a document into `table` (created on first use) inside an open write transaction;
+/// answers its id. `ctx.db.insert` and the dashboard both come here; `op` prefixes the errors.
+pub fn insert_in(
+    tx: &mut dyn DocTx,
     table: &str,
     value: &Json,
     now_ms: f64,
+    op: &str,
 ) -> Result<String, EditError> {
     syscalls::validate_table(table).map_err(EditError::Invalid)?;
-    let mut fields = syscalls::user_fields(value, "insert").map_err(EditError::Invalid)?;
-    let mut tx = docs.begin(true)?;
+    let mut fields = syscalls::user_fields(value, op).map_err(EditError::Invalid)?;
     let number = tx
         .table_number(table, true)?
         .ok_or_else(|| EditError::Invalid(format!("table '{table}' could not be created")))?;
@@ -45,6 +47,44 @@ pub fn insert(
         creation_time,
         json,
     })?;
+    Ok(id)
+}
+
+/// The fields a replace writes: `value`'s user fields and `old`'s system fields, which `value`
+/// may repeat only unchanged. `ctx.db.replace` and the dashboard both come here.
+pub fn replaced_fields(
+    old: &BTreeMap<String, Value>,
+    value: &Json,
+    op: &str,
+) -> Result<BTreeMap<String, Value>, String> {
+    let mut stripped = value.clone();
+    if let Some(o) = stripped.as_object_mut() {
+        for sys in ["_id", "_creationTime"] {
+            if let Some(v) = o.remove(sys)
+                && decode(&v).ok().as_ref() != old.get(sys)
+            {
+                return Err(format!("{op}: system field '{sys}' cannot be changed"));
+            }
+        }
+    }
+    let mut fields = syscalls::user_fields(&stripped, op)?;
+    for sys in ["_id", "_creationTime"] {
+        if let Some(v) = old.get(sys) {
+            fields.insert(sys.into(), v.clone());
+        }
+    }
+    Ok(fields)
+}
+
+/// Inserts a document into `table` in a transaction of its own; answers its id.
+pub fn insert(
+    docs: &dyn DocStore,
+    table: &str,
+    value: &Json,
+    now_ms: f64,
+) -> Result<String, EditError> {
+    let mut tx = docs.begin(true)?;
+    let id = insert_in(tx.as_mut(), table, value, now_ms, "insert")?;
     tx.commit()?;
     Ok(id)
 }
@@ -53,24 +93,7 @@ pub fn insert(
 pub fn replace(docs: &dyn DocStore, table: &str, id: &str, value: &Json) -> Result<(), EditError> {
     let mut tx = docs.begin(true)?;
     let (doc, old) = existing(tx.as_mut(), table, id)?;
-    let mut stripped = value.clone();
-    if let Some(o) = stripped.as_object_mut() {
-        for sys in ["_id", "_creationTime"] {
-            if let Some(v) = o.remove(sys)
-                && decode(&v).ok().as_ref() != old.get(sys)
-            {
-                return Err(EditError::Invalid(format!(
-                    "system field '{sys}' cannot be changed; leave it out or unchanged"
-                )));
-            }
-        }
-    }
-    let mut fields = syscalls::user_fields(&stripped, "replace").map_err(EditError::Invalid)?;
-    for sys in ["_id", "_creationTime"] {
-        if let Some(v) = old.get(sys) {
-            fields.insert(sys.into(), v.clone());
-        }
-    }
+    let fields = replaced_fields(&old, value, "replace").map_err(EditError::Invalid)?;
     let json = syscalls::stored(&fields).map_err(EditError::Invalid)?;
     tx.replace(&doc.id, &json)?;
     tx.commit()?;
@@ -88,10 +111,10 @@ pub fn delete(docs: &dyn DocStore, table: &str, id: &str) -> Result<(), EditErro
 
 /// The document `id`, which must belong to `table`.
 fn existing(
-    tx: &mut dyn berth_store::docs::DocTx,
+    tx: &mut dyn DocTx,
     table: &str,
     id: &str,
-) -> Result<(Doc, std::collections::BTreeMap<String, Value>), EditError> {
+) -> Result<(Doc, BTreeMap<String, Value>), EditError> {
     let missing = || EditError::NotFound(format!("table '{table}' has no document '{id}'"));
     let number = ids::table_number(id).ok_or_else(|| {
         EditError::Invalid(format!(

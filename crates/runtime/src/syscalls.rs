@@ -282,29 +282,17 @@ impl Host {
     fn insert(&mut self, a: &Json, op: &str) -> R<Json> {
         self.require_write(op)?;
         let table = str_arg(a, "table", op)?.to_string();
-        validate_table(&table)?;
-        let mut fields = user_fields(args(a, "value", op)?, op)?;
+        let value = args(a, "value", op)?;
         let now = self.frame()?.now;
         let tx = self.tx()?;
-        let number = tx
-            .table_number(&table, true)
-            .map_err(|e| e.to_string())?
-            .ok_or("could not number the table")?;
-        let creation_time = tx.creation_time(&table, now).map_err(|e| e.to_string())?;
-        let id = ids::encode(number);
-        fields.insert("_id".into(), Value::String(id.clone()));
-        fields.insert("_creationTime".into(), Value::Float64(creation_time));
-        let json_text = stored(&fields)?;
-        let doc = Doc {
-            id: id.clone(),
-            table: table.clone(),
-            creation_time,
-            json: json_text,
-        };
-        tx.insert(&doc).map_err(|e| {
-            tracing::error!(error = %e, "insert document");
-            "the deployment's database failed; try again".to_string()
-        })?;
+        let id =
+            crate::edit::insert_in(tx.as_mut(), &table, value, now, op).map_err(|e| match e {
+                crate::edit::EditError::Store(e) => {
+                    tracing::error!(error = %e, "insert document");
+                    "the deployment's database failed; try again".to_string()
+                }
+                other => other.to_string(),
+            })?;
         Ok(json!({"_id": id}))
     }
 
@@ -358,24 +346,7 @@ impl Host {
     fn replace(&mut self, a: &Json, op: &str) -> R<Json> {
         self.require_write(op)?;
         let (doc, old) = self.existing(a, op)?;
-        let value = args(a, "value", op)?;
-        let mut stripped = value.clone();
-        if let Some(o) = stripped.as_object_mut() {
-            for sys in ["_id", "_creationTime"] {
-                if let Some(v) = o.remove(sys) {
-                    let same = decode(&v).ok().as_ref() == old.get(sys);
-                    if !same {
-                        return Err(format!("{op}: system field '{sys}' cannot be changed"));
-                    }
-                }
-            }
-        }
-        let mut fields = user_fields(&stripped, op)?;
-        for sys in ["_id", "_creationTime"] {
-            if let Some(v) = old.get(sys) {
-                fields.insert(sys.into(), v.clone());
-            }
-        }
+        let fields = crate::edit::replaced_fields(&old, args(a, "value", op)?, op)?;
         self.write_back(&doc, &fields)
     }
 
