@@ -8,11 +8,7 @@
 
 mod support;
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    time::Instant,
-};
+use std::time::Instant;
 
 const APP: &str = r#"
 import { mutation } from "./_generated/server";
@@ -30,30 +26,8 @@ const DOC_BYTES: usize = 4000;
 
 async fn run(label: &str, db: Option<&str>, rows: &mut Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .env("BERTH_HOME", dir.path().join("home"))
-        .env("BERTH_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(db) = db {
-        cmd.args(["--database-url", db]);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("berth listening on ")
-        .unwrap()
-        .to_string();
-    let token = std::fs::read_to_string(dir.path().join("data/admin-token"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let server = support::start(dir.path(), db, &[]);
+    let (url, token) = (server.url.clone(), server.token.clone());
     let http = reqwest::Client::new();
     let create = |reference: &str, copy: Option<&str>| {
         let mut body = serde_json::json!({"type": "dev", "reference": reference});
@@ -119,8 +93,7 @@ async fn run(label: &str, db: Option<&str>, rows: &mut Vec<String>) {
         big_copy.as_secs_f64() * 1000.0,
         filled.as_secs_f64()
     ));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }
 
 #[tokio::main]

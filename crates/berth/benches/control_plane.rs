@@ -9,11 +9,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+mod support;
+
+use std::time::{Duration, Instant};
 
 struct Figures(Vec<Duration>);
 
@@ -28,28 +26,8 @@ impl Figures {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .env("BERTH_HOME", dir.path().join("home"))
-        .env("BERTH_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("berth listening on ")
-        .unwrap()
-        .to_string();
-    let token = std::fs::read_to_string(dir.path().join("data/admin-token"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let server = support::start(dir.path(), None, &[]);
+    let (url, token) = (server.url.clone(), server.token.clone());
     let http = reqwest::Client::new();
 
     let project = |slug: &'static str| {
@@ -157,10 +135,7 @@ async fn main() {
         ));
     }
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    drop(server);
 
     println!(
         "\nberth control-plane benchmark (release build, embedded SQLite, one keep-alive HTTP connection, sequential requests)\n"

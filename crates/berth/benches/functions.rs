@@ -16,11 +16,7 @@
 
 mod support;
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 const APP: &str = r#"
 import { query, mutation } from "./_generated/server";
@@ -237,30 +233,8 @@ async fn main() {
 /// Starts a server on `db` (None: the embedded default) and measures it beside its baselines.
 async fn run(label: &str, db: Option<&str>, rows: &mut Vec<(String, String)>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .env("BERTH_HOME", dir.path().join("home"))
-        .env("BERTH_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(db) = db {
-        cmd.args(["--database-url", db]);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("berth listening on ")
-        .unwrap()
-        .to_string();
-    let token = std::fs::read_to_string(dir.path().join("data/admin-token"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let server = support::start(dir.path(), db, &[]);
+    let (url, token) = (server.url.clone(), server.token.clone());
     let http = reqwest::Client::new();
     let auth = format!("Bearer {token}");
 
@@ -397,8 +371,5 @@ async fn run(label: &str, db: Option<&str>, rows: &mut Vec<(String, String)>) {
         ),
     ));
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    drop(server);
 }

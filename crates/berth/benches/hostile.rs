@@ -8,9 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -137,28 +137,8 @@ async fn attack(
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .env("BERTH_HOME", dir.path().join("home"))
-        .env("BERTH_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("berth listening on ")
-        .unwrap()
-        .to_string();
-    let token = std::fs::read_to_string(dir.path().join("data/admin-token"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let server = support::start(dir.path(), None, &[]);
+    let (url, token) = (server.url.clone(), server.token.clone());
     let http = reqwest::Client::new();
     let mut names = Vec::new();
     for (reference, path, source) in [("dev/good", "good.ts", GOOD), ("dev/bad", "bad.ts", BAD)] {
@@ -201,8 +181,7 @@ async fn main() {
     )
     .await;
     let after = neighbour(&url, &good).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 
     println!(
         "\nberth noisy-neighbour benchmark (release build, {} cores, {RUN:?} per row)\n",

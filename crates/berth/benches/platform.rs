@@ -11,73 +11,14 @@
 mod support;
 
 use std::{
-    io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::Command,
     time::{Duration, Instant},
 };
 
 const PING: &str =
     "import { query } from './_generated/server';\nexport const ping = query(async () => 1);\n";
 const SEED: &str = "import { internalMutation } from './_generated/server';\nexport const thousand = internalMutation(async (ctx) => { for (let i = 0; i < 1000; i++) { await ctx.db.insert('messages', { author: 'seed', body: `message ${i}` }); } return 1000; });\n";
-
-struct Server {
-    child: Child,
-    url: String,
-    token: String,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path, db: Option<&str>) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--min-expiration",
-        "1s",
-        "--reap-interval",
-        "3s",
-        "--data-dir",
-    ])
-    .arg(dir.join("data"))
-    .env("BERTH_HOME", dir.join("home"))
-    .env("BERTH_LOG", "warn")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
-    if let Some(db) = db {
-        cmd.args(["--database-url", db]);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("berth listening on ")
-        .unwrap()
-        .to_string();
-    let token = std::fs::read_to_string(dir.join("data/admin-token"))
-        .unwrap()
-        .trim()
-        .to_string();
-    Server {
-        child,
-        url,
-        token,
-        dir: dir.to_path_buf(),
-    }
-}
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -96,7 +37,7 @@ fn pct(v: &mut [Duration], p: f64) -> f64 {
 
 struct Bench {
     http: reqwest::Client,
-    s: Server,
+    s: support::Server,
     created: usize,
 }
 
@@ -191,7 +132,7 @@ impl Bench {
     }
 }
 
-async fn preview_cycle(s: &Server) -> f64 {
+async fn preview_cycle(s: &support::Server) -> f64 {
     let http = reqwest::Client::new();
     let key: serde_json::Value = http
         .post(format!("{}/v1/projects/1/create_preview_deploy_key", s.url))
@@ -278,7 +219,11 @@ async fn reaper_round(b: &mut Bench) -> (f64, u64) {
 
 async fn run(label: &str, db: Option<&str>, rows: &mut Vec<(String, String)>) {
     let dir = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), db);
+    let s = support::start(
+        dir.path(),
+        db,
+        &["--min-expiration", "1s", "--reap-interval", "3s"],
+    );
     let pid = s.child.id();
     let mut b = Bench {
         http: reqwest::Client::new(),

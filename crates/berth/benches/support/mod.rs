@@ -1,6 +1,66 @@
-//! What the benchmarks share: a scratch PostgreSQL schema, dropped when the benchmark ends.
+//! What the benchmarks share: a release `berth serve` on a scratch directory, and a scratch
+//! PostgreSQL schema, dropped when the benchmark ends.
 
-use std::process::{Command, Stdio};
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+};
+
+/// A running `berth serve` (stopped with SIGTERM when dropped).
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    /// The first admin's access token (empty when this server did not bootstrap one).
+    pub token: String,
+    pub dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the benchmarked binary on `dir/data` (home `dir/home`), on `db` when given (else the
+/// embedded store), with `extra` flags; returns once it listens.
+pub fn start(dir: &Path, db: Option<&str>, extra: &[&str]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(extra)
+        .env("BERTH_HOME", dir.join("home"))
+        .env("BERTH_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(db) = db {
+        cmd.args(["--database-url", db]);
+    }
+    let mut child = cmd.spawn().expect("start berth serve");
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    let url = line
+        .trim()
+        .strip_prefix("berth listening on ")
+        .unwrap_or_else(|| panic!("berth serve did not start: {line:?}"))
+        .to_string();
+    let token = std::fs::read_to_string(dir.join("data/admin-token"))
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default();
+    Server {
+        child,
+        url,
+        token,
+        dir: dir.to_path_buf(),
+    }
+}
 
 /// A fresh schema in the database named by `BERTH_TEST_DATABASE_URL` (default
 /// `postgres://postgres@127.0.0.1:5432/test`), made and dropped with `psql`.
