@@ -4,86 +4,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use axum::{
-    Router,
     body::Body,
     http::{Request, Response, header},
 };
-use berth_control::{Control, ControlConfig};
-use berth_model::{Plan, time::ManualClock};
-use berth_server::{AppState, dashboard::session, metrics::Metrics, routes};
-use std::sync::Arc;
+use berth_server::dashboard::session;
 use tower::ServiceExt;
 
-struct World {
-    app: Router,
-    admin_token: String,
-    deploy_key: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let store = berth_store::open(dir.path(), None).await.unwrap();
-    let control = Arc::new(Control::new(
-        store,
-        Arc::new(ManualClock::new(1_800_000_000_000)),
-        ControlConfig {
-            default_plan: Plan::Business,
-            regions: vec!["us".into()],
-            public_url: "http://berth.test".into(),
-            min_expiration_ms: 60_000,
-            max_expiration_ms: 365 * 24 * 3_600_000,
-            log_retention: 100,
-        },
-    ));
-    let boot = control.bootstrap(dir.path()).await.unwrap();
-    let admin_token = boot.admin_token.expose().to_string();
-    let admin = control.authenticate(&admin_token).await.unwrap();
-    let d = control
-        .create_deployment(
-            &admin,
-            1,
-            berth_api::CreateDeploymentRequest {
-                deployment_type: "dev".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let deploy_key = control
-        .create_deploy_key(
-            &admin,
-            &d.name,
-            berth_api::CreateDeployKeyRequest {
-                name: "k".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .deploy_key;
-    let runtime = berth_runtime::Pool::new(
-        1,
-        berth_runtime::Limits::default(),
-        tokio::runtime::Handle::current(),
-    )
-    .unwrap();
-    let (app, _) = routes::router(AppState {
-        control,
-        metrics: Arc::new(Metrics::default()),
-        runtime: Arc::new(runtime),
-    });
-    World {
-        app,
-        admin_token,
-        deploy_key,
-        _dir: dir,
-    }
-}
-
 async fn send(
-    w: &World,
+    w: &common::World,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
@@ -121,7 +52,7 @@ fn header<'a>(r: &'a Response<Body>, name: &str) -> &'a str {
 
 #[tokio::test]
 async fn every_page_is_the_app_with_security_headers() {
-    let w = world().await;
+    let w = common::world().await;
     for path in [
         "/dashboard",
         "/dashboard/",
@@ -152,8 +83,8 @@ async fn every_page_is_the_app_with_security_headers() {
 
 #[tokio::test]
 async fn signing_in_sets_an_httponly_cookie_and_a_csrf_token() {
-    let w = world().await;
-    let body = serde_json::json!({"token": w.admin_token});
+    let w = common::world().await;
+    let body = serde_json::json!({"token": w.token});
     let (r, text) = send(&w, "POST", "/dashboard/session", &[], Some(body)).await;
     assert_eq!(r.status(), 200, "{text}");
     assert!(text.contains("\"username\":\"admin\""));
@@ -173,9 +104,9 @@ async fn signing_in_sets_an_httponly_cookie_and_a_csrf_token() {
         .find(|c| c.starts_with("berth_csrf="))
         .unwrap();
     assert!(!csrf_cookie.contains("HttpOnly"), "the page must read it");
-    assert!(csrf_cookie.contains(&session::csrf_token(&w.admin_token)));
+    assert!(csrf_cookie.contains(&session::csrf_token(&w.token)));
     assert!(
-        !csrf_cookie.contains(&w.admin_token),
+        !csrf_cookie.contains(&w.token),
         "the readable cookie must not hold the token"
     );
 
@@ -185,7 +116,7 @@ async fn signing_in_sets_an_httponly_cookie_and_a_csrf_token() {
         (w.deploy_key.as_str(), None, 400, "NotAnAccessToken"),
         ("", None, 400, "MissingToken"),
         (
-            w.admin_token.as_str(),
+            w.token.as_str(),
             Some("http://evil.example"),
             403,
             "Forbidden",
@@ -222,9 +153,9 @@ async fn signing_in_sets_an_httponly_cookie_and_a_csrf_token() {
 
 #[tokio::test]
 async fn a_session_reads_freely_but_changes_only_with_its_csrf_token() {
-    let w = world().await;
-    let cookie = format!("berth_session={}", w.admin_token);
-    let csrf = session::csrf_token(&w.admin_token);
+    let w = common::world().await;
+    let cookie = format!("berth_session={}", w.token);
+    let csrf = session::csrf_token(&w.token);
     let (r, text) = send(&w, "GET", "/v1/me", &[("cookie", &cookie)], None).await;
     assert_eq!(r.status(), 200, "{text}");
     let (r, _) = send(

@@ -6,78 +6,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use axum::{
-    Router,
     body::Body,
     extract::ConnectInfo,
     http::{Request, StatusCode},
 };
-use berth_control::{Control, ControlConfig};
-use berth_model::{Plan, time::ManualClock};
-use berth_server::{AppState, metrics::Metrics, routes};
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use berth_server::routes;
+use std::{net::SocketAddr, time::Duration};
 use tower::ServiceExt;
 
-struct World {
-    app: Router,
-    token: String,
-    deployment: String,
-    clock: ManualClock,
-    _dir: tempfile::TempDir,
-}
-
-async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let store = berth_store::open(dir.path(), None).await.unwrap();
-    let clock = ManualClock::new(1_800_000_000_000);
-    let control = Arc::new(Control::new(
-        store,
-        Arc::new(clock.clone()),
-        ControlConfig {
-            default_plan: Plan::Business,
-            regions: vec!["us".into()],
-            public_url: "http://berth.test".into(),
-            min_expiration_ms: 60_000,
-            max_expiration_ms: 365 * 24 * 3_600_000,
-            log_retention: 100,
-        },
-    ));
-    let boot = control.bootstrap(dir.path()).await.unwrap();
-    let token = boot.admin_token.expose().to_string();
-    let admin = control.authenticate(&token).await.unwrap();
-    let deployment = control
-        .create_deployment(
-            &admin,
-            1,
-            berth_api::CreateDeploymentRequest {
-                deployment_type: "dev".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .name;
-    let runtime = berth_runtime::Pool::new(
-        1,
-        berth_runtime::Limits::default(),
-        tokio::runtime::Handle::current(),
-    )
-    .unwrap();
-    let (app, _) = routes::router(AppState {
-        control,
-        metrics: Arc::new(Metrics::default()),
-        runtime: Arc::new(runtime),
-    });
-    World {
-        app,
-        token,
-        deployment,
-        clock,
-        _dir: dir,
-    }
-}
-
-async fn send(w: &World, req: Request<Body>) -> (StatusCode, String) {
+async fn send(w: &common::World, req: Request<Body>) -> (StatusCode, String) {
     let resp = tokio::time::timeout(Duration::from_secs(20), w.app.clone().oneshot(req))
         .await
         .expect("the server answered within 20 s")
@@ -89,7 +29,7 @@ async fn send(w: &World, req: Request<Body>) -> (StatusCode, String) {
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn concrete(w: &World, path: &str) -> String {
+fn concrete(w: &common::World, path: &str) -> String {
     path.replace("{team}", "default")
         .replace("{project}", "default")
         .replace("{id}", "1")
@@ -141,7 +81,7 @@ fn check(route: &str, what: &str, status: StatusCode, body: &str, reads_body: bo
 
 #[tokio::test]
 async fn malformed_requests_to_every_route_get_a_clean_4xx() {
-    let w = world().await;
+    let w = common::world().await;
     let mut deep = String::new();
     for _ in 0..100_000 {
         deep.push('[');
@@ -251,7 +191,7 @@ fn me(token: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn authentication_failures_are_rate_limited_per_source() {
-    let w = world().await;
+    let w = common::world().await;
     let attacker = [10, 0, 0, 66];
     for i in 0..berth_control::auth::MAX_AUTH_FAILURES {
         let (status, _) = send(&w, from(attacker, me(&format!("berth_at_guess{i}")))).await;
