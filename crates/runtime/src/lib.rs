@@ -40,7 +40,8 @@ impl UdfKind {
         }
     }
 
-    fn title(self) -> &'static str {
+    /// The name Convex's wire formats use (`udfType`): `Query`, `Mutation`, `Action`.
+    pub fn title(self) -> &'static str {
         match self {
             UdfKind::Query => "Query",
             UdfKind::Mutation => "Mutation",

@@ -19,7 +19,7 @@ use axum::{Json, extract::State, http::HeaderMap};
 use berth_api::ErrorBody;
 use berth_control::Principal;
 use berth_model::Error;
-use berth_runtime::{UdfKind, isolate::FunctionInfo};
+use berth_runtime::isolate::FunctionInfo;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::io::Read;
@@ -212,7 +212,7 @@ fn analysis_functions(functions: &[FunctionInfo]) -> Value {
         if let Some(list) = entry["functions"].as_array_mut() {
             list.push(json!({
                 "name": name,
-                "udfType": match f.kind { UdfKind::Query => "Query", UdfKind::Mutation => "Mutation", UdfKind::Action => "Action" },
+                "udfType": f.kind.title(),
                 "visibility": {"kind": if f.internal { "internal" } else { "public" }},
                 "args": if f.args.is_null() { Value::Null } else { Value::String(f.args.to_string()) },
                 "returns": if f.returns.is_null() { Value::Null } else { Value::String(f.returns.to_string()) },

@@ -135,14 +135,7 @@ async fn call(
                 e,
             ))
         })?;
-    let udf_type = result.kind.map(|k| {
-        match k {
-            UdfKind::Query => "Query",
-            UdfKind::Mutation => "Mutation",
-            UdfKind::Action => "Action",
-        }
-        .to_string()
-    });
+    let udf_type = result.kind.map(|k| k.title().to_string());
     let mut entries: Vec<berth_control::logs::LogEntry> = result
         .logs
         .iter()
@@ -336,9 +329,10 @@ pub async fn run(
         Some((module, export)) => format!("{module}:{export}"),
         None => path.clone(),
     };
-    let target = s.control.call_target(c.as_ref(), &name).await?;
+    // Refuse what the caller may not reach before analyzing any code.
+    s.control.call_target(c.as_ref(), &name).await?;
     let docs = deployment_docs(&s, &name).await?;
-    let kind = function_kind(&s, &target, docs, &function).await;
+    let kind = function_kind(&s, docs, &function).await;
     call(
         &s,
         c,
@@ -355,11 +349,10 @@ pub async fn run(
 /// The kind of a function, from the deployment's current code (for `/api/run`).
 async fn function_kind(
     s: &AppState,
-    target: &CallTarget,
     docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
     function: &str,
 ) -> Option<UdfKind> {
-    let functions = current_functions(s, target, docs).await.ok()?;
+    let functions = current_functions(s, docs).await.ok()?;
     let canonical = berth_runtime::canonical_path(function);
     functions
         .into_iter()
@@ -367,9 +360,9 @@ async fn function_kind(
         .map(|f| f.kind)
 }
 
-async fn current_functions(
+/// The functions the deployment's current code exports.
+pub(super) async fn current_functions(
     s: &AppState,
-    _target: &CallTarget,
     docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
 ) -> ApiResult<Vec<FunctionInfo>> {
     let modules = blocking(move || docs.modules())
@@ -511,10 +504,10 @@ pub async fn functions(
     Caller(c): Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<FunctionSpec>>> {
-    let target = edit_target(&s, c, &name, "listing functions").await?;
+    edit_target(&s, c, &name, "listing functions").await?;
     let docs = deployment_docs(&s, &name).await?;
     Ok(Json(
-        current_functions(&s, &target, docs)
+        current_functions(&s, docs)
             .await?
             .iter()
             .map(spec)

@@ -224,18 +224,16 @@ async fn answer(
             table_data(docs, &args).await.map_err(store_error)
         }
         Some("modules:apiSpec" | "modules:apiSpec:default") => {
-            let modules = blocking(move || docs.modules())
+            let functions = super::deployment_api::current_functions(s, docs)
                 .await
-                .map_err(store_error)?;
-            let sources = modules.into_iter().map(|m| (m.path, m.source)).collect();
-            let (_, functions) = s.runtime.analyze(sources).await?;
+                .map_err(|e| e.0.message)?;
             Ok(Value::Array(
                 functions
                     .iter()
                     .map(|f| {
                         json!({
                             "identifier": f.path,
-                            "functionType": match f.kind { UdfKind::Query => "Query", UdfKind::Mutation => "Mutation", UdfKind::Action => "Action" },
+                            "functionType": f.kind.title(),
                             "visibility": {"kind": if f.internal { "internal" } else { "public" }},
                             "args": f.args.to_string(),
                             "returns": f.returns.to_string(),
