@@ -299,8 +299,8 @@ async fn create(client: &Client, g: &Global, args: CreateDeploymentArgs, out: &O
         }
     }
     let p = target::project(client, &team, &project).await?;
-    let copy_data_from = match &args.copy_data_from {
-        Some(sel) => Some(target::resolve(client, g, sel).await?.name),
+    let copy_source = match &args.copy_data_from {
+        Some(sel) => Some(target::resolve(client, g, sel).await?),
         None => None,
     };
     let req = CreateDeploymentRequest {
@@ -314,7 +314,7 @@ async fn create(client: &Client, g: &Global, args: CreateDeploymentArgs, out: &O
             && reference.is_none())
         .then_some(branch)
         .flatten(),
-        copy_data_from: copy_data_from.clone(),
+        copy_data_from: copy_source.as_ref().map(|d| d.name.clone()),
         copy_env: args.copy_env.then_some(true),
     };
     if args.if_not_exists && reference.is_none() {
@@ -357,9 +357,9 @@ async fn create(client: &Client, g: &Global, args: CreateDeploymentArgs, out: &O
                 d.expires_at
                     .map(|t| format!(", expires {}", time(t)))
                     .unwrap_or_default(),
-                copy_data_from
+                copy_source
                     .as_ref()
-                    .map(|s| format!(", with a copy of {s}'s data"))
+                    .map(|s| format!(", with a copy of the data of {} ({})", s.reference, s.name))
                     .unwrap_or_default()
             ));
             d
