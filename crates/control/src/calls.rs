@@ -62,6 +62,21 @@ impl Control {
         })
     }
 
+    /// The own data (documents, code, variables) of a deployment a call has resolved: reached
+    /// through its row, never through a name from the request.
+    pub async fn deployment_docs(
+        &self,
+        target: &CallTarget,
+    ) -> Result<std::sync::Arc<dyn berth_store::docs::DocStore>, Error> {
+        self.store
+            .deployment_docs(target.deployment.id)
+            .await
+            .map_err(|e| match e {
+                berth_store::StoreError::NoDeployment(_) => deployment_not_found(&target.deployment.name),
+                e => internal("open deployment data")(e),
+            })
+    }
+
     /// Records a successful push; returns the new code version.
     pub async fn record_push(
         &self,

@@ -199,8 +199,13 @@ impl Control {
     }
 
     /// `POST /api/deployment/url_for_key`: the URL of the deployment a deploy key opens.
-    pub async fn url_for_key(&self, deploy_key: &str) -> Result<String, Error> {
-        let p = self.authenticate(deploy_key).await?;
+    /// Failed attempts count against `source` like every other authentication.
+    pub async fn url_for_key(
+        &self,
+        source: Option<std::net::IpAddr>,
+        deploy_key: &str,
+    ) -> Result<String, Error> {
+        let p = self.authenticate_from(source, deploy_key).await?;
         let a = self.key_deployment(&p, deploy_key).await?;
         Ok(self.deployment_url(&a.deployment.name))
     }
@@ -208,9 +213,10 @@ impl Control {
     /// `POST /api/deployment/team_and_project_for_key`.
     pub async fn team_and_project_for_key(
         &self,
+        source: Option<std::net::IpAddr>,
         deploy_key: &str,
     ) -> Result<TeamAndProject, Error> {
-        let p = self.authenticate(deploy_key).await?;
+        let p = self.authenticate_from(source, deploy_key).await?;
         match &p {
             Principal::DeploymentKey(_) => Ok(team_and_project(
                 &self.key_deployment(&p, deploy_key).await?,

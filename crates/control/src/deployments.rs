@@ -164,7 +164,7 @@ impl Control {
                         ),
                     ));
                 }
-                Some(a.deployment.name)
+                Some((a.deployment.id, a.deployment.name))
             }
             None if req.copy_env == Some(true) => {
                 return Err(Error::bad_request(
@@ -339,19 +339,19 @@ impl Control {
                 Err(e) => return Err(internal("create deployment")(e)),
             }
         };
-        self.seed_env(access.project.id, ty, &record.name).await?;
+        self.seed_env(access.project.id, ty, record.id).await?;
         let mut copied_ms = None;
-        if let Some(source) = &copy_from {
+        if let Some((source, _)) = &copy_from {
             let started = std::time::Instant::now();
             let copy_env = req.copy_env == Some(true);
             if let Err(e) = self
                 .store
-                .copy_deployment_data(source, &record.name, copy_env)
+                .copy_deployment_data(*source, record.id, copy_env)
                 .await
             {
                 // All or nothing: the deployment does not stay behind without its data.
                 let _ = self.store.delete_deployment(record.id).await;
-                self.drop_data(&record.name).await;
+                self.drop_data(&record).await;
                 return Err(internal("copy deployment data")(e));
             }
             copied_ms = Some(started.elapsed().as_millis() as u64);
@@ -362,7 +362,7 @@ impl Control {
             "create_deployment",
             &record.name,
             serde_json::json!({"project": access.project.slug, "reference": record.reference, "type": ty,
-                "expiresAt": record.expires_at, "copiedDataFrom": copy_from, "copyMs": copied_ms}),
+                "expiresAt": record.expires_at, "copiedDataFrom": copy_from.as_ref().map(|(_, n)| n), "copyMs": copied_ms}),
         )
         .await?;
         Ok(self.deployment_view(&record, &team.slug, &access.project.slug))
@@ -578,7 +578,7 @@ impl Control {
             .await
             .map_err(internal("delete deployment"))?;
         self.forget(&a.deployment.name);
-        self.drop_data(&a.deployment.name).await;
+        self.drop_data(&a.deployment).await;
         self.audit(
             Some(a.project.team.team.id),
             p,
@@ -623,7 +623,7 @@ impl Control {
         let started = std::time::Instant::now();
         let copy_env = req.copy_env == Some(true);
         self.store
-            .copy_deployment_data(&source.deployment.name, name, copy_env)
+            .copy_deployment_data(source.deployment.id, a.deployment.id, copy_env)
             .await
             .map_err(internal("copy deployment data"))?;
         self.audit(
@@ -640,10 +640,10 @@ impl Control {
 
     /// Deletes a deployment's own data once its row is gone. A failure leaves an orphan file that
     /// no deployment refers to; it is logged, not returned, since the deletion itself happened.
-    pub(crate) async fn drop_data(&self, name: &str) {
-        self.forget_deployment(name);
-        if let Err(e) = self.store.drop_deployment_data(name).await {
-            tracing::warn!(deployment = %name, error = %e, "could not delete the deployment's data files");
+    pub(crate) async fn drop_data(&self, d: &DeploymentRecord) {
+        self.forget_deployment(&d.name);
+        if let Err(e) = self.store.drop_deployment_data(d).await {
+            tracing::warn!(deployment = %d.name, error = %e, "could not delete the deployment's data files");
         }
     }
 
@@ -677,7 +677,7 @@ impl Control {
             .map_err(internal("reap deployment"))?;
         self.forget(&d.name);
         if deleted {
-            self.drop_data(&d.name).await;
+            self.drop_data(&d).await;
             tracing::info!(deployment = %d.name, reference = %d.reference, "reaped expired deployment");
             self.store
                 .append_audit(&berth_store::NewAuditEvent {

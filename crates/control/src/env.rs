@@ -74,7 +74,7 @@ impl Control {
         &self,
         project_id: i64,
         ty: DeploymentType,
-        deployment: &str,
+        deployment: i64,
     ) -> Result<(), Error> {
         let defaults: Vec<(String, Option<String>)> = self
             .store

@@ -109,6 +109,8 @@ impl Control {
     ) -> Result<Vec<DeployKey>, Error> {
         p.member("list deploy keys")?;
         let a = self.deployment_access(p, deployment).await?;
+        // A key's name, creator and expiry are the deployment's business: seen by who may edit it.
+        a.require_edit("listing its deploy keys")?;
         let keys = self
             .store
             .list_deploy_keys(KeyOwner::Deployment(a.deployment.id))

@@ -145,8 +145,12 @@ impl Control {
 /// Turns a storage failure into the user-facing error: the detail goes to the log, the user sees
 /// only that the server failed.
 pub(crate) fn internal(what: &str) -> impl FnOnce(StoreError) -> Error + '_ {
-    move |e| {
-        tracing::error!(error = %e, "{what}");
-        Error::internal()
+    move |e| match e {
+        // Passing and said so: 503 with what to do, not a 500.
+        StoreError::Busy(m) => Error::new(berth_model::ErrorKind::Overloaded, "Busy", m),
+        e => {
+            tracing::error!(error = %e, "{what}");
+            Error::internal()
+        }
     }
 }

@@ -81,7 +81,7 @@ impl Control {
             .map_err(internal("evict preview"))?;
         if deleted {
             self.forget(&victim.name);
-            self.drop_data(&victim.name).await;
+            self.drop_data(&victim).await;
             self.audit(
                 Some(team.id),
                 p,

@@ -3,7 +3,7 @@
 use crate::{Control, Principal, authz::project_not_found, internal};
 use berth_api::{AddMemberRequest, AddMemberResponse, Member};
 use berth_model::{Error, Role, token};
-use berth_store::{AddMember, MemberRecord};
+use berth_store::{AddMember, MemberRecord, StoreError};
 
 fn member_view(m: MemberRecord) -> Member {
     Member {
@@ -95,7 +95,10 @@ impl Control {
                 now: self.now(),
             })
             .await
-            .map_err(internal("add member"))?;
+            .map_err(|e| match e {
+                StoreError::LastAdmin => last_admin(&req.username, &access.team.slug),
+                e => internal("add member")(e),
+            })?;
         self.audit(
             Some(access.team.id),
             p,
@@ -146,7 +149,10 @@ impl Control {
         self.store
             .remove_member(access.team.id, target.user_id)
             .await
-            .map_err(internal("remove member"))?;
+            .map_err(|e| match e {
+                StoreError::LastAdmin => last_admin(username, &access.team.slug),
+                e => internal("remove member")(e),
+            })?;
         self.audit(
             Some(access.team.id),
             p,
@@ -156,6 +162,16 @@ impl Control {
         )
         .await
     }
+}
+
+/// The refusal of a change that would leave the team without an admin.
+fn last_admin(username: &str, team: &str) -> Error {
+    Error::conflict(
+        "LastAdmin",
+        format!(
+            "'{username}' is the last admin of team '{team}'; make another member admin first"
+        ),
+    )
 }
 
 #[cfg(test)]

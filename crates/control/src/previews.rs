@@ -60,6 +60,15 @@ impl Control {
                     ),
                 ));
             }
+            if !d.is_expired(now) {
+                // Reusing mints a key for it; recreating deletes it: both are edits, and an
+                // `editableBy=admins` preview is the admins' alone.
+                self.deployment_access(p, &d.name).await?.require_edit(if req.reuse {
+                    "claiming this preview"
+                } else {
+                    "recreating this preview"
+                })?;
+            }
             if d.is_expired(now) {
                 self.reap_expired_preview(&d).await?;
             } else if req.reuse {
@@ -70,7 +79,7 @@ impl Control {
                     .await
                     .map_err(internal("delete preview"))?;
                 self.forget(&d.name);
-                self.drop_data(&d.name).await;
+                self.drop_data(&d).await;
                 self.audit(Some(d.team_id), p, "delete_deployment", &d.name, serde_json::json!({"reference": d.reference, "reason": "recreated by a preview claim"}))
                     .await?;
             }

@@ -103,7 +103,7 @@ impl Control {
             .map_err(internal("delete project"))?;
         self.forget_all();
         for d in doomed {
-            self.drop_data(&d.name).await;
+            self.drop_data(&d).await;
         }
         self.audit(
             Some(access.team.team.id),

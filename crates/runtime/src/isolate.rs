@@ -62,8 +62,9 @@ impl Default for Limits {
     }
 }
 
-/// A function a deployment exports.
-#[derive(Debug, Clone, PartialEq)]
+/// A function a deployment exports. Stored with the code at push (as JSON), so listing
+/// functions never loads the modules again.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FunctionInfo {
     /// `messages.js:list`.
     pub path: String,
@@ -102,10 +103,20 @@ impl FunctionError {
     }
 }
 
+/// How a load stopped by its time limit starts its message.
+pub const LOAD_TOO_LONG: &str = "loading the modules took longer than";
+
 /// Why modules could not be loaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
 pub struct LoadError(pub String);
+
+impl LoadError {
+    /// The load was stopped by a limit (time or memory), not by an error in the code.
+    pub fn hit_limit(&self) -> bool {
+        self.0.contains(LOAD_TOO_LONG) || self.0.contains("out of memory")
+    }
+}
 
 #[derive(Clone)]
 struct Sources(Rc<HashMap<String, String>>);
@@ -244,14 +255,21 @@ impl Isolate {
             poisoned: false,
             env_seen: None,
         };
+        // Loading runs a module's top level: it is charged like a call, with a time limit,
+        // demotion and the slow lane once it has used DEMOTE_AFTER of CPU.
         isolate
             .deadline
             .set(Some(Instant::now() + limits.action_time));
+        isolate
+            .demote_at
+            .set(Some(crate::pool::thread_cpu_time() + DEMOTE_AFTER));
         let loaded = isolate.load(modules);
         isolate.deadline.set(None);
+        isolate.demote_at.set(None);
+        crate::pool::leave_slow_lane();
         if isolate.tripped.get() {
             return Err(LoadError(format!(
-                "loading the modules took longer than {:?} (a loop at the top level of a module?)",
+                "{LOAD_TOO_LONG} {:?} (a loop at the top level of a module?)",
                 limits.action_time
             )));
         }
@@ -744,6 +762,21 @@ fn nested(
     };
     let args: Json = serde_json::from_str(&d.args).unwrap_or(Json::Null);
     let name = args.get("name").and_then(Json::as_str).unwrap_or_default();
+    let caller = host
+        .borrow()
+        .frames
+        .last()
+        .map(|f| (f.kind, f.function.clone()));
+    if let Some((caller_kind, caller)) = caller
+        && caller_kind != UdfKind::Action
+    {
+        // A query or mutation runs in one transaction: calling out would write outside it (or,
+        // from a mutation, wait on its own deployment's write lock).
+        return fail(format!(
+            "{name} was not run: {caller} is a {} and only actions may call other functions (ctx.runQuery, ctx.runMutation, ctx.runAction); call a helper function directly instead",
+            caller_kind.as_str()
+        ));
+    }
     if host.borrow().frames.len() >= MAX_NESTING {
         return fail(format!(
             "{name} was not run: functions may call functions at most {MAX_NESTING} deep (an action calling itself without end?)"

@@ -24,7 +24,8 @@ pub use pool::{CallRequest, CallResult, Pool, PushResult};
 pub use syscalls::LogLine;
 
 /// The kinds of function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum UdfKind {
     Query,
     Mutation,

@@ -47,6 +47,14 @@ pub struct CallResult {
 /// Compiled modules and the functions they export, or an error naming file and line.
 pub type PushResult = Result<(Vec<CompiledModule>, Vec<FunctionInfo>), String>;
 
+/// What a job holds of its deployment's share of the workers, from admission until a worker
+/// has finished with it: a caller that goes away does not give the share back early.
+struct Held {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    /// The one turn of a deployment cooling off after hitting a limit.
+    _turn: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
 enum Job {
     Call {
         deployment: String,
@@ -54,11 +62,47 @@ enum Job {
         docs: Arc<dyn DocStore>,
         request: CallRequest,
         reply: oneshot::Sender<CallResult>,
+        _held: Held,
+    },
+    /// The functions of a deployment's current code, from its isolate (code pushed before
+    /// berth stored them with the code).
+    Describe {
+        deployment: String,
+        version: i64,
+        docs: Arc<dyn DocStore>,
+        reply: oneshot::Sender<Result<Vec<FunctionInfo>, LoadFailure>>,
+        _held: Held,
     },
     Analyze {
         modules: Vec<(String, String)>,
-        reply: oneshot::Sender<PushResult>,
+        reply: oneshot::Sender<Result<(Vec<CompiledModule>, Vec<FunctionInfo>), LoadFailure>>,
+        _held: Held,
     },
+}
+
+/// Why code could not be loaded, and whether a limit stopped it (which cools the deployment off).
+struct LoadFailure {
+    message: String,
+    hit_limit: bool,
+}
+
+/// A deployment's share of the workers: permits, and how many calls wait for one.
+struct Share {
+    permits: Arc<tokio::sync::Semaphore>,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// How many calls of one deployment may wait for a worker; past that, calls are refused (503)
+/// at once instead of queueing without end.
+pub const MAX_WAITING: usize = 512;
+
+/// Counts a waiting call until dropped.
+struct Waiting(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 thread_local! {
@@ -178,7 +222,7 @@ pub struct Pool {
     /// Per deployment, how many workers its calls may hold at once: half of them, so a
     /// deployment running away (loops, slow actions) leaves the other half to its neighbours.
     per_deployment: usize,
-    permits: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    shares: Mutex<HashMap<String, Share>>,
     /// Deployments cooling off after a call hit a limit: until when, and the one permit their
     /// calls take turns on meanwhile.
     cooling: Mutex<HashMap<String, (std::time::Instant, Arc<tokio::sync::Semaphore>)>>,
@@ -202,7 +246,7 @@ impl Pool {
         Ok(Pool {
             sender: Mutex::new(sender),
             per_deployment: (workers / 2).max(1),
-            permits: Mutex::new(HashMap::new()),
+            shares: Mutex::new(HashMap::new()),
             cooling: Mutex::new(HashMap::new()),
         })
     }
@@ -215,28 +259,29 @@ impl Pool {
             .map_err(|_| "the function runtime has stopped".to_string())
     }
 
-    /// Calls a function of `deployment` whose code is at `version`.
-    pub async fn call(
-        &self,
-        deployment: &str,
-        version: i64,
-        docs: Arc<dyn DocStore>,
-        request: CallRequest,
-    ) -> Result<CallResult, String> {
-        let semaphore = {
-            let mut permits = self
-                .permits
-                .lock()
-                .map_err(|_| "the function runtime is unavailable".to_string())?;
-            if permits.len() > 10_000 {
-                permits.retain(|_, s| Arc::strong_count(s) > 1);
+    /// Waits for a place of `deployment` among the workers (its share, and its one turn while
+    /// it cools off). Refuses at once when too many of its calls wait already.
+    async fn admit(&self, deployment: &str) -> Result<Held, String> {
+        let unavailable = || "the function runtime is unavailable".to_string();
+        let (semaphore, waiting) = {
+            let mut shares = self.shares.lock().map_err(|_| unavailable())?;
+            if shares.len() > 10_000 {
+                shares.retain(|_, s| Arc::strong_count(&s.permits) > 1);
             }
-            permits
-                .entry(deployment.to_string())
-                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.per_deployment)))
-                .clone()
+            let share = shares.entry(deployment.to_string()).or_insert_with(|| Share {
+                permits: Arc::new(tokio::sync::Semaphore::new(self.per_deployment)),
+                waiting: Default::default(),
+            });
+            (share.permits.clone(), share.waiting.clone())
         };
-        let _permit = semaphore
+        let before = waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _waiting = Waiting(waiting);
+        if before >= MAX_WAITING {
+            return Err(format!(
+                "deployment {deployment} is overloaded: {MAX_WAITING} of its calls are already waiting for a worker; retry with backoff"
+            ));
+        }
+        let permit = semaphore
             .acquire_owned()
             .await
             .map_err(|_| "the function runtime has stopped".to_string())?;
@@ -247,7 +292,7 @@ impl Pool {
             c.retain(|_, (until, _)| *until > now);
             c.get(deployment).map(|(_, s)| s.clone())
         });
-        let _turn = match cooling {
+        let turn = match cooling {
             Some(s) => Some(
                 s.acquire_owned()
                     .await
@@ -255,6 +300,31 @@ impl Pool {
             ),
             None => None,
         };
+        Ok(Held {
+            _permit: permit,
+            _turn: turn,
+        })
+    }
+
+    /// Makes `deployment` run one call at a time for [`COOL_OFF`].
+    fn cool_off(&self, deployment: &str) {
+        if let Ok(mut c) = self.cooling.lock() {
+            let until = std::time::Instant::now() + COOL_OFF;
+            c.entry(deployment.to_string())
+                .and_modify(|(u, _)| *u = until)
+                .or_insert_with(|| (until, Arc::new(tokio::sync::Semaphore::new(1))));
+        }
+    }
+
+    /// Calls a function of `deployment` whose code is at `version`.
+    pub async fn call(
+        &self,
+        deployment: &str,
+        version: i64,
+        docs: Arc<dyn DocStore>,
+        request: CallRequest,
+    ) -> Result<CallResult, String> {
+        let held = self.admit(deployment).await?;
         let (reply, answer) = oneshot::channel();
         self.send(Job::Call {
             deployment: deployment.to_string(),
@@ -262,29 +332,64 @@ impl Pool {
             docs,
             request,
             reply,
+            _held: held,
         })?;
         let result = answer
             .await
             .map_err(|_| "the function runtime failed while running this call".to_string())?;
-        if result.hit_limit
-            && let Ok(mut c) = self.cooling.lock()
-        {
-            let until = std::time::Instant::now() + COOL_OFF;
-            c.entry(deployment.to_string())
-                .and_modify(|(u, _)| *u = until)
-                .or_insert_with(|| (until, Arc::new(tokio::sync::Semaphore::new(1))));
+        if result.hit_limit {
+            self.cool_off(deployment);
         }
         Ok(result)
     }
 
-    /// Compiles and loads uploaded modules (path, source) in a fresh isolate, without touching
-    /// any deployment.
-    pub async fn analyze(&self, modules: Vec<(String, String)>) -> PushResult {
+    /// The functions of `deployment`'s code at `version`, from its isolate, loaded like a call
+    /// (for code pushed before berth stored its functions with it).
+    pub async fn describe(
+        &self,
+        deployment: &str,
+        version: i64,
+        docs: Arc<dyn DocStore>,
+    ) -> Result<Vec<FunctionInfo>, String> {
+        let held = self.admit(deployment).await?;
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Analyze { modules, reply })?;
-        answer
+        self.send(Job::Describe {
+            deployment: deployment.to_string(),
+            version,
+            docs,
+            reply,
+            _held: held,
+        })?;
+        let result = answer
             .await
-            .map_err(|_| "the function runtime failed while loading the modules".to_string())?
+            .map_err(|_| "the function runtime failed while loading the code".to_string())?;
+        result.map_err(|f| {
+            if f.hit_limit {
+                self.cool_off(deployment);
+            }
+            f.message
+        })
+    }
+
+    /// Compiles and loads uploaded modules (path, source) in a fresh isolate, without touching
+    /// the deployment's code; the work is charged to `deployment` like one of its calls.
+    pub async fn analyze(&self, deployment: &str, modules: Vec<(String, String)>) -> PushResult {
+        let held = self.admit(deployment).await?;
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Analyze {
+            modules,
+            reply,
+            _held: held,
+        })?;
+        let result = answer
+            .await
+            .map_err(|_| "the function runtime failed while loading the modules".to_string())?;
+        result.map_err(|f| {
+            if f.hit_limit {
+                self.cool_off(deployment);
+            }
+            f.message
+        })
     }
 }
 
@@ -337,15 +442,44 @@ fn worker(
             Err(_) => return,
         };
         match job {
-            Job::Analyze { modules, reply } => {
-                let result = compile_all(&modules).and_then(|compiled| {
-                    let isolate =
-                        Isolate::new(&compiled, limits, handle.clone()).map_err(|e| e.0)?;
-                    let mut functions: Vec<FunctionInfo> =
-                        isolate.functions.values().cloned().collect();
-                    functions.sort_by(|a, b| a.path.cmp(&b.path));
-                    Ok((compiled, functions))
-                });
+            Job::Analyze {
+                modules,
+                reply,
+                _held,
+            } => {
+                let result = compile_all(&modules)
+                    .map_err(|message| LoadFailure {
+                        message,
+                        hit_limit: false,
+                    })
+                    .and_then(|compiled| {
+                        let isolate = Isolate::new(&compiled, limits, handle.clone()).map_err(
+                            |e| LoadFailure {
+                                hit_limit: e.hit_limit(),
+                                message: e.0,
+                            },
+                        )?;
+                        let mut functions: Vec<FunctionInfo> =
+                            isolate.functions.values().cloned().collect();
+                        functions.sort_by(|a, b| a.path.cmp(&b.path));
+                        Ok((compiled, functions))
+                    });
+                let _ = reply.send(result);
+            }
+            Job::Describe {
+                deployment,
+                version,
+                docs,
+                reply,
+                _held,
+            } => {
+                let result = cached(&mut cache, &mut order, &deployment, version, &docs, limits, &handle)
+                    .map(|iso| {
+                        let mut functions: Vec<FunctionInfo> =
+                            iso.functions.values().cloned().collect();
+                        functions.sort_by(|a, b| a.path.cmp(&b.path));
+                        functions
+                    });
                 let _ = reply.send(result);
             }
             Job::Call {
@@ -354,36 +488,19 @@ fn worker(
                 docs,
                 request,
                 reply,
+                _held,
             } => {
-                let stale = cache
-                    .get(&deployment)
-                    .is_none_or(|(v, iso)| *v != version || iso.poisoned);
-                if stale {
-                    cache.remove(&deployment);
-                    match load(&docs, limits, &handle) {
-                        Ok(iso) => {
-                            cache.insert(deployment.clone(), (version, iso));
-                            order.retain(|d| d != &deployment);
-                            order.push_back(deployment.clone());
-                            while order.len() > CACHE_PER_WORKER {
-                                if let Some(old) = order.pop_front() {
-                                    cache.remove(&old);
-                                }
-                            }
-                        }
-                        Err(message) => {
-                            let _ = reply.send(CallResult {
-                                outcome: Outcome::Error(FunctionError::refused(message)),
-                                logs: Vec::new(),
-                                kind: None,
-                                hit_limit: false,
-                            });
-                            continue;
-                        }
+                let iso = match cached(&mut cache, &mut order, &deployment, version, &docs, limits, &handle) {
+                    Ok(iso) => iso,
+                    Err(failure) => {
+                        let _ = reply.send(CallResult {
+                            outcome: Outcome::Error(FunctionError::refused(failure.message)),
+                            logs: Vec::new(),
+                            kind: None,
+                            hit_limit: failure.hit_limit,
+                        });
+                        continue;
                     }
-                }
-                let Some((_, iso)) = cache.get_mut(&deployment) else {
-                    continue;
                 };
                 let env = match docs.env() {
                     Ok(e) => e,
@@ -419,25 +536,64 @@ fn worker(
                     kind,
                     hit_limit,
                 });
-                // A demoted thread hands its place to a fresh one at normal priority.
-                if DEMOTED.get()
-                    && spawn_worker(index, receiver.clone(), limits, handle.clone()).is_ok()
-                {
-                    return;
-                }
+            }
+        }
+        // A demoted thread hands its place to a fresh one at normal priority.
+        if DEMOTED.get() && spawn_worker(index, receiver.clone(), limits, handle.clone()).is_ok() {
+            return;
+        }
+    }
+}
+
+/// The worker's isolate of `deployment` at `version`, loading it (and caching it, evicting the
+/// least recently loaded beyond [`CACHE_PER_WORKER`]) when it has none or an older one.
+fn cached<'a>(
+    cache: &'a mut HashMap<String, (i64, Isolate)>,
+    order: &mut VecDeque<String>,
+    deployment: &str,
+    version: i64,
+    docs: &Arc<dyn DocStore>,
+    limits: Limits,
+    handle: &tokio::runtime::Handle,
+) -> Result<&'a mut Isolate, LoadFailure> {
+    let stale = cache
+        .get(deployment)
+        .is_none_or(|(v, iso)| *v != version || iso.poisoned);
+    if stale {
+        cache.remove(deployment);
+        let iso = load(docs, limits, handle)?;
+        cache.insert(deployment.to_string(), (version, iso));
+        order.retain(|d| d != deployment);
+        order.push_back(deployment.to_string());
+        while order.len() > CACHE_PER_WORKER {
+            if let Some(old) = order.pop_front() {
+                cache.remove(&old);
             }
         }
     }
+    cache
+        .get_mut(deployment)
+        .map(|(_, iso)| iso)
+        .ok_or_else(|| LoadFailure {
+            message: "the deployment's code could not be loaded; try again".into(),
+            hit_limit: false,
+        })
 }
 
 fn load(
     docs: &Arc<dyn DocStore>,
     limits: Limits,
     handle: &tokio::runtime::Handle,
-) -> Result<Isolate, String> {
+) -> Result<Isolate, LoadFailure> {
     let stored = docs.modules().map_err(|e| {
         tracing::error!(error = %e, "read deployment modules");
-        "the deployment's code could not be read; try again".to_string()
+        LoadFailure {
+            message: match e {
+                berth_store::StoreError::Busy(m) => m,
+                _ => "the deployment's code could not be read; try again".to_string(),
+            },
+            hit_limit: false,
+        }
     })?;
     let compiled: Vec<CompiledModule> = stored
         .into_iter()
@@ -449,6 +605,8 @@ fn load(
             hash: m.hash,
         })
         .collect();
-    Isolate::new(&compiled, limits, handle.clone())
-        .map_err(|e| format!("the deployment's code failed to load: {e}"))
+    Isolate::new(&compiled, limits, handle.clone()).map_err(|e| LoadFailure {
+        hit_limit: e.hit_limit(),
+        message: format!("the deployment's code failed to load: {e}"),
+    })
 }

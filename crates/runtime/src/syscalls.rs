@@ -209,9 +209,12 @@ impl Host {
         }
         if frame.tx.is_none() {
             let write = frame.kind == UdfKind::Mutation;
-            let tx = docs.begin(write).map_err(|e| {
-                tracing::error!(error = %e, "open deployment transaction");
-                "the deployment's database is unavailable; try again".to_string()
+            let tx = docs.begin(write).map_err(|e| match e {
+                berth_store::StoreError::Busy(m) => m,
+                e => {
+                    tracing::error!(error = %e, "open deployment transaction");
+                    "the deployment's database is unavailable; try again".to_string()
+                }
             })?;
             frame.tx = Some(tx);
         }

@@ -12,7 +12,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 struct Env {
     rt: tokio::runtime::Runtime,
-    pool: Pool,
+    pool: Arc<Pool>,
     docs: Arc<dyn DocStore>,
     _dir: tempfile::TempDir,
 }
@@ -56,7 +56,7 @@ fn env_with(modules: Vec<(String, String)>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let docs: Arc<dyn DocStore> =
         Arc::new(SqliteDocStore::open(&dir.path().join("d.sqlite3")).unwrap());
-    let (compiled, _functions) = rt.block_on(pool.analyze(modules)).unwrap();
+    let (compiled, _functions) = rt.block_on(pool.analyze("test-dep-1", modules)).unwrap();
     let records: Vec<ModuleRecord> = compiled
         .into_iter()
         .map(|m| ModuleRecord {
@@ -66,10 +66,10 @@ fn env_with(modules: Vec<(String, String)>) -> Env {
             hash: m.hash,
         })
         .collect();
-    docs.replace_modules(&records).unwrap();
+    docs.replace_modules(&records, "[]").unwrap();
     Env {
         rt,
-        pool,
+        pool: Arc::new(pool),
         docs,
         _dir: dir,
     }
@@ -371,6 +371,7 @@ fn push_errors_name_file_and_line() {
     let bad = |files: Vec<(&str, &str)>| {
         rt.block_on(
             pool.analyze(
+                "test-dep-1",
                 files
                     .into_iter()
                     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -549,4 +550,111 @@ export const badUrl = query({ args: {}, handler: async () => new URL("not a url"
     assert_eq!(again["uuid"], a["uuid"]);
     let err = e.err("web:badUrl", UdfKind::Query, json!({}));
     assert!(err.message.contains("Invalid URL"), "{}", err.message);
+}
+
+#[test]
+fn no_clock_or_random_source_moves_inside_a_query() {
+    let e = env();
+    let a = e.ok("edge:clocks", UdfKind::Query, json!({}));
+    let now = a["now"].clone();
+    assert!(now.is_number(), "{a}");
+    // Every way to the `Date` constructor reads the call's fixed time, however long it ran.
+    for key in ["ctorNow", "ctorNew", "sub"] {
+        assert_eq!(a[key], now, "{key} moved: {a}");
+    }
+    for key in ["protoNow", "protoNew"] {
+        assert!(a[key].is_null() || a[key] == now, "{key} moved: {a}");
+    }
+    let b = e.ok("edge:clocks", UdfKind::Query, json!({}));
+    assert_eq!(a["bytes"], b["bytes"], "same request, same random bytes");
+}
+
+#[test]
+fn only_actions_call_other_functions() {
+    let e = env();
+    for (path, kind) in [
+        ("edge:queryCallsMutation", UdfKind::Query),
+        ("edge:mutationCallsMutation", UdfKind::Mutation),
+    ] {
+        let err = e.err(path, kind, json!({}));
+        assert!(
+            err.message.contains("only actions may call other functions"),
+            "{path}: {}",
+            err.message
+        );
+    }
+    assert_eq!(
+        e.ok("edge:things", UdfKind::Query, json!({})),
+        json!([]),
+        "nothing was written through a refused nested call"
+    );
+}
+
+#[test]
+fn a_call_whose_caller_left_keeps_its_deployments_share_until_it_ends() {
+    // Two workers: each deployment may hold one of them.
+    let e = env();
+    let loop_call = CallRequest {
+        path: "edge:loop".into(),
+        kind: Some(UdfKind::Query),
+        internal_ok: false,
+        args: json!({}),
+        request_id: "gone".into(),
+    };
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64;
+    // The caller of a runaway query goes away after 50 ms; its job runs to its 500 ms limit.
+    let gone = e.rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_millis(50),
+            e.pool.call("test-dep-1", 1, e.docs.clone(), loop_call),
+        )
+        .await
+    });
+    assert!(gone.is_err(), "the loop cannot have finished in 50 ms");
+    let next = e.ok("edge:clocks", UdfKind::Query, json!({}));
+    let began = next["now"].as_f64().unwrap();
+    assert!(
+        began - started >= 400.0,
+        "the next call started {} ms after the runaway one, before that one's 500 ms were up",
+        began - started
+    );
+}
+
+#[test]
+fn calls_beyond_the_waiting_limit_are_refused_at_once() {
+    let e = env();
+    let pool = e.pool.clone();
+    let results = e.rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        // One runaway query holds the deployment's only worker while the others wait.
+        for i in 0..(berth_runtime::pool::MAX_WAITING + 20) {
+            let (pool, docs) = (pool.clone(), e.docs.clone());
+            let path = if i == 0 { "edge:loop" } else { "edge:bare" };
+            set.spawn(async move {
+                let req = CallRequest {
+                    path: path.into(),
+                    kind: Some(UdfKind::Query),
+                    internal_ok: false,
+                    args: json!({}),
+                    request_id: format!("r{i}"),
+                };
+                pool.call("test-dep-1", 1, docs, req).await
+            });
+            if i == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        set.join_all().await
+    });
+    let refused: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(!refused.is_empty(), "some calls are refused");
+    assert!(
+        refused.iter().all(|m| m.contains("overloaded") && m.contains("retry")),
+        "{refused:?}"
+    );
+    let answered = results.iter().filter(|r| r.is_ok()).count();
+    assert!(answered >= berth_runtime::pool::MAX_WAITING, "{answered} answered");
 }

@@ -22,6 +22,15 @@ pub enum StoreError {
     /// The team already holds as many live deployments as its limit allows.
     #[error("deployment limit {limit} reached")]
     LimitReached { limit: u32 },
+    /// The change would leave a team without an admin; nothing was changed.
+    #[error("the team would have no admin left")]
+    LastAdmin,
+    /// Briefly unavailable (a deployment's data is being replaced); the text says what to do.
+    #[error("{0}")]
+    Busy(String),
+    /// The deployment has no row (never existed, or deleted): its data cannot be opened.
+    #[error("deployment {0} does not exist")]
+    NoDeployment(i64),
     /// The backend failed (I/O, corruption, lost connection). Details are for the server log.
     #[error("storage backend: {0}")]
     Backend(String),
@@ -152,14 +161,20 @@ pub trait Store: Send + Sync + 'static {
     async fn update_deployment(&self, d: &DeploymentRecord) -> StoreResult<()>;
     /// Records a push: sets the last deploy time and bumps the code version.
     async fn record_push(&self, id: i64, time: i64) -> StoreResult<i64>;
-    /// The deployment's own data (documents, code), opened on first use.
-    async fn deployment_docs(&self, name: &str) -> StoreResult<std::sync::Arc<dyn docs::DocStore>>;
-    /// Deletes the deployment's own data. Idempotent.
-    async fn drop_deployment_data(&self, name: &str) -> StoreResult<()>;
+    /// The own data (documents, code) of the deployment with this id, opened on first use. It
+    /// is reached through the deployment's row only: without a row it is `NoDeployment`, and
+    /// nothing is created.
+    async fn deployment_docs(
+        &self,
+        deployment_id: i64,
+    ) -> StoreResult<std::sync::Arc<dyn docs::DocStore>>;
+    /// Deletes the own data of `d`, whose row is already deleted. Calls still running on it
+    /// finish; new ones are refused. Idempotent.
+    async fn drop_deployment_data(&self, d: &DeploymentRecord) -> StoreResult<()>;
     /// Replaces the documents of deployment `to` with a consistent snapshot of `from`'s (and,
-    /// with `with_env`, its environment variables too). `to` keeps its code, and its own
-    /// variables unless `with_env`.
-    async fn copy_deployment_data(&self, from: &str, to: &str, with_env: bool) -> StoreResult<()>;
+    /// with `with_env`, its environment variables too), at once: calls on `to` see the old data
+    /// or the new, never a mix. `to` keeps its code, and its own variables unless `with_env`.
+    async fn copy_deployment_data(&self, from: i64, to: i64, with_env: bool) -> StoreResult<()>;
     /// Deletes the deployment and everything it owns; false when it did not exist.
     async fn delete_deployment(&self, id: i64) -> StoreResult<bool>;
     /// Deployments expired at `now`, oldest expiry first.

@@ -39,6 +39,11 @@ pub const SQLITE: &[Migration] = &[
         name: "team_lifecycle",
         sql: include_str!("../migrations/sqlite/0006_team_lifecycle.sql"),
     },
+    Migration {
+        version: 7,
+        name: "data_generation",
+        sql: include_str!("../migrations/sqlite/0007_data_generation.sql"),
+    },
 ];
 
 pub const POSTGRES: &[Migration] = &[
@@ -61,5 +66,10 @@ pub const POSTGRES: &[Migration] = &[
         version: 4,
         name: "team_lifecycle",
         sql: include_str!("../migrations/postgres/0004_team_lifecycle.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "code_meta",
+        sql: include_str!("../migrations/postgres/0005_code_meta.sql"),
     },
 ];

@@ -70,13 +70,23 @@
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
-  class BerthDate extends RealDate {
-    constructor(...args) {
-      if (args.length === 0 && fixedNow !== null) super(fixedNow);
-      else super(...args);
-    }
-    static now() { return fixedNow ?? RealDate.now(); }
-  }
+  // `Date` is a proxy of the real constructor, whose own `now` is replaced too: no way around it
+  // (`Object.getPrototypeOf(Date)`, `Date.prototype.constructor`, subclasses) reaches a clock
+  // that moves during a query or mutation.
+  const realNow = RealDate.now;
+  Object.defineProperty(RealDate, "now", {
+    value: function now() { return fixedNow ?? realNow.call(RealDate); },
+    writable: false, configurable: false,
+  });
+  const BerthDate = new Proxy(RealDate, {
+    construct(target, args, newTarget) {
+      return Reflect.construct(target, args.length === 0 && fixedNow !== null ? [fixedNow] : args, newTarget);
+    },
+    apply() {
+      return new RealDate(fixedNow ?? realNow.call(RealDate)).toString();
+    },
+  });
+  Object.defineProperty(RealDate.prototype, "constructor", { value: BerthDate, writable: false, configurable: false });
   globalThis.Date = BerthDate;
   globalThis.process = { env: Object.freeze({}) };
   Math.random = () => (fixedNow !== null ? seeded() : realRandom());
@@ -164,7 +174,9 @@
   // next ones (or make Math.random or Date lie) on a reused isolate.
   for (const name of ["JSON", "Math", "Reflect"]) Object.freeze(globalThis[name]);
   Object.freeze(BerthDate);
-  for (const name of ["JSON", "Math", "Reflect", "Date", "Promise", "Convex", "console", "Object", "Array", "Error"]) {
+  if (globalThis.crypto) Object.freeze(globalThis.crypto);
+  for (const name of ["JSON", "Math", "Reflect", "Date", "Promise", "Convex", "console", "Object", "Array", "Error", "crypto"]) {
+    if (!(name in globalThis)) continue;
     Object.defineProperty(globalThis, name, { value: globalThis[name], writable: false, configurable: false });
   }
   let convexToJsonForErrors = (x) => x;

@@ -72,3 +72,38 @@ export const vandal = mutation({
   },
 });
 export const throwsObject = query({ args: {}, handler: async () => { throw { x: 1 }; } });
+// Every clock and random source a query can reach, including the ones around the `Date` global.
+export const clocks = query({
+  args: {},
+  handler: async () => {
+    // Run long enough for a real clock to move.
+    let spin = 0;
+    for (let i = 0; i < 3_000_000; i++) spin += i;
+    const Real = Object.getPrototypeOf(Date) as any;
+    const Ctor = Date.prototype.constructor as any;
+    class Sub extends Date {}
+    const bytes = Array.from(crypto.getRandomValues(new Uint8Array(8)));
+    return {
+      protoNow: typeof Real.now === "function" ? Real.now() : null,
+      protoNew: typeof Real === "function" && Real !== Function.prototype ? new Real().getTime() : null,
+      ctorNow: Ctor.now(),
+      ctorNew: new Ctor().getTime(),
+      sub: new Sub().getTime(),
+      now: Date.now(),
+      str: Date(),
+      bytes,
+      spin,
+    };
+  },
+});
+// A query and a mutation that try to call other functions, which only actions may.
+export const queryCallsMutation = query({
+  args: {},
+  handler: async (ctx: any) => (globalThis as any).Convex.asyncSyscall(
+    "1.0/actions/mutation", JSON.stringify({ name: "edge:addThing", args: { n: 1 } })),
+});
+export const mutationCallsMutation = mutation({
+  args: {},
+  handler: async () => (globalThis as any).Convex.asyncSyscall(
+    "1.0/actions/mutation", JSON.stringify({ name: "edge:addThing", args: { n: 2 } })),
+});

@@ -168,9 +168,10 @@ pub async fn existing_dev(
     responses((status = 200, body = String), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn url_for_key(
     State(s): State<AppState>,
+    crate::extract::Source(source): crate::extract::Source,
     Body(req): Body<DeployKeyBody>,
 ) -> ApiResult<Json<String>> {
-    Ok(Json(s.control.url_for_key(&req.deploy_key).await?))
+    Ok(Json(s.control.url_for_key(source, &req.deploy_key).await?))
 }
 
 /// The team and project a deploy key belongs to.
@@ -179,10 +180,13 @@ pub async fn url_for_key(
     responses((status = 200, body = TeamAndProject), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn team_and_project_for_key(
     State(s): State<AppState>,
+    crate::extract::Source(source): crate::extract::Source,
     Body(req): Body<DeployKeyBody>,
 ) -> ApiResult<Json<TeamAndProject>> {
     Ok(Json(
-        s.control.team_and_project_for_key(&req.deploy_key).await?,
+        s.control
+            .team_and_project_for_key(source, &req.deploy_key)
+            .await?,
     ))
 }
 

@@ -313,10 +313,14 @@ pub async fn start_push(
 ) -> ApiResult<Json<Value>> {
     let push: StartPush = push_body(&headers, &body)?;
     let p = pusher(&s, source, c, push.admin_key.as_deref()).await?;
-    edit_target(&s, p, &name, "pushing code").await?;
+    let target = edit_target(&s, p, &name, "pushing code").await?;
     let modules = runnable(&push)?;
-    let (_, functions) = s.runtime.analyze(modules.clone()).await.map_err(refused)?;
-    let docs = deployment_docs(&s, &name).await?;
+    let (_, functions) = s
+        .runtime
+        .analyze(&name, modules.clone())
+        .await
+        .map_err(refused)?;
+    let docs = deployment_docs(&s, &target).await?;
     let env = super::deployment_api::blocking(move || docs.env())
         .await
         .map_err(internal("read environment variables"))?;
@@ -398,13 +402,13 @@ pub async fn finish_push(
         refused("finish_push must carry the whole answer of start_push (berthPush.modules is missing); push again".into())
     })?;
     let sources: Vec<(String, String)> = modules.into_iter().map(|m| (m.path, m.source)).collect();
-    let (compiled, functions) = s.runtime.analyze(sources).await.map_err(refused)?;
+    let (compiled, functions) = s.runtime.analyze(&name, sources).await.map_err(refused)?;
     super::deployment_api::commit_push(
         &s,
         &p,
         &target,
         &compiled,
-        functions.len(),
+        &functions,
         push.message.as_deref(),
     )
     .await?;

@@ -33,7 +33,7 @@ async fn edit<T: Send + 'static>(
 ) -> ApiResult<T> {
     let p = c.clone();
     let target = edit_target(s, c, name, "editing data").await?;
-    let docs = deployment_docs(s, name).await?;
+    let docs = deployment_docs(s, &target).await?;
     let done = tokio::task::spawn_blocking(move || f(docs.as_ref()))
         .await
         .map_err(|e| {
@@ -62,8 +62,8 @@ pub async fn tables(
     Caller(c): Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<TableSummary>>> {
-    edit_target(&s, c, &name, "reading data").await?;
-    let docs = deployment_docs(&s, &name).await?;
+    let target = edit_target(&s, c, &name, "reading data").await?;
+    let docs = deployment_docs(&s, &target).await?;
     let tables = blocking(move || docs.begin(false)?.tables())
         .await
         .map_err(internal("read tables"))?;
@@ -89,7 +89,7 @@ pub async fn table_data(
     Path((name, table)): Path<(String, String)>,
     Query(q): Query<DataQuery>,
 ) -> ApiResult<Json<DataPage>> {
-    edit_target(&s, c, &name, "reading data").await?;
+    let target = edit_target(&s, c, &name, "reading data").await?;
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > 1000 {
         return Err(ApiError(Error::bad_request(
@@ -111,7 +111,7 @@ pub async fn table_data(
         }
         None => None,
     };
-    let docs = deployment_docs(&s, &name).await?;
+    let docs = deployment_docs(&s, &target).await?;
     let page = blocking(move || {
         docs.begin(false)?
             .scan(&table, Order::Desc, None, None, after.as_ref(), limit)

@@ -24,16 +24,12 @@ pub(super) fn internal(what: &'static str) -> impl Fn(berth_store::StoreError) -
     }
 }
 
-/// The deployment's own data store.
+/// The own data store of a deployment the request has resolved.
 pub(super) async fn deployment_docs(
     s: &AppState,
-    name: &str,
+    target: &CallTarget,
 ) -> ApiResult<std::sync::Arc<dyn berth_store::docs::DocStore>> {
-    s.control
-        .store
-        .deployment_docs(name)
-        .await
-        .map_err(internal("open deployment data"))
+    Ok(s.control.deployment_docs(target).await?)
 }
 
 /// Runs blocking storage work off the async threads.
@@ -116,7 +112,7 @@ async fn call(
     if kind.is_none() {
         target.require_edit("calling functions through /api/function")?;
     }
-    let docs = deployment_docs(s, name).await?;
+    let docs = deployment_docs(s, &target).await?;
     let request = CallRequest {
         path: path.to_string(),
         kind,
@@ -329,10 +325,9 @@ pub async fn run(
         Some((module, export)) => format!("{module}:{export}"),
         None => path.clone(),
     };
-    // Refuse what the caller may not reach before analyzing any code.
-    s.control.call_target(c.as_ref(), &name).await?;
-    let docs = deployment_docs(&s, &name).await?;
-    let kind = function_kind(&s, docs, &function).await;
+    // Refuse what the caller may not reach before reading any code.
+    let target = s.control.call_target(c.as_ref(), &name).await?;
+    let kind = function_kind(&s, &target, &function).await;
     call(
         &s,
         c,
@@ -347,12 +342,8 @@ pub async fn run(
 }
 
 /// The kind of a function, from the deployment's current code (for `/api/run`).
-async fn function_kind(
-    s: &AppState,
-    docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
-    function: &str,
-) -> Option<UdfKind> {
-    let functions = current_functions(s, docs).await.ok()?;
+async fn function_kind(s: &AppState, target: &CallTarget, function: &str) -> Option<UdfKind> {
+    let functions = current_functions(s, target).await.ok()?;
     let canonical = berth_runtime::canonical_path(function);
     functions
         .into_iter()
@@ -360,19 +351,26 @@ async fn function_kind(
         .map(|f| f.kind)
 }
 
-/// The functions the deployment's current code exports.
+/// The functions the deployment's current code exports: stored with the code at push, so
+/// nothing is loaded. Code pushed before berth stored them is asked of its isolate, which loads
+/// it like a call of that deployment (its share of the workers, its limits).
 pub(super) async fn current_functions(
     s: &AppState,
-    docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
+    target: &CallTarget,
 ) -> ApiResult<Vec<FunctionInfo>> {
-    let modules = blocking(move || docs.modules())
-        .await
-        .map_err(internal("read modules"))?;
-    let sources = modules.into_iter().map(|m| (m.path, m.source)).collect();
+    let docs = deployment_docs(s, target).await?;
+    let meta = {
+        let docs = docs.clone();
+        blocking(move || docs.code_meta())
+            .await
+            .map_err(internal("read the code's functions"))?
+    };
+    if let Some(functions) = meta.and_then(|m| serde_json::from_str(&m).ok()) {
+        return Ok(functions);
+    }
     s.runtime
-        .analyze(sources)
+        .describe(&target.deployment.name, target.deployment.code_version, docs)
         .await
-        .map(|(_, f)| f)
         .map_err(|e| {
             ApiError(Error::new(
                 berth_model::ErrorKind::Internal,
@@ -418,10 +416,15 @@ pub(super) async fn commit_push(
     p: &Principal,
     target: &CallTarget,
     compiled: &[berth_runtime::compile::CompiledModule],
-    functions: usize,
+    functions: &[FunctionInfo],
     message: Option<&str>,
 ) -> ApiResult<i64> {
-    let docs = deployment_docs(s, &target.deployment.name).await?;
+    let docs = deployment_docs(s, target).await?;
+    let meta = serde_json::to_string(functions).map_err(|e| {
+        tracing::error!(error = %e, "describe functions");
+        ApiError(Error::internal())
+    })?;
+    let count = functions.len();
     let records: Vec<ModuleRecord> = compiled
         .iter()
         .map(|m| ModuleRecord {
@@ -431,11 +434,11 @@ pub(super) async fn commit_push(
             hash: m.hash.clone(),
         })
         .collect();
-    blocking(move || docs.replace_modules(&records))
+    blocking(move || docs.replace_modules(&records, &meta))
         .await
         .map_err(internal("store modules"))?;
     Ok(s.control
-        .record_push(p, target, compiled.len(), functions, message)
+        .record_push(p, target, compiled.len(), count, message)
         .await?)
 }
 
@@ -466,7 +469,7 @@ pub async fn push(
         .iter()
         .map(|m| (m.path.clone(), m.source.clone()))
         .collect();
-    let (compiled, functions) = s.runtime.analyze(sources).await.map_err(|e| {
+    let (compiled, functions) = s.runtime.analyze(&name, sources).await.map_err(|e| {
         ApiError(Error::bad_request(
             "PushFailed",
             format!("the push was refused; the running code is unchanged:\n{e}"),
@@ -480,7 +483,7 @@ pub async fn push(
                 &p,
                 &target,
                 &compiled,
-                functions.len(),
+                &functions,
                 req.message.as_deref(),
             )
             .await?,
@@ -504,10 +507,9 @@ pub async fn functions(
     Caller(c): Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<FunctionSpec>>> {
-    edit_target(&s, c, &name, "listing functions").await?;
-    let docs = deployment_docs(&s, &name).await?;
+    let target = edit_target(&s, c, &name, "listing functions").await?;
     Ok(Json(
-        current_functions(&s, docs)
+        current_functions(&s, &target)
             .await?
             .iter()
             .map(spec)
@@ -561,8 +563,8 @@ pub async fn list_env(
     Caller(c): Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<EnvironmentVariables>> {
-    edit_target(&s, c, &name, "reading environment variables").await?;
-    let docs = deployment_docs(&s, &name).await?;
+    let target = edit_target(&s, c, &name, "reading environment variables").await?;
+    let docs = deployment_docs(&s, &target).await?;
     let vars = blocking(move || docs.env())
         .await
         .map_err(internal("read environment variables"))?;
@@ -596,7 +598,7 @@ pub async fn update_env(
         .iter()
         .map(|(n, v)| format!("{n}{}", if v.is_some() { "" } else { " (removed)" }))
         .collect();
-    let docs = deployment_docs(&s, &name).await?;
+    let docs = deployment_docs(&s, &target).await?;
     blocking(move || docs.update_env(&changes))
         .await
         .map_err(internal("update environment variables"))?;

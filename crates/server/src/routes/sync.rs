@@ -6,9 +6,15 @@
 //!
 //! Not done: re-running subscribed queries when data changes (`run --watch` gets the first value
 //! only). A `Ping` every 30 s keeps long subscriptions open.
+//!
+//! The deployment is resolved from its row before the socket is upgraded (404 or 410 over HTTP
+//! otherwise), and again before every message is answered, so a deleted or expired deployment
+//! ends its sessions. An admin credential is checked again before every message and every few
+//! seconds while the socket is quiet: a deleted key or a removed member ends the session with an
+//! `AuthError`.
 
 use super::deployment_api::{blocking, deployment_docs};
-use crate::AppState;
+use crate::{AppState, error::ApiResult};
 use axum::{
     extract::{
         State,
@@ -17,7 +23,7 @@ use axum::{
     response::Response,
 };
 use base64::Engine;
-use berth_control::Principal;
+use berth_control::{Principal, calls::CallTarget};
 use berth_runtime::{CallRequest, Outcome, UdfKind};
 use berth_store::docs::Order;
 use serde_json::{Value, json};
@@ -27,8 +33,53 @@ pub async fn sync(
     crate::extract::Source(source): crate::extract::Source,
     axum::extract::Path((name, _version)): axum::extract::Path<(String, String)>,
     ws: WebSocketUpgrade,
-) -> Response {
-    ws.on_upgrade(move |socket| session(s, source, name, socket))
+) -> ApiResult<Response> {
+    // Nothing about the deployment is touched before its row says it exists and is live.
+    let target = s.control.call_target(None, &name).await?;
+    Ok(ws.on_upgrade(move |socket| session(s, source, target, socket)))
+}
+
+/// How often a quiet session checks that its credential still holds.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Who the session speaks for: nobody (public functions only), or an admin credential that is
+/// checked again before each use.
+struct Identity {
+    key: Option<String>,
+    admin: Option<Principal>,
+}
+
+impl Identity {
+    /// The deployment as this identity may reach it now, or why the session must end.
+    async fn target(
+        &mut self,
+        s: &AppState,
+        source: Option<std::net::IpAddr>,
+        name: &str,
+    ) -> Result<CallTarget, Ended> {
+        match &self.key {
+            Some(key) => match admin_of(s, source, name, key).await {
+                Ok((p, target)) => {
+                    self.admin = Some(p);
+                    Ok(target)
+                }
+                Err(e) => Err(Ended::Auth(e)),
+            },
+            None => s
+                .control
+                .call_target(None, name)
+                .await
+                .map_err(|e| Ended::Fatal(e.message)),
+        }
+    }
+}
+
+/// Why a session ends.
+enum Ended {
+    /// The credential no longer holds (key deleted, member removed, rights lost).
+    Auth(String),
+    /// The deployment is gone or expired.
+    Fatal(String),
 }
 
 /// Where the client stands: its query set and identity versions, and the server's timestamp.
@@ -50,19 +101,34 @@ fn version_json(v: Version) -> Value {
 async fn session(
     s: AppState,
     source: Option<std::net::IpAddr>,
-    name: String,
+    target: CallTarget,
     mut socket: WebSocket,
 ) {
+    let name = target.deployment.name.clone();
     let mut sent = Version::default();
     let mut wanted = Version::default();
-    let mut admin: Option<Principal> = None;
+    let mut who = Identity {
+        key: None,
+        admin: None,
+    };
     let mut ping = tokio::time::interval(std::time::Duration::from_secs(30));
     ping.tick().await;
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.tick().await;
     loop {
         let msg = tokio::select! {
             m = socket.recv() => m,
             _ = ping.tick() => {
                 if socket.send(Message::Text(json!({"type": "Ping"}).to_string().into())).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            _ = recheck.tick() => {
+                if who.key.is_some()
+                    && let Err(ended) = who.target(&s, source, &name).await
+                {
+                    let _ = end(&mut socket, ended, wanted.identity).await;
                     return;
                 }
                 continue;
@@ -88,19 +154,28 @@ async fn session(
                 let key = m["value"].as_str().unwrap_or_default();
                 let base = m["baseVersion"].as_u64().unwrap_or(0);
                 if m["tokenType"] == "Admin" {
-                    match admin_of(&s, source, &name, key).await {
-                        Ok(p) => admin = Some(p),
-                        Err(e) => {
-                            let _ = send(&mut socket, json!({"type": "AuthError", "error": e, "baseVersion": base, "authUpdateAttempted": true})).await;
-                            return;
-                        }
-                    }
+                    who.key = Some(key.to_string());
                 } else {
-                    admin = None;
+                    who = Identity {
+                        key: None,
+                        admin: None,
+                    };
+                }
+                if let Err(ended) = who.target(&s, source, &name).await {
+                    let _ = end(&mut socket, ended, base).await;
+                    return;
                 }
                 wanted.identity = base + 1;
             }
             "ModifyQuerySet" => {
+                // The deployment and the credential, as they are now, before anything is read.
+                let target = match who.target(&s, source, &name).await {
+                    Ok(t) => t,
+                    Err(ended) => {
+                        let _ = end(&mut socket, ended, wanted.identity).await;
+                        return;
+                    }
+                };
                 wanted.query_set = m["newVersion"].as_u64().unwrap_or(wanted.query_set + 1);
                 for change in m["modifications"].as_array().cloned().unwrap_or_default() {
                     let id = change["queryId"].clone();
@@ -108,7 +183,7 @@ async fn session(
                         "Add" => {
                             let path = change["udfPath"].as_str().unwrap_or_default();
                             let args = change["args"].get(0).cloned().unwrap_or_else(|| json!({}));
-                            modifications.push(match answer(&s, &name, admin.as_ref(), path, args).await {
+                            modifications.push(match answer(&s, &target, who.admin.as_ref(), path, args).await {
                                 Ok(value) => json!({"type": "QueryUpdated", "queryId": id, "value": value, "logLines": [], "journal": null}),
                                 Err(e) => json!({"type": "QueryFailed", "queryId": id, "errorMessage": e, "logLines": [], "journal": null}),
                             });
@@ -136,17 +211,32 @@ async fn session(
     }
 }
 
+/// Tells the client why its session ends.
+async fn end(socket: &mut WebSocket, ended: Ended, base: u64) -> Result<(), axum::Error> {
+    match ended {
+        Ended::Auth(e) => {
+            send(
+                socket,
+                json!({"type": "AuthError", "error": e, "baseVersion": base, "authUpdateAttempted": true}),
+            )
+            .await
+        }
+        Ended::Fatal(e) => send(socket, json!({"type": "FatalError", "error": e})).await,
+    }
+}
+
 async fn send(socket: &mut WebSocket, v: Value) -> Result<(), axum::Error> {
     socket.send(Message::Text(v.to_string().into())).await
 }
 
-/// The principal of an admin key that may edit this deployment, or why not.
+/// The principal of an admin key that may edit this deployment, and the deployment as it sees
+/// it, or why not.
 async fn admin_of(
     s: &AppState,
     source: Option<std::net::IpAddr>,
     name: &str,
     key: &str,
-) -> Result<Principal, String> {
+) -> Result<(Principal, CallTarget), String> {
     let p = s
         .control
         .authenticate_from(source, key)
@@ -160,13 +250,13 @@ async fn admin_of(
     target
         .require_edit("running system queries")
         .map_err(|e| e.message)?;
-    Ok(p)
+    Ok((p, target))
 }
 
 /// The value of one query of the set.
 async fn answer(
     s: &AppState,
-    name: &str,
+    target: &CallTarget,
     admin: Option<&Principal>,
     path: &str,
     args: Value,
@@ -177,7 +267,7 @@ async fn answer(
             "{path} needs an admin key (Authenticate with tokenType Admin)"
         ));
     }
-    let docs = deployment_docs(s, name).await.map_err(|e| e.0.message)?;
+    let docs = deployment_docs(s, target).await.map_err(|e| e.0.message)?;
     let store_error = |e: berth_store::StoreError| {
         tracing::error!(error = %e, "system query");
         "the deployment's database failed; try again".to_string()
@@ -224,7 +314,7 @@ async fn answer(
             table_data(docs, &args).await.map_err(store_error)
         }
         Some("modules:apiSpec" | "modules:apiSpec:default") => {
-            let functions = super::deployment_api::current_functions(s, docs)
+            let functions = super::deployment_api::current_functions(s, target)
                 .await
                 .map_err(|e| e.0.message)?;
             Ok(Value::Array(
@@ -245,7 +335,7 @@ async fn answer(
         Some(other) => Err(format!(
             "berth does not implement the system query _system/cli/{other}"
         )),
-        None => user_query(s, name, admin, path, args, docs).await,
+        None => user_query(s, target, path, args, docs).await,
     }
 }
 
@@ -283,17 +373,11 @@ async fn table_data(
 /// One of the deployment's own queries, run as the caller (an admin may run internal ones).
 async fn user_query(
     s: &AppState,
-    name: &str,
-    caller: Option<&Principal>,
+    target: &CallTarget,
     path: &str,
     args: Value,
     docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
 ) -> Result<Value, String> {
-    let target = s
-        .control
-        .call_target(caller, name)
-        .await
-        .map_err(|e| e.message)?;
     let request = CallRequest {
         path: path.to_string(),
         kind: Some(UdfKind::Query),
@@ -303,7 +387,12 @@ async fn user_query(
     };
     let result = s
         .runtime
-        .call(name, target.deployment.code_version, docs, request)
+        .call(
+            &target.deployment.name,
+            target.deployment.code_version,
+            docs,
+            request,
+        )
         .await?;
     match result.outcome {
         Outcome::Value(v) => Ok(v),

@@ -56,8 +56,11 @@ pub trait DocStore: Send + Sync {
     fn begin(&self, write: bool) -> StoreResult<Box<dyn DocTx>>;
     /// The deployed modules (empty before the first push).
     fn modules(&self) -> StoreResult<Vec<ModuleRecord>>;
-    /// Replaces every module at once.
-    fn replace_modules(&self, modules: &[ModuleRecord]) -> StoreResult<()>;
+    /// Replaces every module at once, with what the push learned about them (`meta`: the
+    /// functions they export, as JSON text the runtime writes and reads).
+    fn replace_modules(&self, modules: &[ModuleRecord], meta: &str) -> StoreResult<()>;
+    /// The `meta` stored by the last push; `None` for code pushed before berth stored it.
+    fn code_meta(&self) -> StoreResult<Option<String>>;
     /// The deployment's environment variables. The same `Arc` comes back until they change.
     fn env(&self) -> StoreResult<std::sync::Arc<std::collections::BTreeMap<String, String>>>;
     /// Sets (`Some`) or removes (`None`) variables, all at once.

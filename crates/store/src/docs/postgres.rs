@@ -66,6 +66,7 @@ impl DocStore for PgDocStore {
             deployment,
             handle: self.handle.clone(),
             tables: self.tables.clone(),
+            new_tables: HashMap::new(),
         }))
     }
 
@@ -90,9 +91,30 @@ impl DocStore for PgDocStore {
             .collect()
     }
 
-    fn replace_modules(&self, modules: &[ModuleRecord]) -> StoreResult<()> {
+    fn code_meta(&self) -> StoreResult<Option<String>> {
+        self.handle
+            .block_on(
+                sqlx::query_scalar(
+                    "SELECT value FROM code_meta WHERE deployment_id = $1 AND key = 'functions'",
+                )
+                .bind(self.deployment)
+                .fetch_optional(&self.pool),
+            )
+            .map_err(backend)
+    }
+
+    fn replace_modules(&self, modules: &[ModuleRecord], meta: &str) -> StoreResult<()> {
         self.handle.block_on(async {
             let mut tx = self.pool.begin().await.map_err(backend)?;
+            sqlx::query(
+                "INSERT INTO code_meta (deployment_id, key, value) VALUES ($1, 'functions', $2)
+                 ON CONFLICT (deployment_id, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(self.deployment)
+            .bind(meta)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
             sqlx::query("DELETE FROM modules WHERE deployment_id = $1").bind(self.deployment).execute(&mut *tx).await.map_err(backend)?;
             for m in modules {
                 sqlx::query("INSERT INTO modules (deployment_id, path, source, js, hash) VALUES ($1, $2, $3, $4, $5)")
@@ -161,6 +183,8 @@ struct PgDocTx {
     deployment: i64,
     handle: Handle,
     tables: Arc<Mutex<HashMap<String, u32>>>,
+    /// Table numbers this transaction assigned or first read, remembered only once it commits.
+    new_tables: HashMap<String, u32>,
 }
 
 impl PgDocTx {
@@ -305,7 +329,12 @@ impl DocTx for PgDocTx {
     }
 
     fn table_number(&mut self, table: &str, create: bool) -> StoreResult<Option<u32>> {
-        if let Some(n) = self.tables.lock().ok().and_then(|t| t.get(table).copied()) {
+        if let Some(n) = self.new_tables.get(table).copied().or_else(|| {
+            self.tables
+                .lock()
+                .ok()
+                .and_then(|t| t.get(table).copied())
+        }) {
             return Ok(Some(n));
         }
         let (h, d) = (self.handle.clone(), self.deployment);
@@ -321,9 +350,7 @@ impl DocTx for PgDocTx {
             )
             .map_err(backend)?;
         if let Some(n) = found.and_then(|n| u32::try_from(n).ok()) {
-            if let Ok(mut t) = self.tables.lock() {
-                t.insert(table.to_string(), n);
-            }
+            self.new_tables.insert(table.to_string(), n);
             return Ok(Some(n));
         }
         if !create {
@@ -342,7 +369,11 @@ impl DocTx for PgDocTx {
                 .fetch_one(&mut **tx),
             )
             .map_err(backend)?;
-        Ok(u32::try_from(n).ok())
+        let n = u32::try_from(n).ok();
+        if let Some(n) = n {
+            self.new_tables.insert(table.to_string(), n);
+        }
+        Ok(n)
     }
 
     fn table_name(&mut self, number: u32) -> StoreResult<Option<String>> {
@@ -390,7 +421,13 @@ impl DocTx for PgDocTx {
             .tx
             .take()
             .ok_or_else(|| StoreError::Backend("the transaction is finished".into()))?;
-        self.handle.block_on(tx.commit()).map_err(backend)
+        self.handle.block_on(tx.commit()).map_err(backend)?;
+        if !self.new_tables.is_empty()
+            && let Ok(mut t) = self.tables.lock()
+        {
+            t.extend(self.new_tables.drain());
+        }
+        Ok(())
     }
 }
 

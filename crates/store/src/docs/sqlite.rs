@@ -1,6 +1,11 @@
 //! A deployment's data in its own SQLite file (WAL, `synchronous=NORMAL`), through `rusqlite` on
 //! the calling thread. Write transactions use `BEGIN IMMEDIATE`, so two mutations on one
 //! deployment never interleave; reads run in a deferred transaction and see one snapshot.
+//!
+//! A [`SqliteDocStore`] is a deployment's door to its current file. Every transaction and every
+//! read of code or variables passes a gate; replacing the file (a reset from another
+//! deployment) closes the gate, waits until nothing holds the old file, switches to the new one
+//! and opens the gate again, so no call ever reads or writes a file that is being replaced.
 
 use super::{Bound, Doc, DocStore, DocTx, ModuleRecord, Order, Position, TableInfo};
 use crate::{StoreError, StoreResult};
@@ -34,7 +39,14 @@ CREATE TABLE IF NOT EXISTS modules (
     js     TEXT NOT NULL,
     hash   TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS code_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
+
+/// How long a call waits for a deployment whose data is being replaced before it gives up.
+const GATE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Idle connections kept per deployment.
 const IDLE: usize = 4;
@@ -78,6 +90,12 @@ impl Inner {
         Ok(c)
     }
 
+    fn close(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+
     fn give_back(&self, c: Connection) {
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < IDLE
@@ -87,17 +105,88 @@ impl Inner {
     }
 }
 
-pub struct SqliteDocStore {
-    inner: Arc<Inner>,
+/// Who is inside a deployment's data, and whether the door is closed for a file swap or for good.
+#[derive(Default)]
+struct GateState {
+    /// Transactions and reads under way.
+    inside: usize,
+    /// A swap is waiting for, or holding, the file alone.
+    closed: bool,
+    /// The deployment was deleted: nothing enters again.
+    dropped: bool,
 }
 
-impl SqliteDocStore {
-    /// Opens (creating) the deployment's file.
-    pub fn open(file: &Path) -> StoreResult<Self> {
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
+#[derive(Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    changed: std::sync::Condvar,
+}
+
+/// A place inside the gate; leaving (dropping it) may let a waiting swap go ahead.
+struct Ticket(Arc<Gate>);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.0.state.lock() {
+            s.inside -= 1;
         }
+        self.0.changed.notify_all();
+    }
+}
+
+/// The deployment's data held alone (no transaction open, none can start) until dropped.
+pub struct Exclusive {
+    store: Arc<SqliteDocStore>,
+}
+
+impl Exclusive {
+    /// The file the deployment uses now.
+    pub fn path(&self) -> PathBuf {
+        self.store.current().path.clone()
+    }
+
+    /// The deployment's modules, code metadata and variables, read from the current file.
+    pub fn code_and_env(&self) -> StoreResult<(Vec<ModuleRecord>, Option<String>, Vec<(String, String)>)> {
+        let inner = self.store.current();
+        let c = inner.connect()?;
+        let modules = read_modules(&c)?;
+        let meta = read_meta(&c)?;
+        let env = read_env(&c)?.into_iter().collect();
+        inner.give_back(c);
+        Ok((modules, meta, env))
+    }
+
+    /// Switches the deployment to the file at `path` (already complete) and returns the file it
+    /// used before, closed, for the caller to delete.
+    pub fn switch_to(&self, path: &Path) -> StoreResult<PathBuf> {
+        let fresh = Inner::open(path)?;
+        let mut current = self
+            .store
+            .inner
+            .lock()
+            .map_err(|_| StoreError::Backend("deployment data lock poisoned".into()))?;
+        let old = std::mem::replace(&mut *current, fresh);
+        old.close();
+        Ok(old.path.clone())
+    }
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.store.gate.state.lock() {
+            s.closed = false;
+        }
+        self.store.gate.changed.notify_all();
+    }
+}
+
+pub struct SqliteDocStore {
+    gate: Arc<Gate>,
+    inner: Mutex<Arc<Inner>>,
+}
+
+impl Inner {
+    fn open(file: &Path) -> StoreResult<Arc<Inner>> {
         let inner = Arc::new(Inner {
             path: file.to_path_buf(),
             idle: Mutex::new(Vec::new()),
@@ -106,127 +195,327 @@ impl SqliteDocStore {
         let c = inner.connect()?;
         c.execute_batch(SCHEMA).map_err(err)?;
         inner.give_back(c);
-        Ok(Self { inner })
+        private_file(file)?;
+        Ok(inner)
+    }
+}
+
+/// Makes `file` readable by this user only (it holds secrets: environment variables). SQLite
+/// gives its `-wal` and `-shm` files the database file's mode.
+pub(crate) fn private_file(file: &Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| StoreError::Backend(format!("restrict {}: {e}", file.display())))?;
+    }
+    Ok(())
+}
+
+fn read_modules(conn: &Connection) -> StoreResult<Vec<ModuleRecord>> {
+    let mut st = conn
+        .prepare_cached("SELECT path, source, js, hash FROM modules ORDER BY path")
+        .map_err(err)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(ModuleRecord {
+                path: r.get(0)?,
+                source: r.get(1)?,
+                js: r.get(2)?,
+                hash: r.get(3)?,
+            })
+        })
+        .map_err(err)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(err)
+}
+
+fn read_meta(conn: &Connection) -> StoreResult<Option<String>> {
+    conn.prepare_cached("SELECT value FROM code_meta WHERE key = 'functions'")
+        .map_err(err)?
+        .query_row([], |r| r.get(0))
+        .optional()
+        .map_err(err)
+}
+
+fn read_env(conn: &Connection) -> StoreResult<std::collections::BTreeMap<String, String>> {
+    let mut st = conn
+        .prepare_cached("SELECT name, value FROM env")
+        .map_err(err)?;
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(err)?;
+    rows.collect::<Result<std::collections::BTreeMap<_, _>, _>>()
+        .map_err(err)
+}
+
+/// Writes modules and their metadata in place of the old ones, in `conn`'s transaction.
+fn write_code(conn: &Connection, modules: &[ModuleRecord], meta: Option<&str>) -> StoreResult<()> {
+    conn.execute("DELETE FROM modules", []).map_err(err)?;
+    for m in modules {
+        conn.execute(
+            "INSERT INTO modules (path, source, js, hash) VALUES (?1, ?2, ?3, ?4)",
+            params![m.path, m.source, m.js, m.hash],
+        )
+        .map_err(err)?;
+    }
+    conn.execute("DELETE FROM code_meta WHERE key = 'functions'", [])
+        .map_err(err)?;
+    if let Some(meta) = meta {
+        conn.execute(
+            "INSERT INTO code_meta (key, value) VALUES ('functions', ?1)",
+            [meta],
+        )
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn write_env(conn: &Connection, changes: &[(String, Option<String>)]) -> StoreResult<()> {
+    for (name, value) in changes {
+        match value {
+            Some(v) => conn
+                .execute(
+                    "INSERT INTO env (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    params![name, v],
+                )
+                .map_err(err)?,
+            None => conn
+                .execute("DELETE FROM env WHERE name = ?1", [name])
+                .map_err(err)?,
+        };
+    }
+    Ok(())
+}
+
+/// Prepares a copy made by [`SqliteDocStore::snapshot_into`] to become `to`'s next file: `to`'s
+/// own code (and its own variables, unless the copy keeps the source's) replace the source's.
+pub fn adopt_copy(
+    copy: &Path,
+    modules: &[ModuleRecord],
+    meta: Option<&str>,
+    env: Option<&[(String, String)]>,
+) -> StoreResult<()> {
+    let mut c = Connection::open(copy).map_err(err)?;
+    c.execute_batch(SCHEMA).map_err(err)?;
+    let tx = c.transaction().map_err(err)?;
+    write_code(&tx, modules, meta)?;
+    if let Some(env) = env {
+        tx.execute("DELETE FROM env", []).map_err(err)?;
+        let changes: Vec<(String, Option<String>)> = env
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
+        write_env(&tx, &changes)?;
+    }
+    tx.commit().map_err(err)?;
+    c.execute_batch("PRAGMA journal_mode = WAL;").map_err(err)?;
+    drop(c);
+    private_file(copy)
+}
+
+impl SqliteDocStore {
+    /// Opens (creating) the deployment's file. Only the store calls this, for a deployment whose
+    /// row it has just read.
+    pub fn open(file: &Path) -> StoreResult<Self> {
+        Ok(Self {
+            gate: Default::default(),
+            inner: Mutex::new(Inner::open(file)?),
+        })
+    }
+
+    fn current(&self) -> Arc<Inner> {
+        match self.inner.lock() {
+            Ok(i) => i.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Enters the gate: waits while a swap holds the data, fails once the deployment is gone.
+    fn enter(&self) -> StoreResult<(Ticket, Arc<Inner>)> {
+        let gone = || {
+            StoreError::Backend("the deployment was deleted while this call was running".into())
+        };
+        let mut s = self
+            .gate
+            .state
+            .lock()
+            .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?;
+        let until = std::time::Instant::now() + GATE_WAIT;
+        while s.closed && !s.dropped {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Busy(
+                    "the deployment's data is being replaced (a reset); try again in a moment".into(),
+                ));
+            }
+            s = self
+                .gate
+                .changed
+                .wait_timeout(s, left)
+                .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?
+                .0;
+        }
+        if s.dropped {
+            return Err(gone());
+        }
+        s.inside += 1;
+        drop(s);
+        Ok((Ticket(self.gate.clone()), self.current()))
+    }
+
+    /// Closes the gate and waits until every transaction has left: the caller then holds the
+    /// data alone until it drops the returned guard.
+    pub fn exclusive(self: &Arc<Self>) -> StoreResult<Exclusive> {
+        let mut s = self
+            .gate
+            .state
+            .lock()
+            .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?;
+        let until = std::time::Instant::now() + GATE_WAIT;
+        while s.closed {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Busy(
+                    "another reset of this deployment is under way; try again when it has finished".into(),
+                ));
+            }
+            s = self
+                .gate
+                .changed
+                .wait_timeout(s, left)
+                .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?
+                .0;
+        }
+        if s.dropped {
+            return Err(StoreError::Backend("the deployment was deleted".into()));
+        }
+        s.closed = true;
+        let guard = Exclusive {
+            store: self.clone(),
+        };
+        while s.inside > 0 {
+            s = self
+                .gate
+                .changed
+                .wait(s)
+                .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?;
+        }
+        drop(s);
+        Ok(guard)
     }
 
     /// Writes a consistent snapshot of this deployment's whole file to `to` (which must not
     /// exist), with SQLite's `VACUUM INTO`: a file-level copy, as fast as the disk.
     pub fn snapshot_into(&self, to: &Path) -> StoreResult<()> {
-        let c = self.inner.connect()?;
+        let (_ticket, inner) = self.enter()?;
+        let c = inner.connect()?;
         let done = c
             .execute("VACUUM INTO ?1", [to.to_string_lossy().as_ref()])
             .map(|_| ())
             .map_err(err);
-        self.inner.give_back(c);
+        inner.give_back(c);
         done
     }
 
-    /// Closes idle connections (before the file is deleted).
-    pub fn close(&self) {
-        if let Ok(mut idle) = self.inner.idle.lock() {
-            idle.clear();
+    /// Shuts the deployment's data for good (it is being deleted): calls under way finish,
+    /// new ones are refused, and idle connections are closed so the files can go.
+    pub fn close_for_good(&self) {
+        if let Ok(mut s) = self.gate.state.lock() {
+            s.dropped = true;
+            let until = std::time::Instant::now() + GATE_WAIT;
+            while s.inside > 0 && std::time::Instant::now() < until {
+                s = match self
+                    .gate
+                    .changed
+                    .wait_timeout(s, std::time::Duration::from_millis(50))
+                {
+                    Ok((s, _)) => s,
+                    Err(_) => return,
+                };
+            }
         }
+        self.gate.changed.notify_all();
+        self.current().close();
+    }
+
+    /// The file the deployment uses now.
+    pub fn path(&self) -> PathBuf {
+        self.current().path.clone()
     }
 }
 
 impl DocStore for SqliteDocStore {
     fn begin(&self, write: bool) -> StoreResult<Box<dyn DocTx>> {
-        let conn = self.inner.connect()?;
+        let (ticket, inner) = self.enter()?;
+        let conn = inner.connect()?;
         conn.execute_batch(if write { "BEGIN IMMEDIATE" } else { "BEGIN" })
             .map_err(err)?;
         Ok(Box::new(SqliteDocTx {
             conn: Some(conn),
-            inner: self.inner.clone(),
+            inner,
             done: false,
+            new_tables: HashMap::new(),
+            _ticket: ticket,
         }))
     }
 
     fn modules(&self) -> StoreResult<Vec<ModuleRecord>> {
-        let conn = self.inner.connect()?;
-        let out = {
-            let mut st = conn
-                .prepare_cached("SELECT path, source, js, hash FROM modules ORDER BY path")
-                .map_err(err)?;
-            let rows = st
-                .query_map([], |r| {
-                    Ok(ModuleRecord {
-                        path: r.get(0)?,
-                        source: r.get(1)?,
-                        js: r.get(2)?,
-                        hash: r.get(3)?,
-                    })
-                })
-                .map_err(err)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(err)?
-        };
-        self.inner.give_back(conn);
+        let (_ticket, inner) = self.enter()?;
+        let conn = inner.connect()?;
+        let out = read_modules(&conn)?;
+        inner.give_back(conn);
         Ok(out)
     }
 
-    fn replace_modules(&self, modules: &[ModuleRecord]) -> StoreResult<()> {
-        let mut conn = self.inner.connect()?;
+    fn replace_modules(&self, modules: &[ModuleRecord], meta: &str) -> StoreResult<()> {
+        let (_ticket, inner) = self.enter()?;
+        let mut conn = inner.connect()?;
         {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(err)?;
-            tx.execute("DELETE FROM modules", []).map_err(err)?;
-            for m in modules {
-                tx.execute(
-                    "INSERT INTO modules (path, source, js, hash) VALUES (?1, ?2, ?3, ?4)",
-                    params![m.path, m.source, m.js, m.hash],
-                )
-                .map_err(err)?;
-            }
+            write_code(&tx, modules, Some(meta))?;
             tx.commit().map_err(err)?;
         }
-        self.inner.give_back(conn);
+        inner.give_back(conn);
         Ok(())
     }
 
+    fn code_meta(&self) -> StoreResult<Option<String>> {
+        let (_ticket, inner) = self.enter()?;
+        let conn = inner.connect()?;
+        let out = read_meta(&conn)?;
+        inner.give_back(conn);
+        Ok(out)
+    }
+
     fn env(&self) -> StoreResult<Arc<std::collections::BTreeMap<String, String>>> {
-        if let Some(e) = self.inner.memo.lock().ok().and_then(|m| m.env.clone()) {
+        let (_ticket, inner) = self.enter()?;
+        if let Some(e) = inner.memo.lock().ok().and_then(|m| m.env.clone()) {
             return Ok(e);
         }
-        let conn = self.inner.connect()?;
-        let vars = {
-            let mut st = conn
-                .prepare_cached("SELECT name, value FROM env")
-                .map_err(err)?;
-            let rows = st
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                .map_err(err)?;
-            rows.collect::<Result<std::collections::BTreeMap<_, _>, _>>()
-                .map_err(err)?
-        };
-        self.inner.give_back(conn);
+        let conn = inner.connect()?;
+        let vars = read_env(&conn)?;
+        inner.give_back(conn);
         let vars = Arc::new(vars);
-        if let Ok(mut m) = self.inner.memo.lock() {
+        if let Ok(mut m) = inner.memo.lock() {
             m.env = Some(vars.clone());
         }
         Ok(vars)
     }
 
     fn update_env(&self, changes: &[(String, Option<String>)]) -> StoreResult<()> {
-        let mut conn = self.inner.connect()?;
+        let (_ticket, inner) = self.enter()?;
+        let mut conn = inner.connect()?;
         {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(err)?;
-            for (name, value) in changes {
-                match value {
-                    Some(v) => tx
-                        .execute(
-                            "INSERT INTO env (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                            params![name, v],
-                        )
-                        .map_err(err)?,
-                    None => tx.execute("DELETE FROM env WHERE name = ?1", [name]).map_err(err)?,
-                };
-            }
+            write_env(&tx, changes)?;
             tx.commit().map_err(err)?;
         }
-        self.inner.give_back(conn);
-        if let Ok(mut m) = self.inner.memo.lock() {
+        inner.give_back(conn);
+        if let Ok(mut m) = inner.memo.lock() {
             m.env = None;
         }
         Ok(())
@@ -237,6 +526,11 @@ struct SqliteDocTx {
     conn: Option<Connection>,
     inner: Arc<Inner>,
     done: bool,
+    /// Table numbers this transaction assigned or first read: remembered for good only once it
+    /// commits, since a rollback takes the numbers back.
+    new_tables: HashMap<String, u32>,
+    /// Declared last: the transaction leaves the gate after its connection is back.
+    _ticket: Ticket,
 }
 
 impl Drop for SqliteDocTx {
@@ -385,13 +679,13 @@ impl DocTx for SqliteDocTx {
     }
 
     fn table_number(&mut self, table: &str, create: bool) -> StoreResult<Option<u32>> {
-        if let Some(n) = self
-            .inner
-            .memo
-            .lock()
-            .ok()
-            .and_then(|m| m.tables.get(table).copied())
-        {
+        if let Some(n) = self.new_tables.get(table).copied().or_else(|| {
+            self.inner
+                .memo
+                .lock()
+                .ok()
+                .and_then(|m| m.tables.get(table).copied())
+        }) {
             return Ok(Some(n));
         }
         let found: Option<i64> = self
@@ -402,9 +696,7 @@ impl DocTx for SqliteDocTx {
             .optional()
             .map_err(err)?;
         if let Some(n) = found.and_then(|n| u32::try_from(n).ok()) {
-            if let Ok(mut m) = self.inner.memo.lock() {
-                m.tables.insert(table.to_string(), n);
-            }
+            self.new_tables.insert(table.to_string(), n);
             return Ok(Some(n));
         }
         if !create {
@@ -416,7 +708,11 @@ impl DocTx for SqliteDocTx {
             .map_err(err)?
             .query_row([table], |r| r.get(0))
             .map_err(err)?;
-        Ok(u32::try_from(n).ok())
+        let n = u32::try_from(n).ok();
+        if let Some(n) = n {
+            self.new_tables.insert(table.to_string(), n);
+        }
+        Ok(n)
     }
 
     fn table_name(&mut self, number: u32) -> StoreResult<Option<String>> {
@@ -457,6 +753,11 @@ impl DocTx for SqliteDocTx {
         self.done = true;
         match result {
             Ok(()) => {
+                if !self.new_tables.is_empty()
+                    && let Ok(mut m) = self.inner.memo.lock()
+                {
+                    m.tables.extend(self.new_tables.drain());
+                }
                 self.inner.give_back(c);
                 Ok(())
             }

@@ -22,11 +22,12 @@ use std::{str::FromStr, time::Duration};
 
 /// The advisory lock key held while migrating.
 const MIGRATION_LOCK: i64 = 0x6265_7274_6800_0001;
+/// The first key of the two-key advisory locks that order each deployment's log appends (the
+/// two-key space does not overlap the one-key locks on deployment ids that writes take).
+const LOG_LOCK_CLASS: i32 = 0x6c6f_6773;
 
 pub struct PgStore {
     pool: PgPool,
-    /// Deployment ids by name: names are never reused, so an entry never goes stale.
-    ids: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
@@ -71,7 +72,6 @@ impl PgStore {
             .map_err(backend)?;
         let store = Self {
             pool,
-            ids: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -177,9 +177,28 @@ impl Store for PgStore {
         if lines.is_empty() {
             return Ok(());
         }
+        // Lines get their `seq` and commit under the deployment's log lock, so for each
+        // deployment commits happen in `seq` order: a follower that has read up to `seq` N never
+        // later finds a line below N committed behind its back.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM deployments WHERE name = $1")
+            .bind(deployment)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(id) = id else {
+            return Ok(());
+        };
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(LOG_LOCK_CLASS)
+            .bind(id as i32)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         let mut q: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
-            "INSERT INTO logs (deployment_id, time, level, function, request_id, text) SELECT d.id, l.time, l.level, l.function, l.request_id, l.text FROM deployments d, (",
+            "INSERT INTO logs (deployment_id, time, level, function, request_id, text) SELECT ",
         );
+        q.push_bind(id).push(", l.time, l.level, l.function, l.request_id, l.text FROM (");
         q.push_values(lines, |mut b, l| {
             b.push_bind(l.time)
                 .push_bind(&l.level)
@@ -187,18 +206,18 @@ impl Store for PgStore {
                 .push_bind(&l.request_id)
                 .push_bind(&l.text);
         });
-        q.push(") AS l (time, level, function, request_id, text) WHERE d.name = ")
-            .push_bind(deployment);
-        q.build().execute(&self.pool).await.map_err(backend)?;
+        q.push(") AS l (time, level, function, request_id, text)");
+        q.build().execute(&mut *tx).await.map_err(backend)?;
         sqlx::query(
-            "DELETE FROM logs WHERE deployment_id = (SELECT id FROM deployments WHERE name = $1) AND seq <
-               (SELECT seq FROM logs WHERE deployment_id = (SELECT id FROM deployments WHERE name = $1) ORDER BY seq DESC OFFSET $2 LIMIT 1)",
+            "DELETE FROM logs WHERE deployment_id = $1 AND seq <
+               (SELECT seq FROM logs WHERE deployment_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)",
         )
-        .bind(deployment)
+        .bind(id)
         .bind(retention as i64)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         Ok(())
     }
 
@@ -471,6 +490,12 @@ impl Store for PgStore {
 
     async fn add_member(&self, add: &AddMember) -> StoreResult<(MemberRecord, bool)> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
+        // Membership changes of one team take turns (the last-admin rule below).
+        sqlx::query("SELECT id FROM teams WHERE id = $1 FOR UPDATE")
+            .bind(add.team_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
             .bind(&add.username)
             .fetch_optional(&mut *tx)
@@ -510,6 +535,18 @@ impl Store for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
+        }
+        // The team keeps an admin: checked in the same transaction as the change, so two
+        // admins demoting or removing each other at once cannot both succeed.
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM team_members WHERE team_id = $1 AND role = 'admin'",
+        )
+        .bind(add.team_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if admins == 0 {
+            return Err(StoreError::LastAdmin);
         }
         tx.commit().await.map_err(backend)?;
         let member = self
@@ -564,6 +601,12 @@ impl Store for PgStore {
 
     async fn remove_member(&self, team_id: i64, user_id: i64) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
+        // Membership changes of one team take turns (the last-admin rule below).
+        sqlx::query("SELECT id FROM teams WHERE id = $1 FOR UPDATE")
+            .bind(team_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         sqlx::query(
             "DELETE FROM project_admins WHERE user_id = $1 AND project_id IN (SELECT id FROM projects WHERE team_id = $2)",
         )
@@ -579,6 +622,18 @@ impl Store for PgStore {
             .await
             .map_err(backend)?
             .rows_affected();
+        // The team keeps an admin: checked in the same transaction as the change, so two
+        // admins demoting or removing each other at once cannot both succeed.
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM team_members WHERE team_id = $1 AND role = 'admin'",
+        )
+        .bind(team_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if admins == 0 {
+            return Err(StoreError::LastAdmin);
+        }
         tx.commit().await.map_err(backend)?;
         Ok(n > 0)
     }
@@ -738,57 +793,24 @@ impl Store for PgStore {
 
     async fn deployment_docs(
         &self,
-        name: &str,
+        deployment_id: i64,
     ) -> StoreResult<std::sync::Arc<dyn crate::docs::DocStore>> {
-        let known = self.ids.lock().ok().and_then(|ids| ids.get(name).copied());
-        let id = match known {
-            Some(id) => id,
-            None => {
-                let id: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM deployments WHERE name = $1")
-                        .bind(name)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(backend)?;
-                let id = id.ok_or_else(|| {
-                    StoreError::Backend(format!("deployment {name} does not exist"))
-                })?;
-                if let Ok(mut ids) = self.ids.lock() {
-                    if ids.len() > 100_000 {
-                        ids.clear();
-                    }
-                    ids.insert(name.to_string(), id);
-                }
-                id
-            }
-        };
+        // Every row of a deployment's data references its row: writes for a deployment that
+        // does not exist fail on the foreign key, and nothing outside the database is touched.
         Ok(std::sync::Arc::new(crate::docs::postgres::PgDocStore::new(
             self.pool.clone(),
-            id,
+            deployment_id,
             tokio::runtime::Handle::current(),
         )))
     }
 
-    async fn copy_deployment_data(&self, from: &str, to: &str, with_env: bool) -> StoreResult<()> {
+    async fn copy_deployment_data(&self, from: i64, to: i64, with_env: bool) -> StoreResult<()> {
         let mut tx = self
             .pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
             .await
             .map_err(backend)?;
-        let ids: Vec<(String, i64)> =
-            sqlx::query_as("SELECT name, id FROM deployments WHERE name = $1 OR name = $2")
-                .bind(from)
-                .bind(to)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(backend)?;
-        let id = |n: &str| {
-            ids.iter()
-                .find(|(name, _)| name == n)
-                .map(|(_, id)| *id)
-                .ok_or_else(|| StoreError::Backend(format!("deployment {n} does not exist")))
-        };
-        let (src, dst) = (id(from)?, id(to)?);
+        let (src, dst) = (from, to);
         // Writes to the target wait for this copy; the source is read as one snapshot.
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(dst)
@@ -818,7 +840,7 @@ impl Store for PgStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn drop_deployment_data(&self, _name: &str) -> StoreResult<()> {
+    async fn drop_deployment_data(&self, _d: &DeploymentRecord) -> StoreResult<()> {
         // The deployment's rows went with it: every table of its data cascades from `deployments`.
         Ok(())
     }

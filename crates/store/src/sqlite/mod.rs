@@ -19,14 +19,67 @@ use sqlx::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
     },
 };
+use crate::docs::sqlite::SqliteDocStore;
 use std::{path::Path, str::FromStr, time::Duration};
 
 pub struct SqliteStore {
     pool: SqlitePool,
     data_dir: std::path::PathBuf,
-    docs: std::sync::Mutex<
-        std::collections::HashMap<String, std::sync::Arc<crate::docs::sqlite::SqliteDocStore>>,
-    >,
+    docs: std::sync::Mutex<OpenData>,
+    /// Opening a deployment's data (row read, then file opened) and dropping it take turns, so a
+    /// file is never opened for a deployment whose deletion is under way.
+    opening: tokio::sync::Mutex<()>,
+}
+
+/// How many deployments' data stay open when idle; each holds a few file descriptors.
+const OPEN_DATA: usize = 256;
+
+/// The deployments whose data is open, by id, least recently used first.
+#[derive(Default)]
+struct OpenData {
+    by_id: std::collections::HashMap<i64, std::sync::Arc<SqliteDocStore>>,
+    order: std::collections::VecDeque<i64>,
+}
+
+impl OpenData {
+    fn get(&mut self, id: i64) -> Option<std::sync::Arc<SqliteDocStore>> {
+        let found = self.by_id.get(&id).cloned()?;
+        if self.order.back() != Some(&id) {
+            self.order.retain(|i| *i != id);
+            self.order.push_back(id);
+        }
+        Some(found)
+    }
+
+    /// Adds a deployment's data, closing the least recently used idle ones (held by nobody
+    /// else) beyond [`OPEN_DATA`]. Data in use stays open until its calls finish.
+    fn insert(&mut self, id: i64, d: std::sync::Arc<SqliteDocStore>) {
+        self.by_id.insert(id, d);
+        self.order.retain(|i| *i != id);
+        self.order.push_back(id);
+        let mut idx = 0;
+        while self.by_id.len() > OPEN_DATA && idx < self.order.len() {
+            let old = self.order[idx];
+            let idle = old != id
+                && self
+                    .by_id
+                    .get(&old)
+                    .is_some_and(|d| std::sync::Arc::strong_count(d) == 1);
+            if idle {
+                self.order.remove(idx);
+                if let Some(d) = self.by_id.remove(&old) {
+                    d.close_for_good();
+                }
+            } else {
+                idx += 1;
+            }
+        }
+    }
+
+    fn remove(&mut self, id: i64) -> Option<std::sync::Arc<SqliteDocStore>> {
+        self.order.retain(|i| *i != id);
+        self.by_id.remove(&id)
+    }
 }
 
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
@@ -41,9 +94,8 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/berth.db` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            StoreError::Backend(format!("create data directory {}: {e}", data_dir.display()))
-        })?;
+        private_dir(data_dir)?;
+        private_dir(&data_dir.join("deployments"))?;
         let options = SqliteConnectOptions::new()
             .filename(data_dir.join("berth.db"))
             .create_if_missing(true)
@@ -60,16 +112,109 @@ impl SqliteStore {
             pool,
             data_dir: data_dir.to_path_buf(),
             docs: Default::default(),
+            opening: Default::default(),
         };
         store.migrate().await?;
+        for file in ["berth.db", "berth.db-wal", "berth.db-shm"] {
+            let path = data_dir.join(file);
+            if path.exists() {
+                crate::docs::sqlite::private_file(&path)?;
+            }
+        }
+        store.sweep_data_files().await?;
         Ok(store)
     }
 
-    /// Where a deployment's own data lives. Names are `[a-z]+-[a-z]+-[0-9]+`, safe as file names.
-    fn deployment_file(&self, name: &str) -> std::path::PathBuf {
-        self.data_dir
-            .join("deployments")
-            .join(format!("{name}.sqlite3"))
+    /// Where generation `generation` of a deployment's data lives: `<name>.sqlite3` for the
+    /// first, `<name>.<generation>.sqlite3` after resets. The name comes from the deployment's
+    /// row (never from a request) and is checked again here, so no path leaves `deployments/`.
+    fn deployment_file(&self, name: &str, generation: i64) -> StoreResult<std::path::PathBuf> {
+        let safe = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !safe {
+            return Err(StoreError::Backend(format!(
+                "deployment name {name:?} cannot name a file"
+            )));
+        }
+        let file = if generation == 0 {
+            format!("{name}.sqlite3")
+        } else {
+            format!("{name}.{generation}.sqlite3")
+        };
+        Ok(self.data_dir.join("deployments").join(file))
+    }
+
+    fn docs_cache(&self) -> StoreResult<std::sync::MutexGuard<'_, OpenData>> {
+        self.docs
+            .lock()
+            .map_err(|_| StoreError::Backend("docs cache poisoned".into()))
+    }
+
+    /// The open data of deployment `id`, opening it from its row when needed.
+    async fn open_data(&self, id: i64) -> StoreResult<std::sync::Arc<SqliteDocStore>> {
+        if let Some(d) = self.docs_cache()?.get(id) {
+            return Ok(d);
+        }
+        let _turn = self.opening.lock().await;
+        if let Some(d) = self.docs_cache()?.get(id) {
+            return Ok(d);
+        }
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT name, data_generation FROM deployments WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        let (name, generation) = row.ok_or(StoreError::NoDeployment(id))?;
+        let file = self.deployment_file(&name, generation)?;
+        let opened = tokio::task::spawn_blocking(move || SqliteDocStore::open(&file))
+            .await
+            .map_err(|e| StoreError::Backend(format!("open deployment data: {e}")))??;
+        let opened = std::sync::Arc::new(opened);
+        self.docs_cache()?.insert(id, opened.clone());
+        Ok(opened)
+    }
+
+    /// Removes files under `deployments/` that no deployment's row points at: what a crash
+    /// left between writing a reset's new file and deleting the old one, copies cut short, and
+    /// files of deployments deleted while their files could not be removed.
+    async fn sweep_data_files(&self) -> StoreResult<()> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT name, data_generation FROM deployments")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        let mut wanted = std::collections::HashSet::new();
+        for (name, generation) in &rows {
+            if let Ok(f) = self.deployment_file(name, *generation)
+                && let Some(n) = f.file_name().and_then(|n| n.to_str())
+            {
+                wanted.insert(n.to_string());
+            }
+        }
+        let dir = self.data_dir.join("deployments");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let Some(file) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let base = ["-wal", "-shm", ".copy"]
+                .iter()
+                .find_map(|s| file.strip_suffix(s))
+                .unwrap_or(&file);
+            if !base.ends_with(".sqlite3") || wanted.contains(base) {
+                continue;
+            }
+            tracing::info!(file = %file, "removing a data file no deployment uses");
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                tracing::warn!(file = %file, error = %e, "could not remove an unused data file");
+            }
+        }
+        Ok(())
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -427,6 +572,18 @@ impl Store for SqliteStore {
                 .await
                 .map_err(backend)?;
         }
+        // The team keeps an admin: checked in the same transaction as the change, so two
+        // admins demoting or removing each other at once cannot both succeed.
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM team_members WHERE team_id = ? AND role = 'admin'",
+        )
+        .bind(add.team_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if admins == 0 {
+            return Err(StoreError::LastAdmin);
+        }
         tx.commit().await.map_err(backend)?;
         let member = self
             .list_members(add.team_id)
@@ -499,6 +656,18 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?
             .rows_affected();
+        // The team keeps an admin: checked in the same transaction as the change, so two
+        // admins demoting or removing each other at once cannot both succeed.
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM team_members WHERE team_id = ? AND role = 'admin'",
+        )
+        .bind(team_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if admins == 0 {
+            return Err(StoreError::LastAdmin);
+        }
         tx.commit().await.map_err(backend)?;
         Ok(n > 0)
     }
@@ -657,107 +826,141 @@ impl Store for SqliteStore {
 
     async fn deployment_docs(
         &self,
-        name: &str,
+        deployment_id: i64,
     ) -> StoreResult<std::sync::Arc<dyn crate::docs::DocStore>> {
-        if let Some(d) = self
-            .docs
-            .lock()
-            .map_err(|_| StoreError::Backend("docs cache poisoned".into()))?
-            .get(name)
-        {
-            return Ok(d.clone());
-        }
-        let file = self.deployment_file(name);
-        let opened =
-            tokio::task::spawn_blocking(move || crate::docs::sqlite::SqliteDocStore::open(&file))
-                .await
-                .map_err(|e| StoreError::Backend(format!("open deployment data: {e}")))??;
-        let opened = std::sync::Arc::new(opened);
-        let mut cache = self
-            .docs
-            .lock()
-            .map_err(|_| StoreError::Backend("docs cache poisoned".into()))?;
-        Ok(cache.entry(name.to_string()).or_insert(opened).clone())
+        Ok(self.open_data(deployment_id).await?)
     }
 
-    async fn copy_deployment_data(&self, from: &str, to: &str, with_env: bool) -> StoreResult<()> {
-        let target = self.deployment_docs(to).await?;
-        let (modules, env) = {
-            let target = target.clone();
-            tokio::task::spawn_blocking(move || {
-                Ok::<_, StoreError>((target.modules()?, target.env()?))
-            })
-            .await
-            .map_err(|e| StoreError::Backend(format!("read deployment data: {e}")))??
-        };
-        drop(target);
-        let source = crate::docs::sqlite::SqliteDocStore::open(&self.deployment_file(from))?;
-        let file = self.deployment_file(to);
-        let mut tmp = file.clone().into_os_string();
-        tmp.push(".copy");
-        let tmp = std::path::PathBuf::from(tmp);
-        let _ = std::fs::remove_file(&tmp);
-        let snapshot = tmp.clone();
+    async fn copy_deployment_data(&self, from: i64, to: i64, with_env: bool) -> StoreResult<()> {
+        let source = self.open_data(from).await?;
+        let target = self.open_data(to).await?;
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT name, data_generation FROM deployments WHERE id = ?")
+                .bind(to)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        let (name, generation) = row.ok_or(StoreError::NoDeployment(to))?;
+        let next = self.deployment_file(&name, generation + 1)?;
+        let mut staging = next.clone().into_os_string();
+        staging.push(".copy");
+        let staging = std::path::PathBuf::from(staging);
+        let (copy, done) = (staging.clone(), next.clone());
+        // 1. A consistent copy of the source, while both deployments go on serving calls.
         tokio::task::spawn_blocking(move || {
-            source.snapshot_into(&snapshot)?;
-            source.close();
-            let c = rusqlite::Connection::open(&snapshot)
-                .map_err(|e| StoreError::Backend(format!("open the copy: {e}")))?;
-            c.execute_batch(if with_env {
-                "DELETE FROM modules;"
-            } else {
-                "DELETE FROM modules; DELETE FROM env;"
-            })
-            .map_err(|e| StoreError::Backend(format!("prepare the copy: {e}")))?;
-            Ok::<_, StoreError>(())
+            for p in [&copy, &done] {
+                let _ = std::fs::remove_file(p);
+            }
+            source.snapshot_into(&copy)
         })
         .await
         .map_err(|e| StoreError::Backend(format!("copy deployment data: {e}")))??;
-        self.drop_deployment_data(to).await?;
-        std::fs::rename(&tmp, &file)
-            .map_err(|e| StoreError::Backend(format!("move the copy into place: {e}")))?;
-        // The copy starts with `to`'s own code, and its own variables unless they were copied.
-        let copied = self.deployment_docs(to).await?;
-        tokio::task::spawn_blocking(move || {
-            copied.replace_modules(&modules)?;
-            if !with_env {
-                let changes: Vec<(String, Option<String>)> = env
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Some(v.clone())))
-                    .collect();
-                copied.update_env(&changes)?;
+        // 2. The target alone: its code (and variables) move into the copy, which becomes its
+        //    next generation in one row update; then calls resume on the new file.
+        let held = {
+            let target = target.clone();
+            let (copy, done) = (staging.clone(), next.clone());
+            tokio::task::spawn_blocking(move || {
+                let held = target.exclusive()?;
+                let (modules, meta, env) = held.code_and_env()?;
+                crate::docs::sqlite::adopt_copy(
+                    &copy,
+                    &modules,
+                    meta.as_deref(),
+                    (!with_env).then_some(env.as_slice()),
+                )?;
+                std::fs::rename(&copy, &done)
+                    .map_err(|e| StoreError::Backend(format!("move the copy into place: {e}")))?;
+                Ok::<_, StoreError>(held)
+            })
+            .await
+            .map_err(|e| StoreError::Backend(format!("copy deployment data: {e}")))?
+        };
+        let held = match held {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = std::fs::remove_file(&staging);
+                let _ = std::fs::remove_file(&next);
+                return Err(e);
             }
-            Ok::<_, StoreError>(())
+        };
+        let switched = sqlx::query(
+            "UPDATE deployments SET data_generation = ? WHERE id = ? AND data_generation = ?",
+        )
+        .bind(generation + 1)
+        .bind(to)
+        .bind(generation)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)
+        .and_then(|r| {
+            if r.rows_affected() == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Busy(
+                    "the deployment was reset or deleted during this reset; try again".into(),
+                ))
+            }
+        });
+        if let Err(e) = switched {
+            drop(held);
+            let _ = std::fs::remove_file(&next);
+            return Err(e);
+        }
+        let old = tokio::task::spawn_blocking(move || {
+            let old = held.switch_to(&next);
+            drop(held);
+            old
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("restore deployment code: {e}")))?
+        .map_err(|e| StoreError::Backend(format!("switch deployment data: {e}")))??;
+        remove_data_files(&old);
+        Ok(())
     }
 
-    async fn drop_deployment_data(&self, name: &str) -> StoreResult<()> {
-        let cached = self
-            .docs
-            .lock()
-            .map_err(|_| StoreError::Backend("docs cache poisoned".into()))?
-            .remove(name);
-        if let Some(d) = cached {
-            d.close();
+    async fn drop_deployment_data(&self, d: &DeploymentRecord) -> StoreResult<()> {
+        let _turn = self.opening.lock().await;
+        let open = self.docs_cache()?.remove(d.id);
+        if let Some(open) = open {
+            tokio::task::spawn_blocking(move || open.close_for_good())
+                .await
+                .map_err(|e| StoreError::Backend(format!("close deployment data: {e}")))?;
         }
-        let file = self.deployment_file(name);
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = file.clone().into_os_string();
-            p.push(suffix);
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(StoreError::Backend(format!(
-                        "remove {}: {e}",
-                        file.display()
-                    )));
+        // Every generation: the row that said which one is current is gone.
+        let dir = self.data_dir.join("deployments");
+        let first = self.deployment_file(&d.name, 0)?;
+        let prefix = format!("{}.", d.name);
+        let mut failed = None;
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let file = entry.file_name();
+                let Some(file) = file.to_str() else { continue };
+                let Some(rest) = file.strip_prefix(&prefix) else {
+                    continue;
+                };
+                // `<name>.sqlite3…` or `<name>.<digits>.sqlite3…`, not another name's files.
+                let ours = rest.starts_with("sqlite3")
+                    || rest
+                        .split_once('.')
+                        .is_some_and(|(g, tail)| {
+                            !g.is_empty()
+                                && g.bytes().all(|b| b.is_ascii_digit())
+                                && tail.starts_with("sqlite3")
+                        });
+                if !ours {
+                    continue;
+                }
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => failed = Some(format!("remove {}: {e}", first.display())),
                 }
             }
         }
-        Ok(())
+        match failed {
+            Some(e) => Err(StoreError::Backend(e)),
+            None => Ok(()),
+        }
     }
 
     async fn delete_deployment(&self, id: i64) -> StoreResult<bool> {
@@ -953,4 +1156,31 @@ async fn new_user(
     .await
     .map_err(backend)?;
     Ok(id)
+}
+
+/// Creates `dir` when missing and makes it this user's alone (deployment files hold secrets).
+fn private_dir(dir: &Path) -> StoreResult<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StoreError::Backend(format!("create directory {}: {e}", dir.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| StoreError::Backend(format!("restrict {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+/// Deletes a deployment's data file and its WAL and shared-memory files; what cannot be
+/// deleted now is swept at the next start.
+fn remove_data_files(file: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = file.as_os_str().to_os_string();
+        p.push(suffix);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(file = %file.display(), error = %e, "could not remove an old data file"),
+        }
+    }
 }
