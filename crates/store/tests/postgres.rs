@@ -59,3 +59,69 @@ async fn bad_database_urls_say_what_to_fix() {
     assert!(m.contains("127.0.0.1:1"), "{m}");
     assert!(!m.contains("s3cret"), "{m}");
 }
+
+/// Log lines appended by many writers at once reach a follower reading by cursor, every one of
+/// them: commits happen in `seq` order per deployment, so no line lands behind a cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[allow(clippy::unwrap_used)]
+async fn a_log_follower_sees_every_line_of_concurrent_writers() {
+    let Some(s) = make_store().await else { return };
+    s.bootstrap(&conformance::bootstrap_input()).await.unwrap();
+    let team = s.team_by_slug("default").await.unwrap().unwrap();
+    let project = s.project_by_slug(team.id, "default").await.unwrap().unwrap();
+    let d = s
+        .create_deployment(&berth_store::NewDeployment {
+            name: "log-follow-101".into(),
+            project_id: project.id,
+            team_id: team.id,
+            deployment_type: berth_model::DeploymentType::Dev,
+            reference: "dev/logs".into(),
+            region: "us".into(),
+            creator: "admin".into(),
+            creator_user_id: Some(1),
+            is_default: false,
+            expires_at: None,
+            preview_identifier: None,
+            overrides: Default::default(),
+            now: 100,
+            limit: None,
+        })
+        .await
+        .unwrap();
+    let (writers, each) = (8, 40);
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (s, name, done) = (s.clone(), d.name.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..each {
+                let line = berth_store::LogRecord {
+                    seq: 0,
+                    time: 1,
+                    level: "LOG".into(),
+                    function: "f".into(),
+                    request_id: format!("{w}-{i}"),
+                    text: "x".repeat(200),
+                };
+                s.append_logs(&name, &[line], 100_000).await.unwrap();
+            }
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = 0u64;
+    loop {
+        let finished = done.load(std::sync::atomic::Ordering::SeqCst) == writers;
+        for l in s.read_logs(&d.name, Some(cursor), 1000).await.unwrap() {
+            cursor = cursor.max(l.seq);
+            seen.insert(l.request_id);
+        }
+        if finished {
+            break;
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(seen.len(), writers * each, "the follower missed lines");
+}

@@ -11,6 +11,8 @@ use std::{
     time::Duration,
 };
 
+pub mod ws;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_berth");
 
 pub struct TestServer {
@@ -101,6 +103,19 @@ impl TestServer {
             });
         self.url = url.to_string();
         self.child = Some(child);
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    /// How many file descriptors the server process holds open.
+    #[cfg(target_os = "linux")]
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .count()
     }
 
     pub fn server_log(&self) -> String {

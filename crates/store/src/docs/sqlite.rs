@@ -187,6 +187,8 @@ pub struct SqliteDocStore {
 
 impl Inner {
     fn open(file: &Path) -> StoreResult<Arc<Inner>> {
+        // Created private before SQLite opens it: its `-wal` and `-shm` files take its mode.
+        create_private(file)?;
         let inner = Arc::new(Inner {
             path: file.to_path_buf(),
             idle: Mutex::new(Vec::new()),
@@ -200,16 +202,41 @@ impl Inner {
     }
 }
 
-/// Makes `file` readable by this user only (it holds secrets: environment variables). SQLite
-/// gives its `-wal` and `-shm` files the database file's mode.
+/// Makes a database file and its `-wal` and `-shm` files readable by this user only (they hold
+/// secrets: environment variables).
 pub(crate) fn private_file(file: &Path) -> StoreResult<()> {
     #[cfg(unix)]
-    {
+    for suffix in ["", "-wal", "-shm"] {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| StoreError::Backend(format!("restrict {}: {e}", file.display())))?;
+        let mut p = file.as_os_str().to_os_string();
+        p.push(suffix);
+        match std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !suffix.is_empty() => {}
+            Err(e) => {
+                return Err(StoreError::Backend(format!(
+                    "restrict {}: {e}",
+                    file.display()
+                )));
+            }
+        }
     }
     Ok(())
+}
+
+/// Creates `file` empty with mode 0600 when it does not exist yet.
+fn create_private(file: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(file)
+        .map(|_| ())
+        .map_err(|e| StoreError::Backend(format!("create {}: {e}", file.display())))
 }
 
 fn read_modules(conn: &Connection) -> StoreResult<Vec<ModuleRecord>> {

@@ -27,6 +27,8 @@ const MIGRATION_LOCK: i64 = 0x6265_7274_6800_0001;
 const LOG_LOCK_CLASS: i32 = 0x6c6f_6773;
 
 pub struct PgStore {
+    /// Deployment ids seen with a row (ids are never reused), so opening data costs no query.
+    known_ids: std::sync::Mutex<std::collections::HashSet<i64>>,
     pool: PgPool,
 }
 
@@ -71,6 +73,7 @@ impl PgStore {
             .await
             .map_err(backend)?;
         let store = Self {
+            known_ids: Default::default(),
             pool,
         };
         store.migrate().await?;
@@ -795,8 +798,28 @@ impl Store for PgStore {
         &self,
         deployment_id: i64,
     ) -> StoreResult<std::sync::Arc<dyn crate::docs::DocStore>> {
-        // Every row of a deployment's data references its row: writes for a deployment that
-        // does not exist fail on the foreign key, and nothing outside the database is touched.
+        // Every row of a deployment's data references its row (writes for a deployment that
+        // does not exist fail on the foreign key); an id without a row is refused here too.
+        let known = self
+            .known_ids
+            .lock()
+            .is_ok_and(|ids| ids.contains(&deployment_id));
+        if !known {
+            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM deployments WHERE id = $1")
+                .bind(deployment_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+            if found.is_none() {
+                return Err(StoreError::NoDeployment(deployment_id));
+            }
+            if let Ok(mut ids) = self.known_ids.lock() {
+                if ids.len() > 100_000 {
+                    ids.clear();
+                }
+                ids.insert(deployment_id);
+            }
+        }
         Ok(std::sync::Arc::new(crate::docs::postgres::PgDocStore::new(
             self.pool.clone(),
             deployment_id,

@@ -32,7 +32,7 @@ pub struct SqliteStore {
 }
 
 /// How many deployments' data stay open when idle; each holds a few file descriptors.
-const OPEN_DATA: usize = 256;
+pub const OPEN_DATA: usize = 256;
 
 /// The deployments whose data is open, by id, least recently used first.
 #[derive(Default)]
@@ -115,12 +115,7 @@ impl SqliteStore {
             opening: Default::default(),
         };
         store.migrate().await?;
-        for file in ["berth.db", "berth.db-wal", "berth.db-shm"] {
-            let path = data_dir.join(file);
-            if path.exists() {
-                crate::docs::sqlite::private_file(&path)?;
-            }
-        }
+        crate::docs::sqlite::private_file(&data_dir.join("berth.db"))?;
         store.sweep_data_files().await?;
         Ok(store)
     }

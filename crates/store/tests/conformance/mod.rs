@@ -527,6 +527,82 @@ pub async fn deleting_a_project_deletes_its_deployments(s: &dyn Store) {
 }
 
 /// Instantiates every conformance test for one backend.
+/// Two admins demoting each other at the same time: one change wins, the other is refused, and
+/// the team keeps an admin. Removing the last admin is refused the same way.
+pub async fn a_team_always_keeps_an_admin(s: &dyn Store) {
+    let (t, _) = default_ids(s).await;
+    let add = |username: &str, role: Role| AddMember {
+        team_id: t,
+        username: username.into(),
+        role: Some(role),
+        new_token_hash: format!("h-{username}"),
+        project_admin_of: vec![],
+        now: 2_000,
+    };
+    s.add_member(&add("bob", Role::Admin)).await.unwrap();
+    let (demote_admin, demote_bob) = (add("admin", Role::Member), add("bob", Role::Member));
+    let (a, b) = tokio::join!(s.add_member(&demote_admin), s.add_member(&demote_bob));
+    let refused = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::LastAdmin)))
+        .count();
+    assert_eq!(refused, 1, "{a:?} {b:?}");
+    let admins: Vec<_> = s
+        .list_members(t)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.role == Role::Admin)
+        .collect();
+    assert_eq!(admins.len(), 1);
+    assert!(matches!(
+        s.remove_member(t, admins[0].user_id).await,
+        Err(StoreError::LastAdmin)
+    ));
+    assert_eq!(
+        s.membership(t, admins[0].user_id).await.unwrap(),
+        Some(Role::Admin),
+        "a refused change changes nothing"
+    );
+}
+
+/// A table created in a transaction that rolls back does not exist afterwards, and its number
+/// goes to the next table created, whose ids then resolve to that table.
+pub async fn table_numbers_do_not_survive_a_rollback(s: &dyn Store) {
+    let (t, p) = default_ids(s).await;
+    let d = s
+        .create_deployment(&new_deployment("rolled-back-101", "dev/rb", DeploymentType::Dev, t, p))
+        .await
+        .unwrap();
+    let docs = s.deployment_docs(d.id).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut tx = docs.begin(true).unwrap();
+        let first = tx.table_number("first", true).unwrap().unwrap();
+        assert_eq!(tx.table_number("first", true).unwrap(), Some(first));
+        drop(tx);
+        let mut tx = docs.begin(true).unwrap();
+        assert_eq!(tx.table_number("first", false).unwrap(), None, "rolled back");
+        let second = tx.table_number("second", true).unwrap().unwrap();
+        assert_eq!(tx.table_name(second).unwrap().as_deref(), Some("second"));
+        tx.commit().unwrap();
+        let mut tx = docs.begin(false).unwrap();
+        assert_eq!(tx.table_number("first", false).unwrap(), None);
+        assert_eq!(tx.table_number("second", false).unwrap(), Some(second));
+        assert_eq!(tx.table_name(second).unwrap().as_deref(), Some("second"));
+    })
+    .await
+    .unwrap();
+}
+
+/// A deployment's data is reached through its row: an id without one is refused.
+pub async fn data_of_a_missing_deployment_is_refused(s: &dyn Store) {
+    default_ids(s).await;
+    assert!(matches!(
+        s.deployment_docs(987_654).await.map(|_| ()),
+        Err(StoreError::NoDeployment(987_654))
+    ));
+}
+
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:path) => {
@@ -543,11 +619,14 @@ macro_rules! conformance_tests {
             deployment_limit_counts_only_live_ones,
             deployments_list_filters_and_pages,
             deleting_a_project_deletes_its_deployments,
+            a_team_always_keeps_an_admin,
+            table_numbers_do_not_survive_a_rollback,
+            data_of_a_missing_deployment_is_refused,
         );
     };
     (@each $make:path, $($name:ident),* $(,)?) => {
         $(
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 let Some(store) = $make().await else { return };
                 conformance::$name(&*store).await;
