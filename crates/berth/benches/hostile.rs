@@ -1,8 +1,9 @@
 //! Noisy neighbours: how a well-behaved deployment's latency changes while another deployment on
 //! the same server runs hostile functions (infinite loops, memory bombs, deep recursion) as fast
 //! as its callers can send them. Prints the neighbour's p50 and p99 idle and under attack, and
-//! their ratio (the target is at most 2x), for spinning loops alone and for a mix of loops,
-//! memory bombs and runaway recursion.
+//! their ratio (the target is at most 2x), for spinning loops alone, for a mix of loops,
+//! memory bombs and runaway recursion, and for anonymous `/api/run` callers of a deployment whose
+//! modules take 6 s to load (their top level spins).
 //!
 //! Run with `cargo bench -p berth --bench hostile` (release build, embedded store).
 
@@ -30,6 +31,14 @@ import { query, mutation } from "./_generated/server";
 export const loop = query({ args: {}, handler: async () => { for (;;) {} } });
 export const bomb = mutation({ args: {}, handler: async () => { const a: string[] = []; for (;;) a.push("x".repeat(1 << 20) + a.length); } });
 export const recurse = query({ args: {}, handler: async () => { const f = (n: number): number => f(n + 1) + 1; return f(0); } });
+"#;
+
+/// A module whose top level spins for 6 s before it exports anything.
+const SLOW: &str = r#"
+import { query } from "./_generated/server";
+const until = Date.now() + 6000;
+while (Date.now() < until) {}
+export const answer = query({ args: {}, handler: async () => 42 });
 "#;
 
 const RUN: Duration = Duration::from_secs(5);
@@ -109,10 +118,19 @@ async fn attack(
                     let http = reqwest::Client::new();
                     let (kind, path) = paths[i % paths.len()];
                     while !stop.load(Ordering::Relaxed) {
+                        // `run`: the curl-shaped route, function named in the URL.
+                        let (to, body) = if kind == "run" {
+                            (format!("{url}/d/{bad}/api/run/{path}"), "{}".to_string())
+                        } else {
+                            (
+                                format!("{url}/d/{bad}/api/{kind}"),
+                                format!(r#"{{"path":"{path}","args":{{}}}}"#),
+                            )
+                        };
                         let r = http
-                            .post(format!("{url}/d/{bad}/api/{kind}"))
+                            .post(to)
                             .header("content-type", "application/json")
-                            .body(format!(r#"{{"path":"{path}","args":{{}}}}"#))
+                            .body(body)
                             .send()
                             .await;
                         if let Ok(r) = r
@@ -141,7 +159,11 @@ async fn main() {
     let (url, token) = (server.url.clone(), server.token.clone());
     let http = reqwest::Client::new();
     let mut names = Vec::new();
-    for (reference, path, source) in [("dev/good", "good.ts", GOOD), ("dev/bad", "bad.ts", BAD)] {
+    for (reference, path, source) in [
+        ("dev/good", "good.ts", GOOD),
+        ("dev/bad", "bad.ts", BAD),
+        ("dev/slow", "slow.ts", SLOW),
+    ] {
         let d: serde_json::Value = http
             .post(format!("{url}/v1/projects/1/create_deployment"))
             .bearer_auth(&token)
@@ -163,7 +185,7 @@ async fn main() {
         assert!(r.status().is_success());
         names.push(name);
     }
-    let (good, bad) = (names[0].clone(), names[1].clone());
+    let (good, bad, slow) = (names[0].clone(), names[1].clone(), names[2].clone());
 
     neighbour(&url, &good).await; // warm up
     let idle = neighbour(&url, &good).await;
@@ -180,6 +202,7 @@ async fn main() {
         ],
     )
     .await;
+    let loading = attack(&url, &slow, &good, &[("run", "slow/answer")]).await;
     let after = neighbour(&url, &good).await;
     drop(server);
 
@@ -198,6 +221,7 @@ async fn main() {
     for (label, (f, refused)) in [
         ("infinite loops", loops),
         ("loops, memory bombs, recursion", mixed),
+        ("a deployment loading for 6 s", loading),
     ] {
         row(&format!("while {ATTACKERS} callers run {label}"), f);
         println!(

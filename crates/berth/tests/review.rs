@@ -26,14 +26,7 @@ fn app(s: &TestServer, folder: &str, reference: &str) -> (PathBuf, String) {
     let d = s
         .cli()
         .cwd(&dir)
-        .run(&[
-            "deployment",
-            "create",
-            reference,
-            "--type",
-            "dev",
-            "--json",
-        ])
+        .run(&["deployment", "create", reference, "--type", "dev", "--json"])
         .ok()
         .json();
     let name = d["name"].as_str().unwrap().to_string();
@@ -97,7 +90,14 @@ fn hostile_names_on_the_sync_socket_touch_no_file() {
         "..%2F..%2Fescaped".to_string(),
         "..%2Fberth".to_string(),
         "%2E%2E%2F%2E%2E%2Fdotted".to_string(),
-        format!("%2F{}", absolute.display().to_string().trim_start_matches('/').replace('/', "%2F")),
+        format!(
+            "%2F{}",
+            absolute
+                .display()
+                .to_string()
+                .trim_start_matches('/')
+                .replace('/', "%2F")
+        ),
         doomed.clone(),
     ];
     hostile.extend((0..1000).map(|i| format!("made-up-name-{i}")));
@@ -105,7 +105,10 @@ fn hostile_names_on_the_sync_socket_touch_no_file() {
         match Ws::connect(&s.url, &format!("/d/{h}/api/1.48.0/sync")) {
             Err((status, body)) => {
                 assert!(status == 404 || status == 410, "{h}: {status} {body}");
-                assert!(body.contains("not found") || body.contains("NotFound"), "{h}: {body}");
+                assert!(
+                    body.contains("not found") || body.contains("NotFound"),
+                    "{h}: {body}"
+                );
             }
             Ok(mut socket) => {
                 // What the reviewer did next: one query on the socket.
@@ -115,8 +118,15 @@ fn hostile_names_on_the_sync_socket_touch_no_file() {
             }
         }
     }
-    assert_eq!(files(&outside), before, "no file was created or brought back");
-    assert!(!absolute.exists(), "nothing was written at an absolute path");
+    assert_eq!(
+        files(&outside),
+        before,
+        "no file was created or brought back"
+    );
+    assert!(
+        !absolute.exists(),
+        "nothing was written at an absolute path"
+    );
     let after = s.open_fds();
     assert!(
         after <= fds + 4,
@@ -196,7 +206,10 @@ fn resets_under_load_keep_code_and_data_whole() {
                 &json!({"from": source}),
                 Some(&format!("Bearer {token}")),
             );
-            assert!(status == 200 || status == 503, "{label}: reset answered {status}: {body}");
+            assert!(
+                status == 200 || status == 503,
+                "{label}: reset answered {status}: {body}"
+            );
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut answered = 0;
@@ -209,7 +222,10 @@ fn resets_under_load_keep_code_and_data_whole() {
                 );
                 let v: Value = serde_json::from_str(&body).unwrap();
                 if status == 503 || v["status"] == "error" {
-                    let m = v["message"].as_str().or(v["errorMessage"].as_str()).unwrap_or("");
+                    let m = v["message"]
+                        .as_str()
+                        .or(v["errorMessage"].as_str())
+                        .unwrap_or("");
                     assert!(m.contains("try again"), "{label}: unclear refusal: {body}");
                 }
             }
@@ -246,10 +262,16 @@ fn resets_under_load_keep_code_and_data_whole() {
 /// socket once the query was answered.
 fn admin_session(s: &TestServer, name: &str, credential: &str) -> Ws {
     let mut ws = Ws::connect(&s.url, &format!("/d/{name}/api/1.48.0/sync")).unwrap();
-    ws.send(&json!({"type": "Connect", "sessionId": "00000000-0000-4000-8000-000000000000",
-        "connectionCount": 0, "lastCloseReason": null}).to_string());
-    ws.send(&json!({"type": "Authenticate", "tokenType": "Admin", "value": credential,
-        "baseVersion": 0}).to_string());
+    ws.send(
+        &json!({"type": "Connect", "sessionId": "00000000-0000-4000-8000-000000000000",
+        "connectionCount": 0, "lastCloseReason": null})
+        .to_string(),
+    );
+    ws.send(
+        &json!({"type": "Authenticate", "tokenType": "Admin", "value": credential,
+        "baseVersion": 0})
+        .to_string(),
+    );
     let t = ws.recv_json().unwrap();
     assert_eq!(t["type"], "Transition", "{t}");
     ws.send(&modify_query_set("_system/cli/queryEnvironmentVariables"));
@@ -288,7 +310,10 @@ fn a_sync_session_ends_when_its_credential_goes() {
     ws.send(&modify_query_set("_system/cli/queryEnvironmentVariables"));
     let m = ws.recv_json().unwrap();
     assert_eq!(m["type"], "AuthError", "{m}");
-    assert!(ws.recv_within(Duration::from_secs(5)).is_none(), "and the socket closes");
+    assert!(
+        ws.recv_within(Duration::from_secs(5)).is_none(),
+        "and the socket closes"
+    );
 
     // A member removed from the team while the socket is quiet: the server ends it unprompted.
     let (status, body) = post(
@@ -313,7 +338,11 @@ fn a_sync_session_ends_when_its_credential_goes() {
     let m = ws
         .recv_within(Duration::from_secs(15))
         .map(|t| serde_json::from_str::<Value>(&t).unwrap());
-    assert_eq!(m.as_ref().map(|m| m["type"].clone()), Some(json!("AuthError")), "{m:?}");
+    assert_eq!(
+        m.as_ref().map(|m| m["type"].clone()),
+        Some(json!("AuthError")),
+        "{m:?}"
+    );
 }
 
 #[cfg(unix)]

@@ -72,7 +72,9 @@ impl Control {
             .deployment_docs(target.deployment.id)
             .await
             .map_err(|e| match e {
-                berth_store::StoreError::NoDeployment(_) => deployment_not_found(&target.deployment.name),
+                berth_store::StoreError::NoDeployment(_) => {
+                    deployment_not_found(&target.deployment.name)
+                }
                 e => internal("open deployment data")(e),
             })
     }

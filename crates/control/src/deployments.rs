@@ -677,7 +677,7 @@ impl Control {
             .map_err(internal("reap deployment"))?;
         self.forget(&d.name);
         if deleted {
-            self.drop_data(&d).await;
+            self.drop_data(d).await;
             tracing::info!(deployment = %d.name, reference = %d.reference, "reaped expired deployment");
             self.store
                 .append_audit(&berth_store::NewAuditEvent {

@@ -168,9 +168,7 @@ impl Control {
 fn last_admin(username: &str, team: &str) -> Error {
     Error::conflict(
         "LastAdmin",
-        format!(
-            "'{username}' is the last admin of team '{team}'; make another member admin first"
-        ),
+        format!("'{username}' is the last admin of team '{team}'; make another member admin first"),
     )
 }
 

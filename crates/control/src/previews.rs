@@ -63,11 +63,13 @@ impl Control {
             if !d.is_expired(now) {
                 // Reusing mints a key for it; recreating deletes it: both are edits, and an
                 // `editableBy=admins` preview is the admins' alone.
-                self.deployment_access(p, &d.name).await?.require_edit(if req.reuse {
-                    "claiming this preview"
-                } else {
-                    "recreating this preview"
-                })?;
+                self.deployment_access(p, &d.name)
+                    .await?
+                    .require_edit(if req.reuse {
+                        "claiming this preview"
+                    } else {
+                        "recreating this preview"
+                    })?;
             }
             if d.is_expired(now) {
                 self.reap_expired_preview(&d).await?;

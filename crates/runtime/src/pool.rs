@@ -44,8 +44,11 @@ pub struct CallResult {
     pub hit_limit: bool,
 }
 
+/// Compiled modules and the functions they export.
+pub type Analyzed = (Vec<CompiledModule>, Vec<FunctionInfo>);
+
 /// Compiled modules and the functions they export, or an error naming file and line.
-pub type PushResult = Result<(Vec<CompiledModule>, Vec<FunctionInfo>), String>;
+pub type PushResult = Result<Analyzed, String>;
 
 /// What a job holds of its deployment's share of the workers, from admission until a worker
 /// has finished with it: a caller that goes away does not give the share back early.
@@ -75,7 +78,7 @@ enum Job {
     },
     Analyze {
         modules: Vec<(String, String)>,
-        reply: oneshot::Sender<Result<(Vec<CompiledModule>, Vec<FunctionInfo>), LoadFailure>>,
+        reply: oneshot::Sender<Result<Analyzed, LoadFailure>>,
         _held: Held,
     },
 }
@@ -268,10 +271,12 @@ impl Pool {
             if shares.len() > 10_000 {
                 shares.retain(|_, s| Arc::strong_count(&s.permits) > 1);
             }
-            let share = shares.entry(deployment.to_string()).or_insert_with(|| Share {
-                permits: Arc::new(tokio::sync::Semaphore::new(self.per_deployment)),
-                waiting: Default::default(),
-            });
+            let share = shares
+                .entry(deployment.to_string())
+                .or_insert_with(|| Share {
+                    permits: Arc::new(tokio::sync::Semaphore::new(self.per_deployment)),
+                    waiting: Default::default(),
+                });
             (share.permits.clone(), share.waiting.clone())
         };
         let before = waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -453,12 +458,13 @@ fn worker(
                         hit_limit: false,
                     })
                     .and_then(|compiled| {
-                        let isolate = Isolate::new(&compiled, limits, handle.clone()).map_err(
-                            |e| LoadFailure {
-                                hit_limit: e.hit_limit(),
-                                message: e.0,
-                            },
-                        )?;
+                        let isolate =
+                            Isolate::new(&compiled, limits, handle.clone()).map_err(|e| {
+                                LoadFailure {
+                                    hit_limit: e.hit_limit(),
+                                    message: e.0,
+                                }
+                            })?;
                         let mut functions: Vec<FunctionInfo> =
                             isolate.functions.values().cloned().collect();
                         functions.sort_by(|a, b| a.path.cmp(&b.path));
@@ -473,13 +479,21 @@ fn worker(
                 reply,
                 _held,
             } => {
-                let result = cached(&mut cache, &mut order, &deployment, version, &docs, limits, &handle)
-                    .map(|iso| {
-                        let mut functions: Vec<FunctionInfo> =
-                            iso.functions.values().cloned().collect();
-                        functions.sort_by(|a, b| a.path.cmp(&b.path));
-                        functions
-                    });
+                let result = cached(
+                    &mut cache,
+                    &mut order,
+                    &deployment,
+                    version,
+                    &docs,
+                    limits,
+                    &handle,
+                )
+                .map(|iso| {
+                    let mut functions: Vec<FunctionInfo> =
+                        iso.functions.values().cloned().collect();
+                    functions.sort_by(|a, b| a.path.cmp(&b.path));
+                    functions
+                });
                 let _ = reply.send(result);
             }
             Job::Call {
@@ -490,7 +504,15 @@ fn worker(
                 reply,
                 _held,
             } => {
-                let iso = match cached(&mut cache, &mut order, &deployment, version, &docs, limits, &handle) {
+                let iso = match cached(
+                    &mut cache,
+                    &mut order,
+                    &deployment,
+                    version,
+                    &docs,
+                    limits,
+                    &handle,
+                ) {
                     Ok(iso) => iso,
                     Err(failure) => {
                         let _ = reply.send(CallResult {

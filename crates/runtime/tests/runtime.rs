@@ -578,7 +578,8 @@ fn only_actions_call_other_functions() {
     ] {
         let err = e.err(path, kind, json!({}));
         assert!(
-            err.message.contains("only actions may call other functions"),
+            err.message
+                .contains("only actions may call other functions"),
             "{path}: {}",
             err.message
         );
@@ -652,9 +653,14 @@ fn calls_beyond_the_waiting_limit_are_refused_at_once() {
     let refused: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert!(!refused.is_empty(), "some calls are refused");
     assert!(
-        refused.iter().all(|m| m.contains("overloaded") && m.contains("retry")),
+        refused
+            .iter()
+            .all(|m| m.contains("overloaded") && m.contains("retry")),
         "{refused:?}"
     );
     let answered = results.iter().filter(|r| r.is_ok()).count();
-    assert!(answered >= berth_runtime::pool::MAX_WAITING, "{answered} answered");
+    assert!(
+        answered >= berth_runtime::pool::MAX_WAITING,
+        "{answered} answered"
+    );
 }

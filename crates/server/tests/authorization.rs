@@ -479,12 +479,7 @@ async fn world() -> World {
         .unwrap()
         .preview_deploy_key;
     clock.advance(2 * HOUR);
-    let target_id = store
-        .deployment_by_name(&target)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let target_id = store.deployment_by_name(&target).await.unwrap().unwrap().id;
     let docs = store.deployment_docs(target_id).await.unwrap();
     let document =
         berth_runtime::edit::insert(docs.as_ref(), "things", &serde_json::json!({"n": 0}), 1.0)

@@ -68,7 +68,11 @@ async fn a_log_follower_sees_every_line_of_concurrent_writers() {
     let Some(s) = make_store().await else { return };
     s.bootstrap(&conformance::bootstrap_input()).await.unwrap();
     let team = s.team_by_slug("default").await.unwrap().unwrap();
-    let project = s.project_by_slug(team.id, "default").await.unwrap().unwrap();
+    let project = s
+        .project_by_slug(team.id, "default")
+        .await
+        .unwrap()
+        .unwrap();
     let d = s
         .create_deployment(&berth_store::NewDeployment {
             name: "log-follow-101".into(),

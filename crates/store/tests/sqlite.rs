@@ -47,7 +47,11 @@ async fn with_deployments(
     let s = SqliteStore::open(dir).await.unwrap();
     s.bootstrap(&conformance::bootstrap_input()).await.unwrap();
     let team = s.team_by_slug("default").await.unwrap().unwrap();
-    let project = s.project_by_slug(team.id, "default").await.unwrap().unwrap();
+    let project = s
+        .project_by_slug(team.id, "default")
+        .await
+        .unwrap()
+        .unwrap();
     let mut out = Vec::new();
     for i in 0..n {
         out.push(
@@ -151,10 +155,9 @@ async fn a_reset_waits_for_open_transactions_and_switches_at_once() {
         tx.commit().unwrap();
         t2.replace_modules(&[m], "[]").unwrap();
         // A read transaction on the target, held while the reset starts.
-        let tx = t2.begin(false).unwrap();
+        let mut tx = t2.begin(false).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(400));
-        let seen = { let mut tx = tx; tx.get("doc1").unwrap() };
-        seen
+        tx.get("doc1").unwrap()
     });
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let started = std::time::Instant::now();
@@ -163,7 +166,11 @@ async fn a_reset_waits_for_open_transactions_and_switches_at_once() {
         started.elapsed() >= std::time::Duration::from_millis(200),
         "the reset waited for the open transaction"
     );
-    assert_eq!(reader.await.unwrap(), None, "the held transaction saw the old data");
+    assert_eq!(
+        reader.await.unwrap(),
+        None,
+        "the held transaction saw the old data"
+    );
     let check = |docs: Arc<dyn berth_store::docs::DocStore>| {
         tokio::task::spawn_blocking(move || {
             let found = docs.begin(false).unwrap().get("doc1").unwrap().is_some();
@@ -185,10 +192,22 @@ async fn a_reset_waits_for_open_transactions_and_switches_at_once() {
     );
     drop((target, s));
     // A leftover of a crash between writing a copy and switching to it is swept at start.
-    std::fs::write(dir.join("deployments/test-deployment-1.2.sqlite3.copy"), b"x").unwrap();
+    std::fs::write(
+        dir.join("deployments/test-deployment-1.2.sqlite3.copy"),
+        b"x",
+    )
+    .unwrap();
     let s = SqliteStore::open(&dir).await.unwrap();
-    let (found, modules, _) = check(s.deployment_docs(to.id).await.unwrap()).await.unwrap();
-    assert!(found && modules == vec![module], "a restart finds the copy and the code");
-    assert!(!dir.join("deployments/test-deployment-1.2.sqlite3.copy").exists());
+    let (found, modules, _) = check(s.deployment_docs(to.id).await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        found && modules == vec![module],
+        "a restart finds the copy and the code"
+    );
+    assert!(
+        !dir.join("deployments/test-deployment-1.2.sqlite3.copy")
+            .exists()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -369,7 +369,11 @@ pub(super) async fn current_functions(
         return Ok(functions);
     }
     s.runtime
-        .describe(&target.deployment.name, target.deployment.code_version, docs)
+        .describe(
+            &target.deployment.name,
+            target.deployment.code_version,
+            docs,
+        )
         .await
         .map_err(|e| {
             ApiError(Error::new(

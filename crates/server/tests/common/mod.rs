@@ -19,7 +19,7 @@ pub struct World {
     /// A deployment key for it.
     pub deploy_key: String,
     pub clock: ManualClock,
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 pub async fn world() -> World {
@@ -83,6 +83,6 @@ pub async fn world() -> World {
         deployment,
         deploy_key,
         clock,
-        _dir: dir,
+        dir,
     }
 }

@@ -329,12 +329,12 @@ impl DocTx for PgDocTx {
     }
 
     fn table_number(&mut self, table: &str, create: bool) -> StoreResult<Option<u32>> {
-        if let Some(n) = self.new_tables.get(table).copied().or_else(|| {
-            self.tables
-                .lock()
-                .ok()
-                .and_then(|t| t.get(table).copied())
-        }) {
+        if let Some(n) = self
+            .new_tables
+            .get(table)
+            .copied()
+            .or_else(|| self.tables.lock().ok().and_then(|t| t.get(table).copied()))
+        {
             return Ok(Some(n));
         }
         let (h, d) = (self.handle.clone(), self.deployment);

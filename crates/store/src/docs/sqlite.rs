@@ -134,6 +134,9 @@ impl Drop for Ticket {
     }
 }
 
+/// A deployment's modules, the metadata stored with them, and its variables.
+pub type CodeAndEnv = (Vec<ModuleRecord>, Option<String>, Vec<(String, String)>);
+
 /// The deployment's data held alone (no transaction open, none can start) until dropped.
 pub struct Exclusive {
     store: Arc<SqliteDocStore>,
@@ -146,7 +149,7 @@ impl Exclusive {
     }
 
     /// The deployment's modules, code metadata and variables, read from the current file.
-    pub fn code_and_env(&self) -> StoreResult<(Vec<ModuleRecord>, Option<String>, Vec<(String, String)>)> {
+    pub fn code_and_env(&self) -> StoreResult<CodeAndEnv> {
         let inner = self.store.current();
         let c = inner.connect()?;
         let modules = read_modules(&c)?;
@@ -359,9 +362,8 @@ impl SqliteDocStore {
 
     /// Enters the gate: waits while a swap holds the data, fails once the deployment is gone.
     fn enter(&self) -> StoreResult<(Ticket, Arc<Inner>)> {
-        let gone = || {
-            StoreError::Backend("the deployment was deleted while this call was running".into())
-        };
+        let gone =
+            || StoreError::Backend("the deployment was deleted while this call was running".into());
         let mut s = self
             .gate
             .state
@@ -372,7 +374,8 @@ impl SqliteDocStore {
             let left = until.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 return Err(StoreError::Busy(
-                    "the deployment's data is being replaced (a reset); try again in a moment".into(),
+                    "the deployment's data is being replaced (a reset); try again in a moment"
+                        .into(),
                 ));
             }
             s = self
@@ -403,7 +406,8 @@ impl SqliteDocStore {
             let left = until.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 return Err(StoreError::Busy(
-                    "another reset of this deployment is under way; try again when it has finished".into(),
+                    "another reset of this deployment is under way; try again when it has finished"
+                        .into(),
                 ));
             }
             s = self

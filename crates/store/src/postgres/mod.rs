@@ -201,7 +201,8 @@ impl Store for PgStore {
         let mut q: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
             "INSERT INTO logs (deployment_id, time, level, function, request_id, text) SELECT ",
         );
-        q.push_bind(id).push(", l.time, l.level, l.function, l.request_id, l.text FROM (");
+        q.push_bind(id)
+            .push(", l.time, l.level, l.function, l.request_id, l.text FROM (");
         q.push_values(lines, |mut b, l| {
             b.push_bind(l.time)
                 .push_bind(&l.level)

@@ -10,6 +10,7 @@ use crate::{
 mod deployments;
 mod keys;
 
+use crate::docs::sqlite::SqliteDocStore;
 use async_trait::async_trait;
 use berth_model::{Plan, Role};
 use deployments::Bind;
@@ -19,7 +20,6 @@ use sqlx::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
     },
 };
-use crate::docs::sqlite::SqliteDocStore;
 use std::{path::Path, str::FromStr, time::Duration};
 
 pub struct SqliteStore {
@@ -935,13 +935,11 @@ impl Store for SqliteStore {
                 };
                 // `<name>.sqlite3…` or `<name>.<digits>.sqlite3…`, not another name's files.
                 let ours = rest.starts_with("sqlite3")
-                    || rest
-                        .split_once('.')
-                        .is_some_and(|(g, tail)| {
-                            !g.is_empty()
-                                && g.bytes().all(|b| b.is_ascii_digit())
-                                && tail.starts_with("sqlite3")
-                        });
+                    || rest.split_once('.').is_some_and(|(g, tail)| {
+                        !g.is_empty()
+                            && g.bytes().all(|b| b.is_ascii_digit())
+                            && tail.starts_with("sqlite3")
+                    });
                 if !ours {
                     continue;
                 }
@@ -1175,7 +1173,9 @@ fn remove_data_files(file: &Path) {
         match std::fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(file = %file.display(), error = %e, "could not remove an old data file"),
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "could not remove an old data file")
+            }
         }
     }
 }

@@ -571,7 +571,13 @@ pub async fn a_team_always_keeps_an_admin(s: &dyn Store) {
 pub async fn table_numbers_do_not_survive_a_rollback(s: &dyn Store) {
     let (t, p) = default_ids(s).await;
     let d = s
-        .create_deployment(&new_deployment("rolled-back-101", "dev/rb", DeploymentType::Dev, t, p))
+        .create_deployment(&new_deployment(
+            "rolled-back-101",
+            "dev/rb",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
         .await
         .unwrap();
     let docs = s.deployment_docs(d.id).await.unwrap();
@@ -581,7 +587,11 @@ pub async fn table_numbers_do_not_survive_a_rollback(s: &dyn Store) {
         assert_eq!(tx.table_number("first", true).unwrap(), Some(first));
         drop(tx);
         let mut tx = docs.begin(true).unwrap();
-        assert_eq!(tx.table_number("first", false).unwrap(), None, "rolled back");
+        assert_eq!(
+            tx.table_number("first", false).unwrap(),
+            None,
+            "rolled back"
+        );
         let second = tx.table_number("second", true).unwrap().unwrap();
         assert_eq!(tx.table_name(second).unwrap().as_deref(), Some("second"));
         tx.commit().unwrap();
