@@ -367,12 +367,19 @@ fn no_secret_reaches_the_data_directory_the_log_or_an_error() {
     let mut s = s;
     s.stop();
     let mut haystacks = vec![("server log".to_string(), s.server_log().into_bytes())];
-    for entry in std::fs::read_dir(&s.data_dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().is_some_and(|n| n == "admin-token") {
-            continue; // the admin token is kept there in plain text by design (PRODUCT §5)
+    let mut dirs = vec![s.data_dir.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path); // deployments/: each deployment's own data
+                continue;
+            }
+            if path.file_name().is_some_and(|n| n == "admin-token") {
+                continue; // the admin token is kept there in plain text by design (PRODUCT §5)
+            }
+            haystacks.push((path.display().to_string(), std::fs::read(&path).unwrap()));
         }
-        haystacks.push((path.display().to_string(), std::fs::read(&path).unwrap()));
     }
     for secret in &secrets {
         let needle = secret_part(secret).as_bytes();

@@ -448,6 +448,21 @@ impl SqliteDocStore {
         done
     }
 
+    /// Closes the deployment's data if nothing is inside (for the open-data cache, which calls it
+    /// only on data nobody else holds); returns whether it did. Never waits.
+    pub fn retire_if_idle(&self) -> bool {
+        let Ok(mut s) = self.gate.state.lock() else {
+            return false;
+        };
+        if s.inside > 0 || s.closed {
+            return false;
+        }
+        s.dropped = true;
+        drop(s);
+        self.current().close();
+        true
+    }
+
     /// Shuts the deployment's data for good (it is being deleted): calls under way finish,
     /// new ones are refused, and idle connections are closed so the files can go.
     pub fn close_for_good(&self) {

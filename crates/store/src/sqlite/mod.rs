@@ -29,6 +29,8 @@ pub struct SqliteStore {
     /// Opening a deployment's data (row read, then file opened) and dropping it take turns, so a
     /// file is never opened for a deployment whose deletion is under way.
     opening: tokio::sync::Mutex<()>,
+    /// Copies (resets, branches) run one at a time: each writes its target's next generation.
+    copying: tokio::sync::Mutex<()>,
 }
 
 /// How many deployments' data stay open when idle; each holds a few file descriptors.
@@ -64,12 +66,10 @@ impl OpenData {
                 && self
                     .by_id
                     .get(&old)
-                    .is_some_and(|d| std::sync::Arc::strong_count(d) == 1);
+                    .is_some_and(|d| std::sync::Arc::strong_count(d) == 1 && d.retire_if_idle());
             if idle {
                 self.order.remove(idx);
-                if let Some(d) = self.by_id.remove(&old) {
-                    d.close_for_good();
-                }
+                self.by_id.remove(&old);
             } else {
                 idx += 1;
             }
@@ -113,6 +113,7 @@ impl SqliteStore {
             data_dir: data_dir.to_path_buf(),
             docs: Default::default(),
             opening: Default::default(),
+            copying: Default::default(),
         };
         store.migrate().await?;
         crate::docs::sqlite::private_file(&data_dir.join("berth.db"))?;
@@ -827,6 +828,7 @@ impl Store for SqliteStore {
     }
 
     async fn copy_deployment_data(&self, from: i64, to: i64, with_env: bool) -> StoreResult<()> {
+        let _one_at_a_time = self.copying.lock().await;
         let source = self.open_data(from).await?;
         let target = self.open_data(to).await?;
         let row: Option<(String, i64)> =
