@@ -411,6 +411,11 @@ impl Isolate {
         (outcome, logs, Some(f.kind))
     }
 
+    /// The indexes the schema defines, for the store to keep.
+    pub fn indexes(&self) -> Vec<berth_store::docs::IndexDef> {
+        berth_store::docs::IndexDef::all_from(&self.host.borrow().indexes)
+    }
+
     pub fn memory_used(&self) -> i64 {
         self.runtime.memory_usage().memory_used_size
     }

@@ -44,8 +44,12 @@ pub struct CallResult {
     pub hit_limit: bool,
 }
 
-/// Compiled modules and the functions they export.
-pub type Analyzed = (Vec<CompiledModule>, Vec<FunctionInfo>);
+/// Compiled modules, the functions they export and the indexes their schema defines.
+pub type Analyzed = (
+    Vec<CompiledModule>,
+    Vec<FunctionInfo>,
+    Vec<berth_store::docs::IndexDef>,
+);
 
 /// Compiled modules and the functions they export, or an error naming file and line.
 pub type PushResult = Result<Analyzed, String>;
@@ -468,7 +472,7 @@ fn worker(
                         let mut functions: Vec<FunctionInfo> =
                             isolate.functions.values().cloned().collect();
                         functions.sort_by(|a, b| a.path.cmp(&b.path));
-                        Ok((compiled, functions))
+                        Ok((compiled, functions, isolate.indexes()))
                     });
                 let _ = reply.send(result);
             }

@@ -1,13 +1,17 @@
 //! Queries from user code (PROTOCOL §5): a source (a full table scan, or a range of an index)
 //! and operators (filters and limits) applied in order. Scans and the built-in indexes
 //! (`by_creation_time`, `by_id`) read lazily from the deployment's transaction a page at a time.
-//! An index the schema defines (`defineTable(...).index(name, fields)`) has no stored index
-//! behind it yet: its range is answered by reading the table, keeping the documents in range and
-//! sorting them by the index's fields (then `_creationTime`), which gives the same documents in
-//! the same order, at the cost of a full read.
+//! An index the schema defines (`defineTable(...).index(name, fields)`) is stored (its entries
+//! kept with every write, built at push): its range becomes a range of keys
+//! (`berth_value::key`), read a page at a time, and a pagination cursor is the last key read, so
+//! deleting the cursor's document does not matter. Code pushed before indexes were stored has no
+//! entries until its next push: its ranges are answered by reading the table, keeping the
+//! documents in range and sorting them by the index's fields (then `_creationTime`), which gives
+//! the same documents in the same order, at the cost of a full read.
 
+use base64::Engine;
 use berth_store::docs::{Bound, Doc, DocTx, Order, Position};
-use berth_value::{Value, compare, decode};
+use berth_value::{Value, compare, decode, key};
 use serde_json::Value as Json;
 use std::collections::{HashMap, VecDeque};
 
@@ -25,8 +29,17 @@ struct RangeBound {
 /// A range over a schema-defined index.
 #[derive(Debug, Clone)]
 struct IndexRange {
+    /// `table.index`.
+    name: String,
     fields: Vec<String>,
     bounds: Vec<RangeBound>,
+}
+
+/// A range of keys of a stored index: `[lower, upper)`.
+#[derive(Debug, Clone)]
+struct KeyRange {
+    lower: Vec<u8>,
+    upper: Vec<u8>,
 }
 
 impl IndexRange {
@@ -49,6 +62,47 @@ impl IndexRange {
             .map(|f| doc.get_path(f).cloned())
             .collect()
     }
+
+    /// The keys of the range, when its bounds have the shape Convex's `withIndex` builds:
+    /// equalities on a prefix of the index's fields (then `_creationTime`), then at most one
+    /// lower and one upper bound on the next field.
+    fn keys(&self) -> Option<KeyRange> {
+        let mut fields = self
+            .fields
+            .iter()
+            .map(String::as_str)
+            .chain(["_creationTime"]);
+        let mut prefix = Vec::new();
+        let mut bounds = self.bounds.iter().peekable();
+        let mut field = fields.next();
+        while let Some(b) = bounds.peek() {
+            if b.op != "Eq" {
+                break;
+            }
+            if Some(b.field.as_str()) != field {
+                return None;
+            }
+            key::push_component(&mut prefix, Some(&b.value));
+            bounds.next();
+            field = fields.next();
+        }
+        let (mut lower, mut upper) = (prefix.clone(), key::prefix_end(&prefix));
+        for b in bounds {
+            if Some(b.field.as_str()) != field {
+                return None;
+            }
+            let mut at = prefix.clone();
+            key::push_component(&mut at, Some(&b.value));
+            match b.op.as_str() {
+                "Gte" => lower = lower.max(at),
+                "Gt" => lower = lower.max(key::prefix_end(&at)),
+                "Lt" => upper = upper.min(at),
+                "Lte" => upper = upper.min(key::prefix_end(&at)),
+                _ => return None,
+            }
+        }
+        Some(KeyRange { lower, upper })
+    }
 }
 
 const PAGE: u32 = 128;
@@ -68,9 +122,15 @@ pub struct Stream {
     upper: Bound,
     by_id: Option<String>,
     index: Option<IndexRange>,
+    /// Reading a stored index: the range left to read.
+    keys: Option<KeyRange>,
     ops: Vec<Op>,
     position: Option<Position>,
+    /// The last key read from a stored index.
+    last_key: Option<Vec<u8>>,
     buffer: VecDeque<Doc>,
+    /// The keys of the buffered documents, when they come from a stored index.
+    buffer_keys: VecDeque<Vec<u8>>,
     exhausted: bool,
 }
 
@@ -99,9 +159,12 @@ impl Stream {
             upper: None,
             by_id: None,
             index: None,
+            keys: None,
             ops: Vec::new(),
             position: None,
+            last_key: None,
             buffer: VecDeque::new(),
+            buffer_keys: VecDeque::new(),
             exhausted: false,
         };
         match source.get("type").and_then(Json::as_str) {
@@ -199,6 +262,7 @@ impl Stream {
                             });
                         }
                         s.index = Some(IndexRange {
+                            name: index.to_string(),
                             fields: fields.clone(),
                             bounds,
                         });
@@ -229,6 +293,13 @@ impl Stream {
 
     /// Continues after a pagination cursor.
     pub fn resume(&mut self, cursor: &str) -> Result<(), String> {
+        if let Some(k) = cursor.strip_prefix("k:") {
+            let k = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(k)
+                .map_err(|_| "the pagination cursor is not one berth made".to_string())?;
+            self.last_key = Some(k);
+            return Ok(());
+        }
         let (t, id) = cursor
             .split_once('~')
             .ok_or("the pagination cursor is not one berth made")?;
@@ -241,6 +312,12 @@ impl Stream {
 
     /// Where reading stands, as a pagination cursor.
     pub fn cursor(&self) -> String {
+        if let Some(k) = &self.last_key {
+            return format!(
+                "k:{}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k)
+            );
+        }
         match &self.position {
             Some((t, id)) => format!("{t:?}~{id}"),
             None => String::new(),
@@ -258,6 +335,9 @@ impl Stream {
                 continue;
             };
             self.position = Some((doc.creation_time, doc.id.clone()));
+            if let Some(k) = self.buffer_keys.pop_front() {
+                self.last_key = Some(k);
+            }
             let value = decode(&serde_json::from_str(&doc.json).map_err(|e| e.to_string())?)
                 .map_err(|e| e.0)?;
             let mut keep = true;
@@ -270,6 +350,7 @@ impl Stream {
                         if *seen >= *max {
                             self.exhausted = true;
                             self.buffer.clear();
+                            self.buffer_keys.clear();
                             return Ok(None);
                         }
                         *seen += 1;
@@ -331,8 +412,46 @@ impl Stream {
     }
 
     fn fill(&mut self, tx: &mut dyn DocTx) -> Result<(), String> {
-        if let Some(range) = self.index.take() {
-            return self.fill_index(tx, &range);
+        if self.keys.is_none()
+            && let Some(range) = self.index.take()
+        {
+            let stored = match range.keys() {
+                Some(keys) if tx.has_index(&range.name).map_err(|e| e.to_string())? => keys,
+                _ => return self.fill_index(tx, &range),
+            };
+            // Resuming after a key: only what lies beyond it in the scan's direction.
+            let mut keys = stored;
+            if let Some(last) = &self.last_key {
+                match self.order {
+                    Order::Asc => keys.lower = keys.lower.max(key::successor(last)),
+                    Order::Desc => keys.upper = keys.upper.min(last.clone()),
+                }
+            }
+            self.keys = Some(keys);
+            self.index = Some(range);
+        }
+        if let (Some(range), Some(keys)) = (&self.index, &mut self.keys) {
+            if keys.lower >= keys.upper {
+                self.exhausted = true;
+                return Ok(());
+            }
+            let page = tx
+                .index_scan(&range.name, &keys.lower, &keys.upper, self.order, PAGE)
+                .map_err(|e| e.to_string())?;
+            if page.len() < PAGE as usize {
+                self.exhausted = true;
+            }
+            if let Some((last, _)) = page.last() {
+                match self.order {
+                    Order::Asc => keys.lower = key::successor(last),
+                    Order::Desc => keys.upper = last.clone(),
+                }
+            }
+            for (k, d) in page {
+                self.buffer_keys.push_back(k);
+                self.buffer.push_back(d);
+            }
+            return Ok(());
         }
         if let Some(id) = self.by_id.take() {
             self.exhausted = true;

@@ -72,4 +72,9 @@ pub const POSTGRES: &[Migration] = &[
         name: "code_meta",
         sql: include_str!("../migrations/postgres/0005_code_meta.sql"),
     },
+    Migration {
+        version: 6,
+        name: "indexes",
+        sql: include_str!("../migrations/postgres/0006_indexes.sql"),
+    },
 ];

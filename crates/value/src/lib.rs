@@ -1,9 +1,10 @@
 //! Document values (PROTOCOL §3): the types a deployment stores and passes to and from its
-//! functions, their `convex_encoded_json` codec, the lossy `json` export, and the total order
-//! used to compare and sort them, and validators (`v.*` in their JSON form) with the shape of a
-//! call's arguments.
+//! functions, their `convex_encoded_json` codec, the lossy `json` export, the total order used
+//! to compare and sort them (and `key`: the same order as bytes, for stored indexes), and
+//! validators (`v.*` in their JSON form) with the shape of a call's arguments.
 
 mod codec;
+pub mod key;
 mod order;
 pub mod validate;
 

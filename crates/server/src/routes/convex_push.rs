@@ -315,7 +315,7 @@ pub async fn start_push(
     let p = pusher(&s, source, c, push.admin_key.as_deref()).await?;
     let target = edit_target(&s, p, &name, "pushing code").await?;
     let modules = runnable(&push)?;
-    let (_, functions) = s
+    let (_, functions, _) = s
         .runtime
         .analyze(&name, modules.clone())
         .await
@@ -402,13 +402,15 @@ pub async fn finish_push(
         refused("finish_push must carry the whole answer of start_push (berthPush.modules is missing); push again".into())
     })?;
     let sources: Vec<(String, String)> = modules.into_iter().map(|m| (m.path, m.source)).collect();
-    let (compiled, functions) = s.runtime.analyze(&name, sources).await.map_err(refused)?;
+    let (compiled, functions, indexes) =
+        s.runtime.analyze(&name, sources).await.map_err(refused)?;
     super::deployment_api::commit_push(
         &s,
         &p,
         &target,
         &compiled,
         &functions,
+        indexes,
         push.message.as_deref(),
     )
     .await?;

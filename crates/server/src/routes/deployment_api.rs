@@ -421,6 +421,7 @@ pub(super) async fn commit_push(
     target: &CallTarget,
     compiled: &[berth_runtime::compile::CompiledModule],
     functions: &[FunctionInfo],
+    indexes: Vec<berth_store::docs::IndexDef>,
     message: Option<&str>,
 ) -> ApiResult<i64> {
     let docs = deployment_docs(s, target).await?;
@@ -438,9 +439,13 @@ pub(super) async fn commit_push(
             hash: m.hash.clone(),
         })
         .collect();
-    blocking(move || docs.replace_modules(&records, &meta))
+    let changes = blocking(move || docs.replace_code(&records, &meta, &indexes))
         .await
         .map_err(internal("store modules"))?;
+    if !changes.added.is_empty() || !changes.removed.is_empty() {
+        tracing::info!(deployment = %target.deployment.name, added = ?changes.added,
+            removed = ?changes.removed, "indexes changed by a push");
+    }
     Ok(s.control
         .record_push(p, target, compiled.len(), count, message)
         .await?)
@@ -473,7 +478,7 @@ pub async fn push(
         .iter()
         .map(|m| (m.path.clone(), m.source.clone()))
         .collect();
-    let (compiled, functions) = s.runtime.analyze(&name, sources).await.map_err(|e| {
+    let (compiled, functions, indexes) = s.runtime.analyze(&name, sources).await.map_err(|e| {
         ApiError(Error::bad_request(
             "PushFailed",
             format!("the push was refused; the running code is unchanged:\n{e}"),
@@ -488,6 +493,7 @@ pub async fn push(
                 &target,
                 &compiled,
                 &functions,
+                indexes,
                 req.message.as_deref(),
             )
             .await?,

@@ -2,8 +2,11 @@
 //! With the embedded default each deployment is one SQLite file under
 //! `<data-dir>/deployments/`, so deleting or copying a deployment is a file operation.
 
+pub mod index;
 pub mod postgres;
 pub mod sqlite;
+
+pub use index::{IndexChanges, IndexDef};
 
 use crate::StoreResult;
 
@@ -56,9 +59,16 @@ pub trait DocStore: Send + Sync {
     fn begin(&self, write: bool) -> StoreResult<Box<dyn DocTx>>;
     /// The deployed modules (empty before the first push).
     fn modules(&self) -> StoreResult<Vec<ModuleRecord>>;
-    /// Replaces every module at once, with what the push learned about them (`meta`: the
-    /// functions they export, as JSON text the runtime writes and reads).
-    fn replace_modules(&self, modules: &[ModuleRecord], meta: &str) -> StoreResult<()>;
+    /// Replaces the code at once: every module, what the push learned about them (`meta`: the
+    /// functions they export, as JSON text the runtime writes and reads), and the schema's
+    /// indexes. An index that is new (or whose fields changed) is built from the table's
+    /// documents in the same transaction; one that is gone loses its entries.
+    fn replace_code(
+        &self,
+        modules: &[ModuleRecord],
+        meta: &str,
+        indexes: &[IndexDef],
+    ) -> StoreResult<IndexChanges>;
     /// The `meta` stored by the last push; `None` for code pushed before berth stored it.
     fn code_meta(&self) -> StoreResult<Option<String>>;
     /// The deployment's environment variables. The same `Arc` comes back until they change.
@@ -74,6 +84,18 @@ pub trait DocTx: Send {
     /// False when no document has that id.
     fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool>;
     fn delete(&mut self, id: &str) -> StoreResult<bool>;
+    /// Whether the entries of `index` (`table.index`) are stored, so it can be read by range.
+    fn has_index(&mut self, index: &str) -> StoreResult<bool>;
+    /// Documents of `index` whose keys are in `[lower, upper)`, with their keys, in key order
+    /// (`Desc`: from the top), at most `limit`.
+    fn index_scan(
+        &mut self,
+        index: &str,
+        lower: &[u8],
+        upper: &[u8],
+        order: Order,
+        limit: u32,
+    ) -> StoreResult<Vec<(Vec<u8>, Doc)>>;
     /// Documents of `table` in `_creationTime` order within the bounds, after `after`.
     fn scan(
         &mut self,

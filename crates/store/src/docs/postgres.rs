@@ -4,7 +4,10 @@
 //! deployment first: mutations on one deployment are serialized across every server. Read
 //! transactions are `REPEATABLE READ`: one snapshot per query call.
 
-use super::{Bound, Doc, DocStore, DocTx, ModuleRecord, Order, Position, TableInfo};
+use super::{
+    Bound, Doc, DocStore, DocTx, IndexChanges, IndexDef, ModuleRecord, Order, Position, TableInfo,
+    index,
+};
 use crate::{StoreError, StoreResult, postgres::backend};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction, postgres::PgRow};
 use std::{
@@ -41,6 +44,131 @@ fn doc(r: &PgRow) -> StoreResult<Doc> {
     })
 }
 
+type PgConn = sqlx::PgConnection;
+
+pub(crate) async fn read_index_defs(c: &mut PgConn, deployment: i64) -> StoreResult<Vec<IndexDef>> {
+    let rows = sqlx::query(
+        "SELECT name, table_name, fields FROM deployment_indexes WHERE deployment_id = $1 ORDER BY name",
+    )
+    .bind(deployment)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(backend)?;
+    rows.iter()
+        .map(|r| {
+            Ok(IndexDef {
+                name: r.try_get("name").map_err(backend)?,
+                table: r.try_get("table_name").map_err(backend)?,
+                fields: IndexDef::parse_fields(
+                    &r.try_get::<String, _>("fields").map_err(backend)?,
+                )?,
+            })
+        })
+        .collect()
+}
+
+async fn put_entries(
+    c: &mut PgConn,
+    deployment: i64,
+    entries: &[(String, Vec<u8>, String)],
+) -> StoreResult<()> {
+    for chunk in entries.chunks(1000) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO index_entries (deployment_id, index_name, key, doc_id) ",
+        );
+        q.push_values(chunk, |mut b, (name, key, id)| {
+            b.push_bind(deployment)
+                .push_bind(name)
+                .push_bind(key)
+                .push_bind(id);
+        });
+        q.build().execute(&mut *c).await.map_err(backend)?;
+    }
+    Ok(())
+}
+
+async fn drop_entries(
+    c: &mut PgConn,
+    deployment: i64,
+    entries: &[(String, Vec<u8>)],
+) -> StoreResult<()> {
+    for (name, key) in entries {
+        sqlx::query(
+            "DELETE FROM index_entries WHERE deployment_id = $1 AND index_name = $2 AND key = $3",
+        )
+        .bind(deployment)
+        .bind(name)
+        .bind(key)
+        .execute(&mut *c)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Builds the entries of `def` from its table's documents.
+pub(crate) async fn backfill(c: &mut PgConn, deployment: i64, def: &IndexDef) -> StoreResult<()> {
+    let rows = sqlx::query(
+        "SELECT id, table_name, creation_time, value FROM documents WHERE deployment_id = $1 AND table_name = $2",
+    )
+    .bind(deployment)
+    .bind(&def.table)
+    .fetch_all(&mut *c)
+    .await
+    .map_err(backend)?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let d = doc(r)?;
+        let value = index::decoded(&d)?;
+        entries.push((
+            def.name.clone(),
+            index::entry_key(&def.fields, &value, d.creation_time, &d.id),
+            d.id,
+        ));
+    }
+    put_entries(c, deployment, &entries).await
+}
+
+/// Makes the deployment's stored indexes those of `wanted`, in `c`'s transaction.
+async fn sync_indexes(
+    c: &mut PgConn,
+    deployment: i64,
+    wanted: &[IndexDef],
+) -> StoreResult<IndexChanges> {
+    let existing = read_index_defs(c, deployment).await?;
+    let (removed, added) = index::diff(&existing, wanted);
+    for r in &removed {
+        for sql in [
+            "DELETE FROM index_entries WHERE deployment_id = $1 AND index_name = $2",
+            "DELETE FROM deployment_indexes WHERE deployment_id = $1 AND name = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(deployment)
+                .bind(&r.name)
+                .execute(&mut *c)
+                .await
+                .map_err(backend)?;
+        }
+    }
+    for a in &added {
+        sqlx::query(
+            "INSERT INTO deployment_indexes (deployment_id, name, table_name, fields) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(deployment)
+        .bind(&a.name)
+        .bind(&a.table)
+        .bind(a.fields_json())
+        .execute(&mut *c)
+        .await
+        .map_err(backend)?;
+        backfill(c, deployment, a).await?;
+    }
+    Ok(IndexChanges {
+        added: added.into_iter().map(|d| d.name).collect(),
+        removed: removed.into_iter().map(|d| d.name).collect(),
+    })
+}
+
 impl DocStore for PgDocStore {
     fn begin(&self, write: bool) -> StoreResult<Box<dyn DocTx>> {
         let deployment = self.deployment;
@@ -67,6 +195,7 @@ impl DocStore for PgDocStore {
             handle: self.handle.clone(),
             tables: self.tables.clone(),
             new_tables: HashMap::new(),
+            defs: None,
         }))
     }
 
@@ -103,9 +232,20 @@ impl DocStore for PgDocStore {
             .map_err(backend)
     }
 
-    fn replace_modules(&self, modules: &[ModuleRecord], meta: &str) -> StoreResult<()> {
+    fn replace_code(
+        &self,
+        modules: &[ModuleRecord],
+        meta: &str,
+        indexes: &[IndexDef],
+    ) -> StoreResult<IndexChanges> {
         self.handle.block_on(async {
             let mut tx = self.pool.begin().await.map_err(backend)?;
+            // Writers wait while indexes are built, so none is missed.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(self.deployment)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
             sqlx::query(
                 "INSERT INTO code_meta (deployment_id, key, value) VALUES ($1, 'functions', $2)
                  ON CONFLICT (deployment_id, key) DO UPDATE SET value = excluded.value",
@@ -127,7 +267,9 @@ impl DocStore for PgDocStore {
                     .await
                     .map_err(backend)?;
             }
-            tx.commit().await.map_err(backend)
+            let changes = sync_indexes(&mut tx, self.deployment, indexes).await?;
+            tx.commit().await.map_err(backend)?;
+            Ok(changes)
         })
     }
 
@@ -185,9 +327,22 @@ struct PgDocTx {
     tables: Arc<Mutex<HashMap<String, u32>>>,
     /// Table numbers this transaction assigned or first read, remembered only once it commits.
     new_tables: HashMap<String, u32>,
+    /// The stored indexes, read once per transaction.
+    defs: Option<Arc<Vec<IndexDef>>>,
 }
 
 impl PgDocTx {
+    fn defs(&mut self) -> StoreResult<Arc<Vec<IndexDef>>> {
+        if let Some(d) = &self.defs {
+            return Ok(d.clone());
+        }
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        let defs = Arc::new(h.block_on(read_index_defs(tx, d))?);
+        self.defs = Some(defs.clone());
+        Ok(defs)
+    }
+
     fn tx(&mut self) -> StoreResult<&mut Transaction<'static, Postgres>> {
         self.tx
             .as_mut()
@@ -211,50 +366,129 @@ impl DocTx for PgDocTx {
     }
 
     fn insert(&mut self, doc: &Doc) -> StoreResult<()> {
+        let defs = self.defs()?;
+        let entries: Vec<(String, Vec<u8>, String)> = index::entries(&defs, doc)?
+            .into_iter()
+            .map(|(n, k)| (n, k, doc.id.clone()))
+            .collect();
         let (h, d) = (self.handle.clone(), self.deployment);
         let tx = self.tx()?;
-        h.block_on(
+        h.block_on(async {
             sqlx::query("INSERT INTO documents (deployment_id, id, table_name, creation_time, value) VALUES ($1, $2, $3, $4, $5)")
                 .bind(d)
                 .bind(&doc.id)
                 .bind(&doc.table)
                 .bind(doc.creation_time)
                 .bind(&doc.json)
-                .execute(&mut **tx),
-        )
-        .map_err(backend)?;
-        Ok(())
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+            put_entries(tx, d, &entries).await
+        })
     }
 
     fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool> {
+        let defs = self.defs()?;
+        let old = if defs.is_empty() { None } else { self.get(id)? };
+        let (stale, fresh) = match &old {
+            Some(old) => {
+                let gone = index::entries(&defs, old)?;
+                let new = index::entries(
+                    &defs,
+                    &Doc {
+                        json: json.to_string(),
+                        ..old.clone()
+                    },
+                )?;
+                let stale: Vec<_> = gone.iter().filter(|e| !new.contains(e)).cloned().collect();
+                let fresh: Vec<_> = new
+                    .into_iter()
+                    .filter(|e| !gone.contains(e))
+                    .map(|(n, k)| (n, k, id.to_string()))
+                    .collect();
+                (stale, fresh)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
         let (h, d) = (self.handle.clone(), self.deployment);
         let tx = self.tx()?;
-        let n = h
-            .block_on(
+        h.block_on(async {
+            let n =
                 sqlx::query("UPDATE documents SET value = $1 WHERE deployment_id = $2 AND id = $3")
                     .bind(json)
                     .bind(d)
                     .bind(id)
-                    .execute(&mut **tx),
-            )
-            .map_err(backend)?
-            .rows_affected();
-        Ok(n > 0)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+            drop_entries(tx, d, &stale).await?;
+            put_entries(tx, d, &fresh).await?;
+            Ok(n > 0)
+        })
     }
 
     fn delete(&mut self, id: &str) -> StoreResult<bool> {
+        let defs = self.defs()?;
+        let old = if defs.is_empty() { None } else { self.get(id)? };
+        let gone = match &old {
+            Some(old) => index::entries(&defs, old)?,
+            None => Vec::new(),
+        };
         let (h, d) = (self.handle.clone(), self.deployment);
         let tx = self.tx()?;
-        let n = h
+        h.block_on(async {
+            let n = sqlx::query("DELETE FROM documents WHERE deployment_id = $1 AND id = $2")
+                .bind(d)
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+            drop_entries(tx, d, &gone).await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn has_index(&mut self, index: &str) -> StoreResult<bool> {
+        Ok(self.defs()?.iter().any(|d| d.name == index))
+    }
+
+    fn index_scan(
+        &mut self,
+        index: &str,
+        lower: &[u8],
+        upper: &[u8],
+        order: Order,
+        limit: u32,
+    ) -> StoreResult<Vec<(Vec<u8>, Doc)>> {
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        let sql = if order == Order::Asc {
+            "SELECT e.key, d.id, d.table_name, d.creation_time, d.value FROM index_entries e
+             JOIN documents d ON d.deployment_id = e.deployment_id AND d.id = e.doc_id
+             WHERE e.deployment_id = $1 AND e.index_name = $2 AND e.key >= $3 AND e.key < $4
+             ORDER BY e.key ASC LIMIT $5"
+        } else {
+            "SELECT e.key, d.id, d.table_name, d.creation_time, d.value FROM index_entries e
+             JOIN documents d ON d.deployment_id = e.deployment_id AND d.id = e.doc_id
+             WHERE e.deployment_id = $1 AND e.index_name = $2 AND e.key >= $3 AND e.key < $4
+             ORDER BY e.key DESC LIMIT $5"
+        };
+        let rows = h
             .block_on(
-                sqlx::query("DELETE FROM documents WHERE deployment_id = $1 AND id = $2")
+                sqlx::query(sql)
                     .bind(d)
-                    .bind(id)
-                    .execute(&mut **tx),
+                    .bind(index)
+                    .bind(lower)
+                    .bind(upper)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut **tx),
             )
-            .map_err(backend)?
-            .rows_affected();
-        Ok(n > 0)
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<Vec<u8>, _>("key").map_err(backend)?, doc(r)?)))
+            .collect()
     }
 
     fn scan(

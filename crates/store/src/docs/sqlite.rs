@@ -7,7 +7,10 @@
 //! deployment) closes the gate, waits until nothing holds the old file, switches to the new one
 //! and opens the gate again, so no call ever reads or writes a file that is being replaced.
 
-use super::{Bound, Doc, DocStore, DocTx, ModuleRecord, Order, Position, TableInfo};
+use super::{
+    Bound, Doc, DocStore, DocTx, IndexChanges, IndexDef, ModuleRecord, Order, Position, TableInfo,
+    index,
+};
 use crate::{StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::{
@@ -43,6 +46,17 @@ CREATE TABLE IF NOT EXISTS code_meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS indexes (
+    name       TEXT PRIMARY KEY,
+    table_name TEXT NOT NULL,
+    fields     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS index_entries (
+    index_name TEXT NOT NULL,
+    key        BLOB NOT NULL,
+    doc_id     TEXT NOT NULL,
+    PRIMARY KEY (index_name, key)
+) WITHOUT ROWID;
 ";
 
 /// How long a call waits for a deployment whose data is being replaced before it gives up.
@@ -134,8 +148,13 @@ impl Drop for Ticket {
     }
 }
 
-/// A deployment's modules, the metadata stored with them, and its variables.
-pub type CodeAndEnv = (Vec<ModuleRecord>, Option<String>, Vec<(String, String)>);
+/// A deployment's modules, the metadata stored with them, its indexes, and its variables.
+pub type CodeAndEnv = (
+    Vec<ModuleRecord>,
+    Option<String>,
+    Vec<IndexDef>,
+    Vec<(String, String)>,
+);
 
 /// The deployment's data held alone (no transaction open, none can start) until dropped.
 pub struct Exclusive {
@@ -154,9 +173,10 @@ impl Exclusive {
         let c = inner.connect()?;
         let modules = read_modules(&c)?;
         let meta = read_meta(&c)?;
+        let indexes = read_index_defs(&c)?;
         let env = read_env(&c)?.into_iter().collect();
         inner.give_back(c);
-        Ok((modules, meta, env))
+        Ok((modules, meta, indexes, env))
     }
 
     /// Switches the deployment to the file at `path` (already complete) and returns the file it
@@ -317,18 +337,103 @@ fn write_env(conn: &Connection, changes: &[(String, Option<String>)]) -> StoreRe
     Ok(())
 }
 
+fn read_index_defs(conn: &Connection) -> StoreResult<Vec<IndexDef>> {
+    let mut st = conn
+        .prepare_cached("SELECT name, table_name, fields FROM indexes ORDER BY name")
+        .map_err(err)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (name, table, fields) = row.map_err(err)?;
+        out.push(IndexDef {
+            name,
+            table,
+            fields: IndexDef::parse_fields(&fields)?,
+        });
+    }
+    Ok(out)
+}
+
+fn put_entries(conn: &Connection, entries: &[(String, Vec<u8>)], id: &str) -> StoreResult<()> {
+    let mut st = conn
+        .prepare_cached("INSERT INTO index_entries (index_name, key, doc_id) VALUES (?1, ?2, ?3)")
+        .map_err(err)?;
+    for (name, key) in entries {
+        st.execute(params![name, key, id]).map_err(err)?;
+    }
+    Ok(())
+}
+
+fn drop_entries(conn: &Connection, entries: &[(String, Vec<u8>)]) -> StoreResult<()> {
+    let mut st = conn
+        .prepare_cached("DELETE FROM index_entries WHERE index_name = ?1 AND key = ?2")
+        .map_err(err)?;
+    for (name, key) in entries {
+        st.execute(params![name, key]).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Makes the stored indexes those of `wanted`, in `conn`'s transaction: entries of indexes that
+/// are gone are deleted, new ones are built from their table's documents.
+fn sync_indexes(conn: &Connection, wanted: &[IndexDef]) -> StoreResult<IndexChanges> {
+    let existing = read_index_defs(conn)?;
+    let (removed, added) = index::diff(&existing, wanted);
+    for r in &removed {
+        conn.execute("DELETE FROM index_entries WHERE index_name = ?1", [&r.name])
+            .map_err(err)?;
+        conn.execute("DELETE FROM indexes WHERE name = ?1", [&r.name])
+            .map_err(err)?;
+    }
+    for a in &added {
+        conn.execute(
+            "INSERT INTO indexes (name, table_name, fields) VALUES (?1, ?2, ?3)",
+            params![a.name, a.table, a.fields_json()],
+        )
+        .map_err(err)?;
+        let mut docs = conn
+            .prepare(
+                "SELECT id, table_name, creation_time, value FROM documents WHERE table_name = ?1",
+            )
+            .map_err(err)?;
+        let rows = docs.query_map([&a.table], doc).map_err(err)?;
+        let mut put = conn
+            .prepare_cached(
+                "INSERT INTO index_entries (index_name, key, doc_id) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(err)?;
+        for row in rows {
+            let d = row.map_err(err)?;
+            let value = index::decoded(&d)?;
+            let key = index::entry_key(&a.fields, &value, d.creation_time, &d.id);
+            put.execute(params![a.name, key, d.id]).map_err(err)?;
+        }
+    }
+    Ok(IndexChanges {
+        added: added.into_iter().map(|d| d.name).collect(),
+        removed: removed.into_iter().map(|d| d.name).collect(),
+    })
+}
+
 /// Prepares a copy made by [`SqliteDocStore::snapshot_into`] to become `to`'s next file: `to`'s
 /// own code (and its own variables, unless the copy keeps the source's) replace the source's.
-pub fn adopt_copy(
-    copy: &Path,
-    modules: &[ModuleRecord],
-    meta: Option<&str>,
-    env: Option<&[(String, String)]>,
-) -> StoreResult<()> {
+pub fn adopt_copy(copy: &Path, code: &CodeAndEnv, with_env: bool) -> StoreResult<()> {
+    let (modules, meta, indexes, env) = code;
+    let env = (!with_env).then_some(env.as_slice());
     let mut c = Connection::open(copy).map_err(err)?;
     c.execute_batch(SCHEMA).map_err(err)?;
     let tx = c.transaction().map_err(err)?;
-    write_code(&tx, modules, meta)?;
+    write_code(&tx, modules, meta.as_deref())?;
+    // The target's own indexes: kept where the source had the same, built where not.
+    sync_indexes(&tx, indexes)?;
     if let Some(env) = env {
         tx.execute("DELETE FROM env", []).map_err(err)?;
         let changes: Vec<(String, Option<String>)> = env
@@ -501,6 +606,7 @@ impl DocStore for SqliteDocStore {
             inner,
             done: false,
             new_tables: HashMap::new(),
+            defs: None,
             _ticket: ticket,
         }))
     }
@@ -513,18 +619,25 @@ impl DocStore for SqliteDocStore {
         Ok(out)
     }
 
-    fn replace_modules(&self, modules: &[ModuleRecord], meta: &str) -> StoreResult<()> {
+    fn replace_code(
+        &self,
+        modules: &[ModuleRecord],
+        meta: &str,
+        indexes: &[IndexDef],
+    ) -> StoreResult<IndexChanges> {
         let (_ticket, inner) = self.enter()?;
         let mut conn = inner.connect()?;
-        {
+        let changes = {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(err)?;
             write_code(&tx, modules, Some(meta))?;
+            let changes = sync_indexes(&tx, indexes)?;
             tx.commit().map_err(err)?;
-        }
+            changes
+        };
         inner.give_back(conn);
-        Ok(())
+        Ok(changes)
     }
 
     fn code_meta(&self) -> StoreResult<Option<String>> {
@@ -575,6 +688,9 @@ struct SqliteDocTx {
     /// Table numbers this transaction assigned or first read: remembered for good only once it
     /// commits, since a rollback takes the numbers back.
     new_tables: HashMap<String, u32>,
+    /// The stored indexes, read once per transaction (a push changes them only in a
+    /// transaction of its own).
+    defs: Option<Arc<Vec<IndexDef>>>,
     /// Declared last: the transaction leaves the gate after its connection is back.
     _ticket: Ticket,
 }
@@ -605,6 +721,15 @@ impl SqliteDocTx {
             .as_ref()
             .ok_or_else(|| StoreError::Backend("the transaction is finished".into()))
     }
+
+    fn defs(&mut self) -> StoreResult<Arc<Vec<IndexDef>>> {
+        if let Some(d) = &self.defs {
+            return Ok(d.clone());
+        }
+        let defs = Arc::new(read_index_defs(self.c()?)?);
+        self.defs = Some(defs.clone());
+        Ok(defs)
+    }
 }
 
 impl DocTx for SqliteDocTx {
@@ -620,32 +745,97 @@ impl DocTx for SqliteDocTx {
     }
 
     fn insert(&mut self, d: &Doc) -> StoreResult<()> {
-        self.c()?
-            .prepare_cached("INSERT INTO documents (id, table_name, creation_time, value) VALUES (?1, ?2, ?3, ?4)")
-            .map_err(err)?
-            .execute(params![d.id, d.table, d.creation_time, d.json])
-            .map_err(err)?;
-        Ok(())
+        let defs = self.defs()?;
+        let entries = index::entries(&defs, d)?;
+        let c = self.c()?;
+        c.prepare_cached(
+            "INSERT INTO documents (id, table_name, creation_time, value) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(err)?
+        .execute(params![d.id, d.table, d.creation_time, d.json])
+        .map_err(err)?;
+        put_entries(c, &entries, &d.id)
     }
 
     fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool> {
-        let n = self
-            .c()?
+        let defs = self.defs()?;
+        let old = if defs.is_empty() { None } else { self.get(id)? };
+        let c = self.c()?;
+        let n = c
             .prepare_cached("UPDATE documents SET value = ?1 WHERE id = ?2")
             .map_err(err)?
             .execute(params![json, id])
             .map_err(err)?;
+        if let Some(old) = old {
+            let gone = index::entries(&defs, &old)?;
+            let new = index::entries(
+                &defs,
+                &Doc {
+                    json: json.to_string(),
+                    ..old
+                },
+            )?;
+            let stale: Vec<_> = gone.iter().filter(|e| !new.contains(e)).cloned().collect();
+            let fresh: Vec<_> = new.iter().filter(|e| !gone.contains(e)).cloned().collect();
+            drop_entries(c, &stale)?;
+            put_entries(c, &fresh, id)?;
+        }
         Ok(n > 0)
     }
 
     fn delete(&mut self, id: &str) -> StoreResult<bool> {
-        let n = self
-            .c()?
+        let defs = self.defs()?;
+        let old = if defs.is_empty() { None } else { self.get(id)? };
+        let c = self.c()?;
+        let n = c
             .prepare_cached("DELETE FROM documents WHERE id = ?1")
             .map_err(err)?
             .execute([id])
             .map_err(err)?;
+        if let Some(old) = old {
+            drop_entries(c, &index::entries(&defs, &old)?)?;
+        }
         Ok(n > 0)
+    }
+
+    fn has_index(&mut self, index: &str) -> StoreResult<bool> {
+        Ok(self.defs()?.iter().any(|d| d.name == index))
+    }
+
+    fn index_scan(
+        &mut self,
+        index: &str,
+        lower: &[u8],
+        upper: &[u8],
+        order: Order,
+        limit: u32,
+    ) -> StoreResult<Vec<(Vec<u8>, Doc)>> {
+        let c = self.c()?;
+        let mut st = c
+            .prepare_cached(if order == Order::Asc {
+                "SELECT e.key, d.id, d.table_name, d.creation_time, d.value FROM index_entries e
+                 JOIN documents d ON d.id = e.doc_id
+                 WHERE e.index_name = ?1 AND e.key >= ?2 AND e.key < ?3 ORDER BY e.key ASC LIMIT ?4"
+            } else {
+                "SELECT e.key, d.id, d.table_name, d.creation_time, d.value FROM index_entries e
+                 JOIN documents d ON d.id = e.doc_id
+                 WHERE e.index_name = ?1 AND e.key >= ?2 AND e.key < ?3 ORDER BY e.key DESC LIMIT ?4"
+            })
+            .map_err(err)?;
+        let rows = st
+            .query_map(params![index, lower, upper, i64::from(limit)], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    Doc {
+                        id: r.get(1)?,
+                        table: r.get(2)?,
+                        creation_time: r.get(3)?,
+                        json: r.get(4)?,
+                    },
+                ))
+            })
+            .map_err(err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(err)
     }
 
     fn scan(

@@ -842,6 +842,7 @@ impl Store for PgStore {
             .await
             .map_err(backend)?;
         let mut statements = vec![
+            "DELETE FROM index_entries WHERE deployment_id = $2",
             "DELETE FROM documents WHERE deployment_id = $2",
             "DELETE FROM deployment_tables WHERE deployment_id = $2",
             "INSERT INTO deployment_tables (deployment_id, number, name) SELECT $2, number, name FROM deployment_tables WHERE deployment_id = $1",
@@ -860,6 +861,25 @@ impl Store for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
+        }
+        // The target keeps its own indexes: entries copied where the source has the same index,
+        // built from the copied documents where not.
+        let theirs = crate::docs::postgres::read_index_defs(&mut tx, src).await?;
+        for def in crate::docs::postgres::read_index_defs(&mut tx, dst).await? {
+            if theirs.contains(&def) {
+                sqlx::query(
+                    "INSERT INTO index_entries (deployment_id, index_name, key, doc_id)
+                     SELECT $2, index_name, key, doc_id FROM index_entries WHERE deployment_id = $1 AND index_name = $3",
+                )
+                .bind(src)
+                .bind(dst)
+                .bind(&def.name)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            } else {
+                crate::docs::postgres::backfill(&mut tx, dst, &def).await?;
+            }
         }
         tx.commit().await.map_err(backend)
     }

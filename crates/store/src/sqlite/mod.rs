@@ -859,13 +859,7 @@ impl Store for SqliteStore {
             let (copy, done) = (staging.clone(), next.clone());
             tokio::task::spawn_blocking(move || {
                 let held = target.exclusive()?;
-                let (modules, meta, env) = held.code_and_env()?;
-                crate::docs::sqlite::adopt_copy(
-                    &copy,
-                    &modules,
-                    meta.as_deref(),
-                    (!with_env).then_some(env.as_slice()),
-                )?;
+                crate::docs::sqlite::adopt_copy(&copy, &held.code_and_env()?, with_env)?;
                 std::fs::rename(&copy, &done)
                     .map_err(|e| StoreError::Backend(format!("move the copy into place: {e}")))?;
                 Ok::<_, StoreError>(held)

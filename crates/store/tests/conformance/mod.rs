@@ -613,6 +613,183 @@ pub async fn data_of_a_missing_deployment_is_refused(s: &dyn Store) {
     ));
 }
 
+fn thing(i: u32, tag: Option<&str>, n: f64) -> berth_store::docs::Doc {
+    let id = format!("thing{i:05}");
+    let mut v = serde_json::json!({"_id": id, "_creationTime": 1000.0 + f64::from(i), "n": n});
+    if let Some(t) = tag {
+        v["tag"] = serde_json::json!(t);
+    }
+    berth_store::docs::Doc {
+        id,
+        table: "things".into(),
+        creation_time: 1000.0 + f64::from(i),
+        json: v.to_string(),
+    }
+}
+
+/// What a sort of the whole table gives for `tag == want` (or every document), by (tag, n,
+/// creation time, id): the reference a range scan must match.
+fn sorted_reference(docs: &[berth_store::docs::Doc], want: Option<&str>) -> Vec<String> {
+    let mut rows: Vec<(berth_value::Value, &berth_store::docs::Doc)> = docs
+        .iter()
+        .map(|d| {
+            let v = berth_value::decode(&serde_json::from_str(&d.json).unwrap()).unwrap();
+            (v, d)
+        })
+        .filter(|(v, _)| {
+            want.is_none_or(|w| v.get_path("tag") == Some(&berth_value::Value::String(w.into())))
+        })
+        .collect();
+    rows.sort_by(|(a, da), (b, db)| {
+        berth_value::compare(a.get_path("tag"), b.get_path("tag"))
+            .then(berth_value::compare(a.get_path("n"), b.get_path("n")))
+            .then(da.creation_time.total_cmp(&db.creation_time))
+            .then(da.id.cmp(&db.id))
+    });
+    rows.into_iter().map(|(_, d)| d.id.clone()).collect()
+}
+
+/// Stored indexes: built at push from existing documents, kept through inserts, replaces,
+/// deletes and rollbacks, read by range in both orders and in pages, dropped by a push.
+pub async fn stored_indexes_answer_ranges_as_a_sort_would(s: &dyn Store) {
+    use berth_store::docs::{IndexDef, Order};
+    use berth_value::key;
+    let (t, p) = default_ids(s).await;
+    let d = s
+        .create_deployment(&new_deployment(
+            "indexed-101",
+            "dev/ix",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
+        .await
+        .unwrap();
+    let docs = s.deployment_docs(d.id).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        let tags = ["b", "a", "c", "a\u{0}", ""];
+        let mut all = Vec::new();
+        let mut x: u32 = 7;
+        let mut next = || {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            x >> 8
+        };
+        // Half the documents exist before the index does: the push builds their entries.
+        let mut tx = docs.begin(true).unwrap();
+        for i in 0..300 {
+            let r = next();
+            let tag = (r % 6 != 5).then(|| tags[(r % 5) as usize]);
+            let doc = thing(i, tag, f64::from(next() % 7));
+            tx.insert(&doc).unwrap();
+            all.push(doc);
+        }
+        tx.commit().unwrap();
+        let by_tag = IndexDef {
+            name: "things.by_tag".into(),
+            table: "things".into(),
+            fields: vec!["tag".into(), "n".into()],
+        };
+        let changes = docs
+            .replace_code(&[], "[]", std::slice::from_ref(&by_tag))
+            .unwrap();
+        assert_eq!(changes.added, ["things.by_tag"]);
+        let mut tx = docs.begin(true).unwrap();
+        for i in 300..600 {
+            let r = next();
+            let tag = (r % 6 != 5).then(|| tags[(r % 5) as usize]);
+            let doc = thing(i, tag, f64::from(next() % 7));
+            tx.insert(&doc).unwrap();
+            all.push(doc);
+        }
+        // Replaces move entries; deletes remove them.
+        for i in (0..600).step_by(7) {
+            let moved = thing(i as u32, Some("a"), 99.0);
+            assert!(tx.replace(&moved.id, &moved.json).unwrap());
+            all[i] = moved;
+        }
+        for i in (3..600).step_by(11) {
+            assert!(tx.delete(&all[i].id).unwrap());
+        }
+        all.retain(|d| {
+            let i: usize = d.id.trim_start_matches("thing").parse().unwrap();
+            i < 3 || !(i - 3).is_multiple_of(11)
+        });
+        tx.commit().unwrap();
+        // A rolled-back insert leaves no entry.
+        let mut tx = docs.begin(true).unwrap();
+        tx.insert(&thing(9999, Some("a"), 1.0)).unwrap();
+        drop(tx);
+
+        let mut tx = docs.begin(false).unwrap();
+        assert!(tx.has_index("things.by_tag").unwrap());
+        let ids = |rows: Vec<(Vec<u8>, berth_store::docs::Doc)>| -> Vec<String> {
+            rows.into_iter().map(|(_, d)| d.id).collect()
+        };
+        for want in [None, Some("a"), Some("a\u{0}"), Some(""), Some("zz")] {
+            let (lo, hi) = match want {
+                None => (Vec::new(), vec![0xff]),
+                Some(w) => {
+                    let p = key::key([Some(&berth_value::Value::String(w.into()))]);
+                    let end = key::prefix_end(&p);
+                    (p, end)
+                }
+            };
+            let expected = sorted_reference(&all, want);
+            let got = ids(tx
+                .index_scan("things.by_tag", &lo, &hi, Order::Asc, 10_000)
+                .unwrap());
+            assert_eq!(got, expected, "eq {want:?}");
+            let mut down = ids(tx
+                .index_scan("things.by_tag", &lo, &hi, Order::Desc, 10_000)
+                .unwrap());
+            down.reverse();
+            assert_eq!(down, expected, "eq {want:?}, descending");
+            // In pages of 17, continuing after the last key read.
+            let mut paged = Vec::new();
+            let mut from = lo.clone();
+            loop {
+                let page = tx
+                    .index_scan("things.by_tag", &from, &hi, Order::Asc, 17)
+                    .unwrap();
+                let Some((last, _)) = page.last() else { break };
+                from = key::successor(last);
+                paged.extend(ids(page));
+            }
+            assert_eq!(paged, expected, "eq {want:?}, in pages");
+        }
+        // A range on the second field: tag == "a", 2 <= n < 5.
+        let a = berth_value::Value::String("a".into());
+        let lo = key::key([Some(&a), Some(&berth_value::Value::Float64(2.0))]);
+        let hi = key::key([Some(&a), Some(&berth_value::Value::Float64(5.0))]);
+        let got = ids(tx
+            .index_scan("things.by_tag", &lo, &hi, Order::Asc, 10_000)
+            .unwrap());
+        let expected: Vec<String> = sorted_reference(&all, Some("a"))
+            .into_iter()
+            .filter(|id| {
+                let d = all.iter().find(|d| &d.id == id).unwrap();
+                let v: serde_json::Value = serde_json::from_str(&d.json).unwrap();
+                let n = v["n"].as_f64().unwrap();
+                (2.0..5.0).contains(&n)
+            })
+            .collect();
+        assert_eq!(got, expected);
+        drop(tx);
+        // A push without the index drops its entries.
+        let changes = docs.replace_code(&[], "[]", &[]).unwrap();
+        assert_eq!(changes.removed, ["things.by_tag"]);
+        let mut tx = docs.begin(false).unwrap();
+        assert!(!tx.has_index("things.by_tag").unwrap());
+        assert!(
+            tx.index_scan("things.by_tag", &[], &[0xff], Order::Asc, 10)
+                .unwrap()
+                .is_empty()
+        );
+    })
+    .await
+    .unwrap();
+}
+
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:path) => {
@@ -632,6 +809,7 @@ macro_rules! conformance_tests {
             a_team_always_keeps_an_admin,
             table_numbers_do_not_survive_a_rollback,
             data_of_a_missing_deployment_is_refused,
+            stored_indexes_answer_ranges_as_a_sort_would,
         );
     };
     (@each $make:path, $($name:ident),* $(,)?) => {

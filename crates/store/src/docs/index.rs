@@ -1,0 +1,105 @@
+//! Stored indexes: the indexes a deployment's schema defines, kept as entries (key → document)
+//! in the same transaction as every write of a document. A key is the document's index fields,
+//! then its `_creationTime` and `_id`, encoded with `berth_value::key` so that byte order is the
+//! order of values: a range of an index is a range of bytes.
+
+use super::Doc;
+use crate::{StoreError, StoreResult};
+use berth_value::{Value, key::push_component};
+
+/// An index of a table, as the schema defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDef {
+    /// `table.index`.
+    pub name: String,
+    pub table: String,
+    /// The indexed field paths, in order (`_creationTime` and `_id` follow implicitly).
+    pub fields: Vec<String>,
+}
+
+impl IndexDef {
+    /// From the schema's map of `table.index` → fields.
+    pub fn all_from(indexes: &std::collections::HashMap<String, Vec<String>>) -> Vec<IndexDef> {
+        let mut out: Vec<IndexDef> = indexes
+            .iter()
+            .filter_map(|(name, fields)| {
+                let (table, _) = name.rsplit_once('.')?;
+                Some(IndexDef {
+                    name: name.clone(),
+                    table: table.to_string(),
+                    fields: fields.clone(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    pub(crate) fn fields_json(&self) -> String {
+        serde_json::Value::from(self.fields.clone()).to_string()
+    }
+
+    pub(crate) fn parse_fields(text: &str) -> StoreResult<Vec<String>> {
+        serde_json::from_str(text)
+            .map_err(|e| StoreError::Backend(format!("stored index fields: {e}")))
+    }
+}
+
+/// What a push changed in the stored indexes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexChanges {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// Which of `existing` go and which of `wanted` come: an index whose fields changed does both.
+pub(crate) fn diff(existing: &[IndexDef], wanted: &[IndexDef]) -> (Vec<IndexDef>, Vec<IndexDef>) {
+    let removed = existing
+        .iter()
+        .filter(|e| !wanted.contains(e))
+        .cloned()
+        .collect();
+    let added = wanted
+        .iter()
+        .filter(|w| !existing.contains(w))
+        .cloned()
+        .collect();
+    (removed, added)
+}
+
+/// The document's value, decoded from its stored JSON.
+pub(crate) fn decoded(doc: &Doc) -> StoreResult<Value> {
+    let json: serde_json::Value = serde_json::from_str(&doc.json)
+        .map_err(|e| StoreError::Backend(format!("stored document {}: {e}", doc.id)))?;
+    berth_value::decode(&json)
+        .map_err(|e| StoreError::Backend(format!("stored document {}: {}", doc.id, e.0)))
+}
+
+/// The key of a document (already decoded as `value`) in an index on `fields`.
+pub fn entry_key(fields: &[String], value: &Value, creation_time: f64, id: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in fields {
+        push_component(&mut out, value.get_path(f));
+    }
+    push_component(&mut out, Some(&Value::Float64(creation_time)));
+    push_component(&mut out, Some(&Value::String(id.to_string())));
+    out
+}
+
+/// The entries (index name, key) of `doc` in the indexes of its table.
+pub(crate) fn entries(defs: &[IndexDef], doc: &Doc) -> StoreResult<Vec<(String, Vec<u8>)>> {
+    let mine: Vec<&IndexDef> = defs.iter().filter(|d| d.table == doc.table).collect();
+    if mine.is_empty() {
+        return Ok(Vec::new());
+    }
+    let value = decoded(doc)?;
+    Ok(mine
+        .into_iter()
+        .map(|d| {
+            (
+                d.name.clone(),
+                entry_key(&d.fields, &value, doc.creation_time, &doc.id),
+            )
+        })
+        .collect())
+}
