@@ -829,59 +829,25 @@ impl Store for PgStore {
     }
 
     async fn copy_deployment_data(&self, from: i64, to: i64, with_env: bool) -> StoreResult<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        // The target's write lock is taken before the copy's snapshot: writes that held it
+        // first are in the snapshot, later ones wait for the copy (a snapshot taken before the
+        // lock would fail on rows those writes changed).
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(to)
+            .execute(&mut *conn)
             .await
             .map_err(backend)?;
-        let (src, dst) = (from, to);
-        // Writes to the target wait for this copy; the source is read as one snapshot.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(dst)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let mut statements = vec![
-            "DELETE FROM index_entries WHERE deployment_id = $2",
-            "DELETE FROM documents WHERE deployment_id = $2",
-            "DELETE FROM deployment_tables WHERE deployment_id = $2",
-            "INSERT INTO deployment_tables (deployment_id, number, name) SELECT $2, number, name FROM deployment_tables WHERE deployment_id = $1",
-            "INSERT INTO documents (deployment_id, id, table_name, creation_time, value) SELECT $2, id, table_name, creation_time, value FROM documents WHERE deployment_id = $1",
-        ];
-        if with_env {
-            statements.push("DELETE FROM env WHERE deployment_id = $2");
-            statements.push(
-                "INSERT INTO env (deployment_id, name, value) SELECT $2, name, value FROM env WHERE deployment_id = $1",
-            );
+        let copied = copy_locked(&mut conn, from, to, with_env).await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(to)
+            .execute(&mut *conn)
+            .await;
+        if unlocked.is_err() {
+            // Closing the connection releases its session lock.
+            drop(conn.detach());
         }
-        for sql in statements {
-            sqlx::query(sql)
-                .bind(src)
-                .bind(dst)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        // The target keeps its own indexes: entries copied where the source has the same index,
-        // built from the copied documents where not.
-        let theirs = crate::docs::postgres::read_index_defs(&mut tx, src).await?;
-        for def in crate::docs::postgres::read_index_defs(&mut tx, dst).await? {
-            if theirs.contains(&def) {
-                sqlx::query(
-                    "INSERT INTO index_entries (deployment_id, index_name, key, doc_id)
-                     SELECT $2, index_name, key, doc_id FROM index_entries WHERE deployment_id = $1 AND index_name = $3",
-                )
-                .bind(src)
-                .bind(dst)
-                .bind(&def.name)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            } else {
-                crate::docs::postgres::backfill(&mut tx, dst, &def).await?;
-            }
-        }
-        tx.commit().await.map_err(backend)
+        copied
     }
 
     async fn drop_deployment_data(&self, _d: &DeploymentRecord) -> StoreResult<()> {
@@ -1076,4 +1042,58 @@ async fn new_user(
         .await
         .map_err(backend)?;
     Ok(id)
+}
+
+/// The copy of `copy_deployment_data`, on a connection that holds the target's lock: one
+/// repeatable-read transaction, so the source is read as one snapshot.
+async fn copy_locked(
+    conn: &mut sqlx::PgConnection,
+    src: i64,
+    dst: i64,
+    with_env: bool,
+) -> StoreResult<()> {
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .await
+        .map_err(backend)?;
+    let mut statements = vec![
+        "DELETE FROM index_entries WHERE deployment_id = $2",
+        "DELETE FROM documents WHERE deployment_id = $2",
+        "DELETE FROM deployment_tables WHERE deployment_id = $2",
+        "INSERT INTO deployment_tables (deployment_id, number, name) SELECT $2, number, name FROM deployment_tables WHERE deployment_id = $1",
+        "INSERT INTO documents (deployment_id, id, table_name, creation_time, value) SELECT $2, id, table_name, creation_time, value FROM documents WHERE deployment_id = $1",
+    ];
+    if with_env {
+        statements.push("DELETE FROM env WHERE deployment_id = $2");
+        statements.push(
+                "INSERT INTO env (deployment_id, name, value) SELECT $2, name, value FROM env WHERE deployment_id = $1",
+            );
+    }
+    for sql in statements {
+        sqlx::query(sql)
+            .bind(src)
+            .bind(dst)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    // The target keeps its own indexes: entries copied where the source has the same index,
+    // built from the copied documents where not.
+    let theirs = crate::docs::postgres::read_index_defs(&mut tx, src).await?;
+    for def in crate::docs::postgres::read_index_defs(&mut tx, dst).await? {
+        if theirs.contains(&def) {
+            sqlx::query(
+                    "INSERT INTO index_entries (deployment_id, index_name, key, doc_id)
+                     SELECT $2, index_name, key, doc_id FROM index_entries WHERE deployment_id = $1 AND index_name = $3",
+                )
+                .bind(src)
+                .bind(dst)
+                .bind(&def.name)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        } else {
+            crate::docs::postgres::backfill(&mut tx, dst, &def).await?;
+        }
+    }
+    tx.commit().await.map_err(backend)
 }
