@@ -132,6 +132,9 @@ pub struct Stream {
     /// The keys of the buffered documents, when they come from a stored index.
     buffer_keys: VecDeque<Vec<u8>>,
     exhausted: bool,
+    /// How many documents a page of a stored index reads: a query that takes `n` (with no
+    /// filter before) reads `n + 1`, not a whole page.
+    page: u32,
 }
 
 fn number(v: &Json) -> Result<f64, String> {
@@ -166,6 +169,7 @@ impl Stream {
             buffer: VecDeque::new(),
             buffer_keys: VecDeque::new(),
             exhausted: false,
+            page: PAGE,
         };
         match source.get("type").and_then(Json::as_str) {
             Some("FullTableScan") => {
@@ -288,7 +292,15 @@ impl Stream {
                 return Err(format!("unknown query operator {op}"));
             }
         }
+        if let Some(Op::Limit { max, .. }) = s.ops.first() {
+            s.page = u32::try_from(*max + 1).unwrap_or(PAGE).clamp(1, PAGE);
+        }
         Ok(s)
+    }
+
+    /// Reads at most `n + 1` documents per page (`paginate` asks for `n`).
+    pub fn expect(&mut self, n: usize) {
+        self.page = u32::try_from(n + 1).unwrap_or(PAGE).clamp(1, PAGE);
     }
 
     /// Continues after a pagination cursor.
@@ -436,11 +448,13 @@ impl Stream {
                 return Ok(());
             }
             let page = tx
-                .index_scan(&range.name, &keys.lower, &keys.upper, self.order, PAGE)
+                .index_scan(&range.name, &keys.lower, &keys.upper, self.order, self.page)
                 .map_err(|e| e.to_string())?;
-            if page.len() < PAGE as usize {
+            if page.len() < self.page as usize {
                 self.exhausted = true;
             }
+            // Past the first page the query wants more than it said: full pages from here.
+            self.page = PAGE;
             if let Some((last, _)) = page.last() {
                 match self.order {
                     Order::Asc => keys.lower = key::successor(last),
