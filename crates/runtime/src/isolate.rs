@@ -165,6 +165,8 @@ pub struct Isolate {
     pub poisoned: bool,
     /// The environment variables last handed to `process.env`.
     env_seen: Option<std::sync::Arc<std::collections::BTreeMap<String, String>>>,
+    /// The schema's document types and whether it validates (its indexes are the host's).
+    schema: berth_store::docs::SchemaDef,
 }
 
 /// The text of a pending JS exception.
@@ -254,6 +256,7 @@ impl Isolate {
             ),
             poisoned: false,
             env_seen: None,
+            schema: Default::default(),
         };
         // Loading runs a module's top level: it is charged like a call, with a time limit,
         // demotion and the slow lane once it has used DEMOTE_AFTER of CPU.
@@ -280,8 +283,14 @@ impl Isolate {
     fn load(&mut self, modules: &[CompiledModule]) -> Result<(), LoadError> {
         let host = self.host.clone();
         let names = self.names.clone();
-        let (functions, indexes) = self.context.with(
-            |ctx| -> Result<(Vec<FunctionInfo>, crate::query::Indexes), LoadError> {
+        let (functions, (indexes, schema)) = self.context.with(
+            |ctx| -> Result<
+                (
+                    Vec<FunctionInfo>,
+                    (crate::query::Indexes, berth_store::docs::SchemaDef),
+                ),
+                LoadError,
+            > {
                 install_host(&ctx, host).map_err(|e| LoadError(caught(&ctx, e)))?;
                 ctx.eval::<(), _>(WEB_JS).map_err(|e| {
                     LoadError(format!("berth's web globals failed: {}", caught(&ctx, e)))
@@ -354,6 +363,7 @@ impl Isolate {
         }
         self.functions = Rc::new(functions.into_iter().map(|f| (f.path.clone(), f)).collect());
         self.host.borrow_mut().indexes = std::sync::Arc::new(indexes);
+        self.schema = schema;
         Ok(())
     }
 
@@ -411,9 +421,12 @@ impl Isolate {
         (outcome, logs, Some(f.kind))
     }
 
-    /// The indexes the schema defines, for the store to keep.
-    pub fn indexes(&self) -> Vec<berth_store::docs::IndexDef> {
-        berth_store::docs::IndexDef::all_from(&self.host.borrow().indexes)
+    /// What the schema asks of the store: its indexes, and its document types when it
+    /// validates.
+    pub fn schema(&self) -> berth_store::docs::SchemaDef {
+        let mut schema = self.schema.clone();
+        schema.indexes = berth_store::docs::IndexDef::all_from(&self.host.borrow().indexes);
+        schema
     }
 
     pub fn memory_used(&self) -> i64 {
@@ -497,15 +510,17 @@ impl Isolate {
     }
 }
 
-/// The indexes `convex/schema.ts` defines (`table.index` → fields), read through its default
-/// export's `export()` (Convex's library and berth's own both have it).
+/// The indexes `convex/schema.ts` defines (`table.index` → fields), its tables' document types
+/// and whether it validates, read through its default export's `export()` (Convex's library and
+/// berth's own both have it).
 fn schema_indexes(
     ctx: &Ctx<'_>,
     modules: &[CompiledModule],
-) -> Result<crate::query::Indexes, LoadError> {
+) -> Result<(crate::query::Indexes, berth_store::docs::SchemaDef), LoadError> {
     let mut out = crate::query::Indexes::new();
+    let mut schema = berth_store::docs::SchemaDef::default();
     let Some(m) = modules.iter().find(|m| m.name == "schema.js") else {
-        return Ok(out);
+        return Ok((out, schema));
     };
     let fail = |e: String| {
         LoadError(format!(
@@ -514,18 +529,23 @@ fn schema_indexes(
         ))
     };
     let ns = import(ctx, &m.name).map_err(fail)?;
-    let Ok(schema) = ns.get::<_, Object>("default") else {
-        return Ok(out);
+    let Ok(default) = ns.get::<_, Object>("default") else {
+        return Ok((out, schema));
     };
-    let Ok(export) = schema.get::<_, Function>("export") else {
-        return Ok(out);
+    let Ok(export) = default.get::<_, Function>("export") else {
+        return Ok((out, schema));
     };
     let text: String = export
-        .call::<_, String>((rquickjs::function::This(schema.clone()),))
+        .call::<_, String>((rquickjs::function::This(default.clone()),))
         .map_err(|e| fail(caught(ctx, e)))?;
     let json: Json = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+    // Convex's default: a schema validates unless it says `schemaValidation: false`.
+    schema.validation = json["schemaValidation"].as_bool().unwrap_or(true);
     for t in json["tables"].as_array().into_iter().flatten() {
         let table = t["tableName"].as_str().unwrap_or_default();
+        if let Some(ty) = t.get("documentType").filter(|d| d.is_object()) {
+            schema.document_types.insert(table.to_string(), ty.clone());
+        }
         for i in t["indexes"].as_array().into_iter().flatten() {
             let name = i["indexDescriptor"].as_str().unwrap_or_default();
             let fields = i["fields"]
@@ -537,7 +557,7 @@ fn schema_indexes(
             out.insert(format!("{table}.{name}"), fields);
         }
     }
-    Ok(out)
+    Ok((out, schema))
 }
 
 /// Imports a module by load name, running jobs until it has evaluated; returns its namespace.

@@ -9,11 +9,12 @@
 
 pub mod compile;
 pub mod edit;
-mod ids;
 pub mod isolate;
 pub mod pool;
 mod query;
 pub mod syscalls;
+
+use berth_value::ids;
 
 use isolate::{FunctionError, FunctionInfo};
 use serde_json::Value as Json;

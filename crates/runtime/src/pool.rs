@@ -44,11 +44,11 @@ pub struct CallResult {
     pub hit_limit: bool,
 }
 
-/// Compiled modules, the functions they export and the indexes their schema defines.
+/// Compiled modules, the functions they export and what their schema asks of the store.
 pub type Analyzed = (
     Vec<CompiledModule>,
     Vec<FunctionInfo>,
-    Vec<berth_store::docs::IndexDef>,
+    berth_store::docs::SchemaDef,
 );
 
 /// Compiled modules and the functions they export, or an error naming file and line.
@@ -472,7 +472,7 @@ fn worker(
                         let mut functions: Vec<FunctionInfo> =
                             isolate.functions.values().cloned().collect();
                         functions.sort_by(|a, b| a.path.cmp(&b.path));
-                        Ok((compiled, functions, isolate.indexes()))
+                        Ok((compiled, functions, isolate.schema()))
                     });
                 let _ = reply.send(result);
             }

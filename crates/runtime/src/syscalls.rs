@@ -3,7 +3,10 @@
 //! call's transaction.
 
 use crate::{UdfKind, ids, query::Stream};
-use berth_store::docs::{Doc, DocStore, DocTx};
+use berth_store::{
+    StoreError,
+    docs::{Doc, DocStore, DocTx},
+};
 use berth_value::{MAX_DOCUMENT_BYTES, Value, decode, encode, validate_field_name};
 use serde_json::{Value as Json, json};
 use std::{
@@ -290,6 +293,7 @@ impl Host {
         let tx = self.tx()?;
         let id =
             crate::edit::insert_in(tx.as_mut(), &table, value, now, op).map_err(|e| match e {
+                crate::edit::EditError::Store(StoreError::SchemaMismatch(m)) => m,
                 crate::edit::EditError::Store(e) => {
                     tracing::error!(error = %e, "insert document");
                     "the deployment's database failed; try again".to_string()

@@ -61,7 +61,8 @@ fn env_with_indexes(modules: Vec<(String, String)>, stored: bool) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let docs: Arc<dyn DocStore> =
         Arc::new(SqliteDocStore::open(&dir.path().join("d.sqlite3")).unwrap());
-    let (compiled, _functions, indexes) = rt.block_on(pool.analyze("test-dep-1", modules)).unwrap();
+    let (compiled, _functions, mut schema) =
+        rt.block_on(pool.analyze("test-dep-1", modules)).unwrap();
     let records: Vec<ModuleRecord> = compiled
         .into_iter()
         .map(|m| ModuleRecord {
@@ -71,8 +72,10 @@ fn env_with_indexes(modules: Vec<(String, String)>, stored: bool) -> Env {
             hash: m.hash,
         })
         .collect();
-    let indexes = if stored { indexes } else { Vec::new() };
-    docs.replace_code(&records, "[]", &indexes).unwrap();
+    if !stored {
+        schema.indexes.clear();
+    }
+    docs.replace_code(&records, "[]", &schema).unwrap();
     Env {
         rt,
         pool: Arc::new(pool),
@@ -689,4 +692,62 @@ fn calls_beyond_the_waiting_limit_are_refused_at_once() {
         answered >= berth_runtime::pool::MAX_WAITING,
         "{answered} answered"
     );
+}
+
+#[test]
+fn writes_that_break_the_schema_are_refused() {
+    let schema = r#"
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+export default defineSchema({
+  people: defineTable({ name: v.string(), age: v.optional(v.number()), friend: v.optional(v.id("people")) }),
+});
+"#;
+    let people = r#"
+import { mutation } from "./_generated/server";
+import { v } from "convex/values";
+export const add = mutation({ args: { doc: v.any() }, handler: (ctx, { doc }) => ctx.db.insert("people", doc) });
+export const patch = mutation({ args: { id: v.id("people"), doc: v.any() }, handler: (ctx, { id, doc }) => ctx.db.patch(id, doc) });
+export const other = mutation({ args: {}, handler: (ctx) => ctx.db.insert("untyped", { anything: [1, "x"] }) });
+"#;
+    let e = env_with(vec![
+        ("people.ts".into(), people.into()),
+        ("schema.ts".into(), schema.into()),
+    ]);
+    let id = e.ok(
+        "people:add",
+        UdfKind::Mutation,
+        json!({"doc": {"name": "ann"}}),
+    );
+    e.ok(
+        "people:add",
+        UdfKind::Mutation,
+        json!({"doc": {"name": "bob", "age": 3, "friend": id}}),
+    );
+    for bad in [
+        json!({"doc": {"name": 5}}),
+        json!({"doc": {"age": 3}}),
+        json!({"doc": {"name": "cy", "extra": true}}),
+    ] {
+        let err = e.err("people:add", UdfKind::Mutation, bad.clone());
+        assert!(
+            err.message.contains(
+                "Failed to insert or update a document in table \"people\" because it does not match the schema"
+            ),
+            "{bad}: {}",
+            err.message
+        );
+    }
+    let err = e.err(
+        "people:patch",
+        UdfKind::Mutation,
+        json!({"id": id, "doc": {"age": "old"}}),
+    );
+    assert!(
+        err.message.contains("does not match the schema"),
+        "{}",
+        err.message
+    );
+    // A table the schema does not name takes anything.
+    e.ok("people:other", UdfKind::Mutation, json!({}));
 }

@@ -221,7 +221,8 @@ async fn function_metadata_is_stored_at_push_not_recomputed() {
         let mut modules = docs.modules().unwrap();
         modules[0].js = "throw new Error('loaded again');".into();
         let meta = docs.code_meta().unwrap().unwrap();
-        docs.replace_code(&modules, &meta, &[]).unwrap();
+        docs.replace_code(&modules, &meta, &Default::default())
+            .unwrap();
     })
     .await
     .unwrap();

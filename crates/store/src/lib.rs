@@ -22,6 +22,10 @@ pub enum StoreError {
     /// The team already holds as many live deployments as its limit allows.
     #[error("deployment limit {limit} reached")]
     LimitReached { limit: u32 },
+    /// A document does not match its table's type in the deployment's schema; the text is
+    /// Convex's (which table, which field, what was expected).
+    #[error("{0}")]
+    SchemaMismatch(String),
     /// The change would leave a team without an admin; nothing was changed.
     #[error("the team would have no admin left")]
     LastAdmin,

@@ -153,7 +153,7 @@ async fn a_reset_waits_for_open_transactions_and_switches_at_once() {
         })
         .unwrap();
         tx.commit().unwrap();
-        t2.replace_code(&[m], "[]", &[]).unwrap();
+        t2.replace_code(&[m], "[]", &Default::default()).unwrap();
         // A read transaction on the target, held while the reset starts.
         let mut tx = t2.begin(false).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(400));

@@ -4,6 +4,7 @@
 //! validators (`v.*` in their JSON form) with the shape of a call's arguments.
 
 mod codec;
+pub mod ids;
 pub mod key;
 mod order;
 pub mod validate;

@@ -272,8 +272,9 @@ export function defineSchema(tables, options) {
         tables: Object.entries(tables).map(([tableName, t]) => ({
           tableName,
           indexes: (t.indexes || []).map((i) => ({ indexDescriptor: i.name, fields: i.fields })),
+          documentType: asObjectValidator(t.fields).json,
         })),
-        schemaValidation: false,
+        schemaValidation: options?.schemaValidation ?? true,
       });
     },
   };

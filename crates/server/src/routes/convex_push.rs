@@ -402,15 +402,14 @@ pub async fn finish_push(
         refused("finish_push must carry the whole answer of start_push (berthPush.modules is missing); push again".into())
     })?;
     let sources: Vec<(String, String)> = modules.into_iter().map(|m| (m.path, m.source)).collect();
-    let (compiled, functions, indexes) =
-        s.runtime.analyze(&name, sources).await.map_err(refused)?;
+    let (compiled, functions, schema) = s.runtime.analyze(&name, sources).await.map_err(refused)?;
     super::deployment_api::commit_push(
         &s,
         &p,
         &target,
         &compiled,
         &functions,
-        indexes,
+        schema,
         push.message.as_deref(),
     )
     .await?;

@@ -18,6 +18,9 @@ fn edit_error(e: EditError) -> ApiError {
     match e {
         EditError::Invalid(m) => ApiError(Error::bad_request("BadDocument", m)),
         EditError::NotFound(m) => ApiError(Error::new(ErrorKind::NotFound, "DocumentNotFound", m)),
+        EditError::Store(berth_store::StoreError::SchemaMismatch(m)) => {
+            ApiError(Error::bad_request("SchemaValidationFailed", m))
+        }
         EditError::Store(e) => internal("edit a document")(e),
     }
 }

@@ -421,7 +421,7 @@ pub(super) async fn commit_push(
     target: &CallTarget,
     compiled: &[berth_runtime::compile::CompiledModule],
     functions: &[FunctionInfo],
-    indexes: Vec<berth_store::docs::IndexDef>,
+    schema: berth_store::docs::SchemaDef,
     message: Option<&str>,
 ) -> ApiResult<i64> {
     let docs = deployment_docs(s, target).await?;
@@ -439,9 +439,15 @@ pub(super) async fn commit_push(
             hash: m.hash.clone(),
         })
         .collect();
-    let changes = blocking(move || docs.replace_code(&records, &meta, &indexes))
+    let changes = blocking(move || docs.replace_code(&records, &meta, &schema))
         .await
-        .map_err(internal("store modules"))?;
+        .map_err(|e| match e {
+            berth_store::StoreError::SchemaMismatch(m) => ApiError(Error::bad_request(
+                "SchemaValidationFailed",
+                format!("the push was refused; the running code is unchanged: {m}. Fix the document (or the schema) and push again"),
+            )),
+            e => internal("store modules")(e),
+        })?;
     if !changes.added.is_empty() || !changes.removed.is_empty() {
         tracing::info!(deployment = %target.deployment.name, added = ?changes.added,
             removed = ?changes.removed, "indexes changed by a push");
@@ -478,7 +484,7 @@ pub async fn push(
         .iter()
         .map(|m| (m.path.clone(), m.source.clone()))
         .collect();
-    let (compiled, functions, indexes) = s.runtime.analyze(&name, sources).await.map_err(|e| {
+    let (compiled, functions, schema) = s.runtime.analyze(&name, sources).await.map_err(|e| {
         ApiError(Error::bad_request(
             "PushFailed",
             format!("the push was refused; the running code is unchanged:\n{e}"),
@@ -493,7 +499,7 @@ pub async fn push(
                 &target,
                 &compiled,
                 &functions,
-                indexes,
+                schema,
                 req.message.as_deref(),
             )
             .await?,

@@ -45,6 +45,86 @@ impl IndexDef {
     }
 }
 
+/// What a deployment's schema asks of the store: its indexes and, with `validation` (Convex's
+/// `schemaValidation`, on by default), the document type of each table, checked on every write.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SchemaDef {
+    pub indexes: Vec<IndexDef>,
+    pub validation: bool,
+    /// Table → the validator of its documents' user fields (Convex's `documentType` JSON).
+    pub document_types: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl SchemaDef {
+    /// The part kept beside the code (`code_meta` key `schema`).
+    pub(crate) fn types_json(&self) -> String {
+        serde_json::json!({"validation": self.validation, "tables": self.document_types})
+            .to_string()
+    }
+
+    /// The document types from [`types_json`](Self::types_json) text; `None` text is no schema.
+    pub(crate) fn types_from(
+        text: Option<&str>,
+    ) -> StoreResult<(bool, std::collections::BTreeMap<String, serde_json::Value>)> {
+        let Some(text) = text else {
+            return Ok((false, Default::default()));
+        };
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| StoreError::Backend(format!("stored schema: {e}")))?;
+        let tables = v["tables"]
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        Ok((v["validation"].as_bool().unwrap_or(false), tables))
+    }
+}
+
+/// The document types a transaction checks writes against.
+#[derive(Debug, Default)]
+pub(crate) struct Types {
+    pub validation: bool,
+    pub tables: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl Types {
+    /// Checks `doc` against its table's type; the error is Convex's text.
+    pub(crate) fn check(
+        &self,
+        doc: &Doc,
+        table_names: &std::collections::HashMap<u32, String>,
+    ) -> StoreResult<()> {
+        if !self.validation {
+            return Ok(());
+        }
+        let Some(ty) = self.tables.get(&doc.table) else {
+            return Ok(());
+        };
+        check_against(ty, doc, table_names).map_err(|details| {
+            StoreError::SchemaMismatch(format!(
+                "Failed to insert or update a document in table \"{}\" because it does not match the schema: {details}",
+                doc.table
+            ))
+        })
+    }
+}
+
+/// The validation error of `doc`'s user fields against `ty`, if any.
+pub(crate) fn check_against(
+    ty: &serde_json::Value,
+    doc: &Doc,
+    table_names: &std::collections::HashMap<u32, String>,
+) -> Result<(), String> {
+    let mut value = decoded(doc).map_err(|e| e.to_string())?;
+    if let Value::Object(fields) = &mut value {
+        fields.remove("_id");
+        fields.remove("_creationTime");
+    }
+    let table_of =
+        |id: &str| berth_value::ids::table_number(id).and_then(|n| table_names.get(&n).cloned());
+    berth_value::validate::check(&value, ty, "", &table_of)
+        .map_err(|e| e.replace("(the arguments)", "(the document)"))
+}
+
 /// What a push changed in the stored indexes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndexChanges {

@@ -6,7 +6,7 @@ pub mod index;
 pub mod postgres;
 pub mod sqlite;
 
-pub use index::{IndexChanges, IndexDef};
+pub use index::{IndexChanges, IndexDef, SchemaDef};
 
 use crate::StoreResult;
 
@@ -60,14 +60,16 @@ pub trait DocStore: Send + Sync {
     /// The deployed modules (empty before the first push).
     fn modules(&self) -> StoreResult<Vec<ModuleRecord>>;
     /// Replaces the code at once: every module, what the push learned about them (`meta`: the
-    /// functions they export, as JSON text the runtime writes and reads), and the schema's
-    /// indexes. An index that is new (or whose fields changed) is built from the table's
-    /// documents in the same transaction; one that is gone loses its entries.
+    /// functions they export, as JSON text the runtime writes and reads), and the schema. An
+    /// index that is new (or whose fields changed) is built from the table's documents in the
+    /// same transaction; one that is gone loses its entries. With schema validation, a table
+    /// whose document type changed is checked first: a document that does not match refuses the
+    /// whole push (`SchemaMismatch`, naming it) and nothing changes.
     fn replace_code(
         &self,
         modules: &[ModuleRecord],
         meta: &str,
-        indexes: &[IndexDef],
+        schema: &SchemaDef,
     ) -> StoreResult<IndexChanges>;
     /// The `meta` stored by the last push; `None` for code pushed before berth stored it.
     fn code_meta(&self) -> StoreResult<Option<String>>;

@@ -5,8 +5,8 @@
 //! transactions are `REPEATABLE READ`: one snapshot per query call.
 
 use super::{
-    Bound, Doc, DocStore, DocTx, IndexChanges, IndexDef, ModuleRecord, Order, Position, TableInfo,
-    index,
+    Bound, Doc, DocStore, DocTx, IndexChanges, IndexDef, ModuleRecord, Order, Position, SchemaDef,
+    TableInfo, index,
 };
 use crate::{StoreError, StoreResult, postgres::backend};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction, postgres::PgRow};
@@ -129,6 +129,63 @@ pub(crate) async fn backfill(c: &mut PgConn, deployment: i64, def: &IndexDef) ->
     put_entries(c, deployment, &entries).await
 }
 
+async fn read_types(c: &mut PgConn, deployment: i64) -> StoreResult<index::Types> {
+    let text: Option<String> = sqlx::query_scalar(
+        "SELECT value FROM code_meta WHERE deployment_id = $1 AND key = 'schema'",
+    )
+    .bind(deployment)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(backend)?;
+    let (validation, tables) = SchemaDef::types_from(text.as_deref())?;
+    Ok(index::Types { validation, tables })
+}
+
+async fn read_table_names(c: &mut PgConn, deployment: i64) -> StoreResult<HashMap<u32, String>> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT number, name FROM deployment_tables WHERE deployment_id = $1")
+            .bind(deployment)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(backend)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(n, name)| Some((u32::try_from(n).ok()?, name)))
+        .collect())
+}
+
+/// Checks the documents of the tables whose type `schema` changes against it.
+async fn check_existing(c: &mut PgConn, deployment: i64, schema: &SchemaDef) -> StoreResult<()> {
+    if !schema.validation {
+        return Ok(());
+    }
+    let before = read_types(c, deployment).await?;
+    let names = read_table_names(c, deployment).await?;
+    for (table, ty) in &schema.document_types {
+        if before.validation && before.tables.get(table) == Some(ty) {
+            continue;
+        }
+        let rows = sqlx::query(
+            "SELECT id, table_name, creation_time, value FROM documents WHERE deployment_id = $1 AND table_name = $2",
+        )
+        .bind(deployment)
+        .bind(table)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(backend)?;
+        for r in &rows {
+            let d = doc(r)?;
+            if let Err(details) = index::check_against(ty, &d, &names) {
+                return Err(StoreError::SchemaMismatch(format!(
+                    "Document with ID \"{}\" in table \"{table}\" does not match the schema: {details}",
+                    d.id
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Makes the deployment's stored indexes those of `wanted`, in `c`'s transaction.
 async fn sync_indexes(
     c: &mut PgConn,
@@ -196,6 +253,7 @@ impl DocStore for PgDocStore {
             tables: self.tables.clone(),
             new_tables: HashMap::new(),
             defs: None,
+            types: None,
         }))
     }
 
@@ -236,25 +294,29 @@ impl DocStore for PgDocStore {
         &self,
         modules: &[ModuleRecord],
         meta: &str,
-        indexes: &[IndexDef],
+        schema: &SchemaDef,
     ) -> StoreResult<IndexChanges> {
         self.handle.block_on(async {
             let mut tx = self.pool.begin().await.map_err(backend)?;
-            // Writers wait while indexes are built, so none is missed.
+            // Writers wait while indexes are built and documents checked, so none is missed.
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(self.deployment)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
-            sqlx::query(
-                "INSERT INTO code_meta (deployment_id, key, value) VALUES ($1, 'functions', $2)
-                 ON CONFLICT (deployment_id, key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(self.deployment)
-            .bind(meta)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+            check_existing(&mut tx, self.deployment, schema).await?;
+            for (key, value) in [("functions", meta.to_string()), ("schema", schema.types_json())] {
+                sqlx::query(
+                    "INSERT INTO code_meta (deployment_id, key, value) VALUES ($1, $2, $3)
+                     ON CONFLICT (deployment_id, key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(self.deployment)
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
             sqlx::query("DELETE FROM modules WHERE deployment_id = $1").bind(self.deployment).execute(&mut *tx).await.map_err(backend)?;
             for m in modules {
                 sqlx::query("INSERT INTO modules (deployment_id, path, source, js, hash) VALUES ($1, $2, $3, $4, $5)")
@@ -267,7 +329,7 @@ impl DocStore for PgDocStore {
                     .await
                     .map_err(backend)?;
             }
-            let changes = sync_indexes(&mut tx, self.deployment, indexes).await?;
+            let changes = sync_indexes(&mut tx, self.deployment, &schema.indexes).await?;
             tx.commit().await.map_err(backend)?;
             Ok(changes)
         })
@@ -329,9 +391,34 @@ struct PgDocTx {
     new_tables: HashMap<String, u32>,
     /// The stored indexes, read once per transaction.
     defs: Option<Arc<Vec<IndexDef>>>,
+    /// The schema's document types, read once per transaction.
+    types: Option<Arc<index::Types>>,
 }
 
 impl PgDocTx {
+    fn types(&mut self) -> StoreResult<Arc<index::Types>> {
+        if let Some(t) = &self.types {
+            return Ok(t.clone());
+        }
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        let types = Arc::new(h.block_on(read_types(tx, d))?);
+        self.types = Some(types.clone());
+        Ok(types)
+    }
+
+    /// Checks a document about to be written against its table's type in the schema.
+    fn check(&mut self, doc: &Doc) -> StoreResult<()> {
+        let types = self.types()?;
+        if !types.validation || !types.tables.contains_key(&doc.table) {
+            return Ok(());
+        }
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        let names = h.block_on(read_table_names(tx, d))?;
+        types.check(doc, &names)
+    }
+
     fn defs(&mut self) -> StoreResult<Arc<Vec<IndexDef>>> {
         if let Some(d) = &self.defs {
             return Ok(d.clone());
@@ -366,6 +453,7 @@ impl DocTx for PgDocTx {
     }
 
     fn insert(&mut self, doc: &Doc) -> StoreResult<()> {
+        self.check(doc)?;
         let defs = self.defs()?;
         let entries: Vec<(String, Vec<u8>, String)> = index::entries(&defs, doc)?
             .into_iter()
@@ -389,7 +477,18 @@ impl DocTx for PgDocTx {
 
     fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool> {
         let defs = self.defs()?;
-        let old = if defs.is_empty() { None } else { self.get(id)? };
+        let typed = self.types()?.validation;
+        let old = if defs.is_empty() && !typed {
+            None
+        } else {
+            self.get(id)?
+        };
+        if let Some(old) = &old {
+            self.check(&Doc {
+                json: json.to_string(),
+                ..old.clone()
+            })?;
+        }
         let (stale, fresh) = match &old {
             Some(old) => {
                 let gone = index::entries(&defs, old)?;

@@ -8,8 +8,8 @@
 //! and opens the gate again, so no call ever reads or writes a file that is being replaced.
 
 use super::{
-    Bound, Doc, DocStore, DocTx, IndexChanges, IndexDef, ModuleRecord, Order, Position, TableInfo,
-    index,
+    Bound, Doc, DocStore, DocTx, IndexChanges, IndexDef, ModuleRecord, Order, Position, SchemaDef,
+    TableInfo, index,
 };
 use crate::{StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -148,13 +148,16 @@ impl Drop for Ticket {
     }
 }
 
-/// A deployment's modules, the metadata stored with them, its indexes, and its variables.
-pub type CodeAndEnv = (
-    Vec<ModuleRecord>,
-    Option<String>,
-    Vec<IndexDef>,
-    Vec<(String, String)>,
-);
+/// A deployment's code as a reset keeps it, and its variables.
+pub struct CodeAndEnv {
+    modules: Vec<ModuleRecord>,
+    /// The functions, as stored with the modules.
+    meta: Option<String>,
+    /// The schema's document types, as stored with the modules.
+    types: Option<String>,
+    indexes: Vec<IndexDef>,
+    env: Vec<(String, String)>,
+}
 
 /// The deployment's data held alone (no transaction open, none can start) until dropped.
 pub struct Exclusive {
@@ -171,12 +174,15 @@ impl Exclusive {
     pub fn code_and_env(&self) -> StoreResult<CodeAndEnv> {
         let inner = self.store.current();
         let c = inner.connect()?;
-        let modules = read_modules(&c)?;
-        let meta = read_meta(&c)?;
-        let indexes = read_index_defs(&c)?;
-        let env = read_env(&c)?.into_iter().collect();
+        let code = CodeAndEnv {
+            modules: read_modules(&c)?,
+            meta: read_meta(&c)?,
+            types: read_meta_key(&c, "schema")?,
+            indexes: read_index_defs(&c)?,
+            env: read_env(&c)?.into_iter().collect(),
+        };
         inner.give_back(c);
-        Ok((modules, meta, indexes, env))
+        Ok(code)
     }
 
     /// Switches the deployment to the file at `path` (already complete) and returns the file it
@@ -280,11 +286,81 @@ fn read_modules(conn: &Connection) -> StoreResult<Vec<ModuleRecord>> {
 }
 
 fn read_meta(conn: &Connection) -> StoreResult<Option<String>> {
-    conn.prepare_cached("SELECT value FROM code_meta WHERE key = 'functions'")
+    read_meta_key(conn, "functions")
+}
+
+fn read_meta_key(conn: &Connection, key: &str) -> StoreResult<Option<String>> {
+    conn.prepare_cached("SELECT value FROM code_meta WHERE key = ?1")
         .map_err(err)?
-        .query_row([], |r| r.get(0))
+        .query_row([key], |r| r.get(0))
         .optional()
         .map_err(err)
+}
+
+fn write_meta_key(conn: &Connection, key: &str, value: Option<&str>) -> StoreResult<()> {
+    conn.execute("DELETE FROM code_meta WHERE key = ?1", [key])
+        .map_err(err)?;
+    if let Some(value) = value {
+        conn.execute(
+            "INSERT INTO code_meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn read_types(conn: &Connection) -> StoreResult<index::Types> {
+    let (validation, tables) = SchemaDef::types_from(read_meta_key(conn, "schema")?.as_deref())?;
+    Ok(index::Types { validation, tables })
+}
+
+fn read_table_names(conn: &Connection) -> StoreResult<HashMap<u32, String>> {
+    let mut st = conn
+        .prepare_cached("SELECT number, name FROM tables")
+        .map_err(err)?;
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .map_err(err)?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (n, name) = row.map_err(err)?;
+        if let Ok(n) = u32::try_from(n) {
+            out.insert(n, name);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks every document of the tables whose type `schema` changes (or every typed table when
+/// validation is newly on) against it, in `conn`'s transaction.
+fn check_existing(conn: &Connection, schema: &SchemaDef) -> StoreResult<()> {
+    if !schema.validation {
+        return Ok(());
+    }
+    let before = read_types(conn)?;
+    let names = read_table_names(conn)?;
+    for (table, ty) in &schema.document_types {
+        if before.validation && before.tables.get(table) == Some(ty) {
+            continue;
+        }
+        let mut st = conn
+            .prepare(
+                "SELECT id, table_name, creation_time, value FROM documents WHERE table_name = ?1",
+            )
+            .map_err(err)?;
+        let rows = st.query_map([table], doc).map_err(err)?;
+        for row in rows {
+            let d = row.map_err(err)?;
+            if let Err(details) = index::check_against(ty, &d, &names) {
+                return Err(StoreError::SchemaMismatch(format!(
+                    "Document with ID \"{}\" in table \"{table}\" does not match the schema: {details}",
+                    d.id
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_env(conn: &Connection) -> StoreResult<std::collections::BTreeMap<String, String>> {
@@ -308,16 +384,7 @@ fn write_code(conn: &Connection, modules: &[ModuleRecord], meta: Option<&str>) -
         )
         .map_err(err)?;
     }
-    conn.execute("DELETE FROM code_meta WHERE key = 'functions'", [])
-        .map_err(err)?;
-    if let Some(meta) = meta {
-        conn.execute(
-            "INSERT INTO code_meta (key, value) VALUES ('functions', ?1)",
-            [meta],
-        )
-        .map_err(err)?;
-    }
-    Ok(())
+    write_meta_key(conn, "functions", meta)
 }
 
 fn write_env(conn: &Connection, changes: &[(String, Option<String>)]) -> StoreResult<()> {
@@ -426,14 +493,14 @@ fn sync_indexes(conn: &Connection, wanted: &[IndexDef]) -> StoreResult<IndexChan
 /// Prepares a copy made by [`SqliteDocStore::snapshot_into`] to become `to`'s next file: `to`'s
 /// own code (and its own variables, unless the copy keeps the source's) replace the source's.
 pub fn adopt_copy(copy: &Path, code: &CodeAndEnv, with_env: bool) -> StoreResult<()> {
-    let (modules, meta, indexes, env) = code;
-    let env = (!with_env).then_some(env.as_slice());
+    let env = (!with_env).then_some(code.env.as_slice());
     let mut c = Connection::open(copy).map_err(err)?;
     c.execute_batch(SCHEMA).map_err(err)?;
     let tx = c.transaction().map_err(err)?;
-    write_code(&tx, modules, meta.as_deref())?;
+    write_code(&tx, &code.modules, code.meta.as_deref())?;
+    write_meta_key(&tx, "schema", code.types.as_deref())?;
     // The target's own indexes: kept where the source had the same, built where not.
-    sync_indexes(&tx, indexes)?;
+    sync_indexes(&tx, &code.indexes)?;
     if let Some(env) = env {
         tx.execute("DELETE FROM env", []).map_err(err)?;
         let changes: Vec<(String, Option<String>)> = env
@@ -607,6 +674,7 @@ impl DocStore for SqliteDocStore {
             done: false,
             new_tables: HashMap::new(),
             defs: None,
+            types: None,
             _ticket: ticket,
         }))
     }
@@ -623,21 +691,23 @@ impl DocStore for SqliteDocStore {
         &self,
         modules: &[ModuleRecord],
         meta: &str,
-        indexes: &[IndexDef],
+        schema: &SchemaDef,
     ) -> StoreResult<IndexChanges> {
         let (_ticket, inner) = self.enter()?;
         let mut conn = inner.connect()?;
-        let changes = {
+        let changes = (|| {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(err)?;
+            check_existing(&tx, schema)?;
             write_code(&tx, modules, Some(meta))?;
-            let changes = sync_indexes(&tx, indexes)?;
+            write_meta_key(&tx, "schema", Some(&schema.types_json()))?;
+            let changes = sync_indexes(&tx, &schema.indexes)?;
             tx.commit().map_err(err)?;
-            changes
-        };
+            Ok::<_, StoreError>(changes)
+        })();
         inner.give_back(conn);
-        Ok(changes)
+        changes
     }
 
     fn code_meta(&self) -> StoreResult<Option<String>> {
@@ -691,6 +761,8 @@ struct SqliteDocTx {
     /// The stored indexes, read once per transaction (a push changes them only in a
     /// transaction of its own).
     defs: Option<Arc<Vec<IndexDef>>>,
+    /// The schema's document types, read once per transaction.
+    types: Option<Arc<index::Types>>,
     /// Declared last: the transaction leaves the gate after its connection is back.
     _ticket: Ticket,
 }
@@ -730,6 +802,25 @@ impl SqliteDocTx {
         self.defs = Some(defs.clone());
         Ok(defs)
     }
+
+    fn types(&mut self) -> StoreResult<Arc<index::Types>> {
+        if let Some(t) = &self.types {
+            return Ok(t.clone());
+        }
+        let types = Arc::new(read_types(self.c()?)?);
+        self.types = Some(types.clone());
+        Ok(types)
+    }
+
+    /// Checks a document about to be written against its table's type in the schema.
+    fn check(&mut self, d: &Doc) -> StoreResult<()> {
+        let types = self.types()?;
+        if !types.validation || !types.tables.contains_key(&d.table) {
+            return Ok(());
+        }
+        let names = read_table_names(self.c()?)?;
+        types.check(d, &names)
+    }
 }
 
 impl DocTx for SqliteDocTx {
@@ -745,6 +836,7 @@ impl DocTx for SqliteDocTx {
     }
 
     fn insert(&mut self, d: &Doc) -> StoreResult<()> {
+        self.check(d)?;
         let defs = self.defs()?;
         let entries = index::entries(&defs, d)?;
         let c = self.c()?;
@@ -759,7 +851,18 @@ impl DocTx for SqliteDocTx {
 
     fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool> {
         let defs = self.defs()?;
-        let old = if defs.is_empty() { None } else { self.get(id)? };
+        let typed = self.types()?.validation;
+        let old = if defs.is_empty() && !typed {
+            None
+        } else {
+            self.get(id)?
+        };
+        if let Some(old) = &old {
+            self.check(&Doc {
+                json: json.to_string(),
+                ..old.clone()
+            })?;
+        }
         let c = self.c()?;
         let n = c
             .prepare_cached("UPDATE documents SET value = ?1 WHERE id = ?2")

@@ -689,9 +689,11 @@ pub async fn stored_indexes_answer_ranges_as_a_sort_would(s: &dyn Store) {
             table: "things".into(),
             fields: vec!["tag".into(), "n".into()],
         };
-        let changes = docs
-            .replace_code(&[], "[]", std::slice::from_ref(&by_tag))
-            .unwrap();
+        let schema = berth_store::docs::SchemaDef {
+            indexes: vec![by_tag],
+            ..Default::default()
+        };
+        let changes = docs.replace_code(&[], "[]", &schema).unwrap();
         assert_eq!(changes.added, ["things.by_tag"]);
         let mut tx = docs.begin(true).unwrap();
         for i in 300..600 {
@@ -776,7 +778,7 @@ pub async fn stored_indexes_answer_ranges_as_a_sort_would(s: &dyn Store) {
         assert_eq!(got, expected);
         drop(tx);
         // A push without the index drops its entries.
-        let changes = docs.replace_code(&[], "[]", &[]).unwrap();
+        let changes = docs.replace_code(&[], "[]", &Default::default()).unwrap();
         assert_eq!(changes.removed, ["things.by_tag"]);
         let mut tx = docs.begin(false).unwrap();
         assert!(!tx.has_index("things.by_tag").unwrap());
@@ -785,6 +787,74 @@ pub async fn stored_indexes_answer_ranges_as_a_sort_would(s: &dyn Store) {
                 .unwrap()
                 .is_empty()
         );
+    })
+    .await
+    .unwrap();
+}
+
+/// With schema validation, writes are checked against their table's document type, and a push
+/// whose types the existing documents break is refused with nothing changed.
+pub async fn writes_are_checked_against_the_schema(s: &dyn Store) {
+    use berth_store::docs::SchemaDef;
+    let (t, p) = default_ids(s).await;
+    let d = s
+        .create_deployment(&new_deployment(
+            "typed-101",
+            "dev/typed",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
+        .await
+        .unwrap();
+    let docs = s.deployment_docs(d.id).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        let number = serde_json::json!({"type": "object", "value": {
+            "n": {"fieldType": {"type": "number"}, "optional": false}}});
+        let typed = |validation| SchemaDef {
+            validation,
+            document_types: [("things".to_string(), number.clone())].into(),
+            ..Default::default()
+        };
+        let mut tx = docs.begin(true).unwrap();
+        let text = thing(1, None, 1.0);
+        let mut stringy = thing(2, None, 0.0);
+        stringy.json = stringy.json.replace("\"n\":0.0", "\"n\":\"zero\"");
+        tx.insert(&text).unwrap();
+        tx.insert(&stringy).unwrap();
+        tx.commit().unwrap();
+        // The push is refused, naming the document that does not fit; nothing changes.
+        let refused = docs.replace_code(&[], "first", &typed(true));
+        match refused {
+            Err(StoreError::SchemaMismatch(m)) => {
+                assert!(m.contains("thing00002") && m.contains("\"things\""), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(docs.code_meta().unwrap(), None);
+        // Without validation it is taken; the bad document is fixed; then validation is on.
+        docs.replace_code(&[], "second", &typed(false)).unwrap();
+        let mut tx = docs.begin(true).unwrap();
+        tx.insert(&thing(3, None, 2.0)).unwrap();
+        assert!(tx.replace(&stringy.id, &thing(2, None, 2.0).json).unwrap());
+        tx.commit().unwrap();
+        docs.replace_code(&[], "third", &typed(true)).unwrap();
+        let mut tx = docs.begin(true).unwrap();
+        let mut bad = thing(4, None, 0.0);
+        bad.json = bad.json.replace("\"n\":0.0", "\"n\":true");
+        assert!(matches!(
+            tx.insert(&bad),
+            Err(StoreError::SchemaMismatch(_))
+        ));
+        match tx.replace(&text.id, &bad.json.replace("thing00004", "thing00001")) {
+            Err(StoreError::SchemaMismatch(m)) => assert!(
+                m.starts_with("Failed to insert or update a document in table \"things\""),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        tx.insert(&thing(5, None, 5.0)).unwrap();
+        tx.commit().unwrap();
     })
     .await
     .unwrap();
@@ -810,6 +880,7 @@ macro_rules! conformance_tests {
             table_numbers_do_not_survive_a_rollback,
             data_of_a_missing_deployment_is_refused,
             stored_indexes_answer_ranges_as_a_sort_would,
+            writes_are_checked_against_the_schema,
         );
     };
     (@each $make:path, $($name:ident),* $(,)?) => {
