@@ -50,6 +50,8 @@ pub struct Limits {
     pub memory_bytes: usize,
     pub query_time: Duration,
     pub action_time: Duration,
+    /// What one query's or mutation's transaction may read and write.
+    pub transaction: crate::limits::TxLimits,
 }
 
 impl Default for Limits {
@@ -58,6 +60,7 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             query_time: Duration::from_secs(1),
             action_time: Duration::from_secs(10),
+            transaction: Default::default(),
         }
     }
 }
@@ -238,7 +241,7 @@ impl Isolate {
         runtime.set_loader(sources.clone(), sources);
         let context = Context::full(&runtime)
             .map_err(|e| LoadError(format!("create the JavaScript context: {e}")))?;
-        let host = Rc::new(RefCell::new(Host::new(handle)));
+        let host = Rc::new(RefCell::new(Host::new(handle, limits.transaction)));
         let mut isolate = Isolate {
             context,
             runtime,

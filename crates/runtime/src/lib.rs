@@ -10,6 +10,7 @@
 pub mod compile;
 pub mod edit;
 pub mod isolate;
+pub mod limits;
 pub mod pool;
 mod query;
 pub mod syscalls;

@@ -74,6 +74,8 @@ pub struct Host {
     pub log_bytes: usize,
     /// The indexes the deployment's schema defines.
     pub indexes: Arc<crate::query::Indexes>,
+    /// What one function's transaction may read and write.
+    pub tx_limits: crate::limits::TxLimits,
 }
 
 /// The longest log line kept; longer ones are cut.
@@ -82,6 +84,18 @@ pub const MAX_LOG_LINE: usize = 16 * 1024;
 pub const MAX_LOG_BYTES_PER_CALL: usize = 1024 * 1024;
 
 type R<T> = Result<T, String>;
+
+/// What a function is told about a storage error: the text of one it caused (a schema mismatch,
+/// a limit) or that is passing, or that the database failed (logged, not shown).
+pub(crate) fn user_error(e: StoreError, what: &str) -> String {
+    match e {
+        StoreError::SchemaMismatch(m) | StoreError::LimitExceeded(m) | StoreError::Busy(m) => m,
+        e => {
+            tracing::error!(error = %e, "{what}");
+            "the deployment's database failed; try again".to_string()
+        }
+    }
+}
 
 fn args<'a>(a: &'a Json, field: &str, op: &str) -> R<&'a Json> {
     a.get(field)
@@ -144,8 +158,9 @@ pub(crate) fn stored(fields: &BTreeMap<String, Value>) -> R<String> {
 }
 
 impl Host {
-    pub fn new(handle: tokio::runtime::Handle) -> Self {
+    pub fn new(handle: tokio::runtime::Handle, tx_limits: crate::limits::TxLimits) -> Self {
         Host {
+            tx_limits,
             handle,
             docs: None,
             frames: Vec::new(),
@@ -206,6 +221,7 @@ impl Host {
             .docs
             .clone()
             .ok_or("this deployment has no data store")?;
+        let limits = self.tx_limits;
         let frame = self.frame()?;
         if frame.kind == UdfKind::Action {
             return Err("actions cannot read or write the database directly; use ctx.runQuery or ctx.runMutation".into());
@@ -219,7 +235,7 @@ impl Host {
                     "the deployment's database is unavailable; try again".to_string()
                 }
             })?;
-            frame.tx = Some(tx);
+            frame.tx = Some(Box::new(crate::limits::Metered::new(tx, limits)));
         }
         frame
             .tx
@@ -293,11 +309,7 @@ impl Host {
         let tx = self.tx()?;
         let id =
             crate::edit::insert_in(tx.as_mut(), &table, value, now, op).map_err(|e| match e {
-                crate::edit::EditError::Store(StoreError::SchemaMismatch(m)) => m,
-                crate::edit::EditError::Store(e) => {
-                    tracing::error!(error = %e, "insert document");
-                    "the deployment's database failed; try again".to_string()
-                }
+                crate::edit::EditError::Store(e) => user_error(e, "insert document"),
                 other => other.to_string(),
             })?;
         Ok(json!({"_id": id}))

@@ -56,6 +56,13 @@ fn env_with_indexes(modules: Vec<(String, String)>, stored: bool) -> Env {
         memory_bytes: 32 << 20,
         query_time: Duration::from_millis(500),
         action_time: Duration::from_secs(5),
+        // Small enough for a test to reach; the same checks as Convex's defaults.
+        transaction: berth_runtime::limits::TxLimits {
+            rows_read: 500,
+            bytes_read: 1 << 20,
+            writes: 300,
+            bytes_written: 256 << 10,
+        },
     };
     let pool = Pool::new(2, limits, rt.handle().clone()).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -750,4 +757,71 @@ export const other = mutation({ args: {}, handler: (ctx) => ctx.db.insert("untyp
     );
     // A table the schema does not name takes anything.
     e.ok("people:other", UdfKind::Mutation, json!({}));
+}
+
+#[test]
+fn a_transaction_stops_at_its_read_and_write_limits() {
+    // This environment's limits: 500 documents or 1 MiB read, 300 writes or 256 KiB written.
+    let bulk = r#"
+import { query, mutation } from "./_generated/server";
+import { v } from "convex/values";
+export const fill = mutation({
+  args: { from: v.number(), count: v.number(), size: v.optional(v.number()) },
+  handler: async (ctx, { from, count, size }) => {
+    for (let i = from; i < from + count; i++) await ctx.db.insert("rows", { i, tag: i % 10, pad: "x".repeat(size ?? 0) });
+  },
+});
+export const all = query({ args: {}, handler: async (ctx) => (await ctx.db.query("rows").collect()).length });
+export const some = query({
+  args: {},
+  handler: async (ctx) => (await ctx.db.query("rows").withIndex("by_tag", (q) => q.eq("tag", 3)).take(10)).length,
+});
+"#;
+    let schema = r#"
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+export default defineSchema({ rows: defineTable({ i: v.number(), tag: v.number(), pad: v.string() }).index("by_tag", ["tag"]) });
+"#;
+    let e = env_with(vec![
+        ("bulk.ts".into(), bulk.into()),
+        ("schema.ts".into(), schema.into()),
+    ]);
+    let err = e.err(
+        "bulk:fill",
+        UdfKind::Mutation,
+        json!({"from": 0, "count": 301}),
+    );
+    assert!(
+        err.message
+            .contains("Too many writes in a single function execution (limit: 300)"),
+        "{}",
+        err.message
+    );
+    let err = e.err(
+        "bulk:fill",
+        UdfKind::Mutation,
+        json!({"from": 0, "count": 3, "size": 100_000}),
+    );
+    assert!(
+        err.message.contains("Too many bytes written"),
+        "{}",
+        err.message
+    );
+    for from in [0, 300] {
+        e.ok(
+            "bulk:fill",
+            UdfKind::Mutation,
+            json!({"from": from, "count": 300}),
+        );
+    }
+    let err = e.err("bulk:all", UdfKind::Query, json!({}));
+    assert!(
+        err.message
+            .contains("Too many documents read in a single function execution (limit: 500)")
+            && err.message.contains("paginating"),
+        "{}",
+        err.message
+    );
+    // An index range reads what it returns: well under the limit.
+    assert_eq!(e.ok("bulk:some", UdfKind::Query, json!({})), json!(10));
 }

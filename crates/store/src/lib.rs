@@ -26,6 +26,10 @@ pub enum StoreError {
     /// Convex's (which table, which field, what was expected).
     #[error("{0}")]
     SchemaMismatch(String),
+    /// A function's transaction read or wrote more than its limits allow; the text names the
+    /// limit and what to do.
+    #[error("{0}")]
+    LimitExceeded(String),
     /// The change would leave a team without an admin; nothing was changed.
     #[error("the team would have no admin left")]
     LastAdmin,
