@@ -132,6 +132,13 @@ fn convex_cli_works_unchanged_against_berth() {
     // Push: esbuild bundles with Convex's own library inlined; berth analyzes and runs it.
     let out = cli.ok(&home, &["dev", "--once"], &[]);
     assert!(out.contains("Convex functions ready"), "{out}");
+    // The schema's index was built, and the CLI says so as it does against Convex.
+    assert!(
+        out.contains("Added table indexes")
+            && out.contains("messages.")
+            && out.contains("by_author"),
+        "{out}"
+    );
     let (status, functions) = common::http(
         &s.url,
         "GET",

@@ -278,7 +278,7 @@ pub async fn evaluate_schema(
     ))
 }
 
-/// Index changes of a push: none (berth builds no indexes yet).
+/// The index changes a push would make.
 #[utoipa::path(post, path = "/d/{name}/api/deploy2/evaluate_push", tag = "deployment", request_body(content = Object, description = "JSON, Brotli-compressed when Content-Encoding: br"),
     params(("name" = String, Path, description = "deployment name")),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -291,11 +291,42 @@ pub async fn evaluate_push(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
-    admit(&s, source, c, &name, &headers, &body).await?;
+    let push: StartPush = push_body(&headers, &body)?;
+    let p = pusher(&s, source, c, push.admin_key.as_deref()).await?;
+    let target = edit_target(&s, p, &name, "pushing code").await?;
+    let modules = runnable(&push)?;
+    let (_, _, schema) = s.runtime.analyze(&name, modules).await.map_err(refused)?;
+    let indexes = prospective_index_diff(&s, &target, &schema).await?;
     Ok(Json(json!({"schemaChange": {
         "allocatedComponentIds": {}, "schemaIds": {},
-        "indexDiffs": {"": {"added_indexes": [], "removed_indexes": []}},
+        "indexDiffs": {"": indexes},
     }})))
+}
+
+/// Index changes in the shape Convex's CLI prints (`[+] table.index  fields`).
+fn index_diff(changes: &berth_store::docs::IndexChanges) -> Value {
+    let shown = |defs: &[berth_store::docs::IndexDef]| -> Vec<Value> {
+        defs.iter()
+            .map(|d| json!({"name": d.name, "type": "database", "fields": d.fields}))
+            .collect()
+    };
+    json!({"added_indexes": shown(&changes.added), "removed_indexes": shown(&changes.removed)})
+}
+
+/// What pushing `schema` would change in the deployment's stored indexes.
+async fn prospective_index_diff(
+    s: &AppState,
+    target: &berth_control::calls::CallTarget,
+    schema: &berth_store::docs::SchemaDef,
+) -> ApiResult<Value> {
+    let docs = deployment_docs(s, target).await?;
+    let stored = super::deployment_api::blocking(move || docs.indexes())
+        .await
+        .map_err(internal("read indexes"))?;
+    Ok(index_diff(&berth_store::docs::IndexChanges::between(
+        &stored,
+        &schema.indexes,
+    )))
 }
 
 /// Compiles and analyzes the uploaded bundle; stores nothing.
@@ -315,11 +346,12 @@ pub async fn start_push(
     let p = pusher(&s, source, c, push.admin_key.as_deref()).await?;
     let target = edit_target(&s, p, &name, "pushing code").await?;
     let modules = runnable(&push)?;
-    let (_, functions, _) = s
+    let (_, functions, schema) = s
         .runtime
         .analyze(&name, modules.clone())
         .await
         .map_err(refused)?;
+    let indexes = prospective_index_diff(&s, &target, &schema).await?;
     let docs = deployment_docs(&s, &target).await?;
     let env = super::deployment_api::blocking(move || docs.env())
         .await
@@ -345,14 +377,15 @@ pub async fn start_push(
         }},
         "app": {"definitionPath": "", "componentPath": "", "args": {}, "childComponents": {},
             "httpRoutes": {"httpModuleRoutes": null, "mounts": []}, "exports": {}},
-        "schemaChange": {"allocatedComponentIds": {}, "schemaIds": {}, "indexDiffs": {}},
+        "schemaChange": {"allocatedComponentIds": {}, "schemaIds": {}, "indexDiffs": {"": indexes}},
         "berthPush": {
             "modules": modules.iter().map(|(path, source)| json!({"path": path, "source": source})).collect::<Vec<_>>(),
         },
     })))
 }
 
-/// Schema validation and index backfills: nothing to wait for.
+/// Nothing to wait for: `finish_push` checks the data against the schema and builds the indexes
+/// in the transaction that commits the code.
 #[utoipa::path(post, path = "/d/{name}/api/deploy2/wait_for_schema", tag = "deployment", request_body(content = Object, description = "JSON, Brotli-compressed when Content-Encoding: br"),
     params(("name" = String, Path, description = "deployment name")),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -403,7 +436,7 @@ pub async fn finish_push(
     })?;
     let sources: Vec<(String, String)> = modules.into_iter().map(|m| (m.path, m.source)).collect();
     let (compiled, functions, schema) = s.runtime.analyze(&name, sources).await.map_err(refused)?;
-    super::deployment_api::commit_push(
+    let (_, changes) = super::deployment_api::commit_push(
         &s,
         &p,
         &target,
@@ -413,7 +446,18 @@ pub async fn finish_push(
         push.message.as_deref(),
     )
     .await?;
-    Ok(Json(diff))
+    Ok(Json(json!({
+        "authDiff": {"added": [], "removed": []},
+        "definitionDiffs": {},
+        "componentDiffs": {"": {
+            "diffType": {"type": "modify"},
+            "moduleDiff": {"added": [], "removed": []},
+            "udfConfigDiff": null,
+            "cronDiff": {"added": [], "updated": [], "deleted": []},
+            "indexDiff": index_diff(&changes),
+            "schemaDiff": null,
+        }},
+    })))
 }
 
 /// The CLI's push telemetry: accepted and dropped.

@@ -423,7 +423,7 @@ pub(super) async fn commit_push(
     functions: &[FunctionInfo],
     schema: berth_store::docs::SchemaDef,
     message: Option<&str>,
-) -> ApiResult<i64> {
+) -> ApiResult<(i64, berth_store::docs::IndexChanges)> {
     let docs = deployment_docs(s, target).await?;
     let meta = serde_json::to_string(functions).map_err(|e| {
         tracing::error!(error = %e, "describe functions");
@@ -448,13 +448,18 @@ pub(super) async fn commit_push(
             )),
             e => internal("store modules")(e),
         })?;
-    if !changes.added.is_empty() || !changes.removed.is_empty() {
-        tracing::info!(deployment = %target.deployment.name, added = ?changes.added,
-            removed = ?changes.removed, "indexes changed by a push");
+    if !changes.is_empty() {
+        let names = |d: &[berth_store::docs::IndexDef]| -> Vec<String> {
+            d.iter().map(|i| i.name.clone()).collect()
+        };
+        tracing::info!(deployment = %target.deployment.name, added = ?names(&changes.added),
+            removed = ?names(&changes.removed), "indexes changed by a push");
     }
-    Ok(s.control
+    let version = s
+        .control
         .record_push(p, target, compiled.len(), count, message)
-        .await?)
+        .await?;
+    Ok((version, changes))
 }
 
 /// Replaces the deployment's code with the uploaded modules, atomically: every module is
@@ -502,7 +507,8 @@ pub async fn push(
                 schema,
                 req.message.as_deref(),
             )
-            .await?,
+            .await?
+            .0,
         );
     }
     Ok(Json(PushResponse {

@@ -125,11 +125,24 @@ pub(crate) fn check_against(
         .map_err(|e| e.replace("(the arguments)", "(the document)"))
 }
 
-/// What a push changed in the stored indexes.
+/// What a push changes in the stored indexes: an index whose fields changed is both removed
+/// and added.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndexChanges {
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
+    pub added: Vec<IndexDef>,
+    pub removed: Vec<IndexDef>,
+}
+
+impl IndexChanges {
+    /// What going from `existing` to `wanted` changes.
+    pub fn between(existing: &[IndexDef], wanted: &[IndexDef]) -> IndexChanges {
+        let (removed, added) = diff(existing, wanted);
+        IndexChanges { added, removed }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
 }
 
 /// Which of `existing` go and which of `wanted` come: an index whose fields changed does both.

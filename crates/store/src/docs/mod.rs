@@ -71,6 +71,8 @@ pub trait DocStore: Send + Sync {
         meta: &str,
         schema: &SchemaDef,
     ) -> StoreResult<IndexChanges>;
+    /// The indexes whose entries are stored.
+    fn indexes(&self) -> StoreResult<Vec<IndexDef>>;
     /// The `meta` stored by the last push; `None` for code pushed before berth stored it.
     fn code_meta(&self) -> StoreResult<Option<String>>;
     /// The deployment's environment variables. The same `Arc` comes back until they change.

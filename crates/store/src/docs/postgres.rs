@@ -220,10 +220,7 @@ async fn sync_indexes(
         .map_err(backend)?;
         backfill(c, deployment, a).await?;
     }
-    Ok(IndexChanges {
-        added: added.into_iter().map(|d| d.name).collect(),
-        removed: removed.into_iter().map(|d| d.name).collect(),
-    })
+    Ok(IndexChanges { added, removed })
 }
 
 impl DocStore for PgDocStore {
@@ -276,6 +273,13 @@ impl DocStore for PgDocStore {
                 })
             })
             .collect()
+    }
+
+    fn indexes(&self) -> StoreResult<Vec<IndexDef>> {
+        self.handle.block_on(async {
+            let mut c = self.pool.acquire().await.map_err(backend)?;
+            read_index_defs(&mut c, self.deployment).await
+        })
     }
 
     fn code_meta(&self) -> StoreResult<Option<String>> {

@@ -484,10 +484,7 @@ fn sync_indexes(conn: &Connection, wanted: &[IndexDef]) -> StoreResult<IndexChan
             put.execute(params![a.name, key, d.id]).map_err(err)?;
         }
     }
-    Ok(IndexChanges {
-        added: added.into_iter().map(|d| d.name).collect(),
-        removed: removed.into_iter().map(|d| d.name).collect(),
-    })
+    Ok(IndexChanges { added, removed })
 }
 
 /// Prepares a copy made by [`SqliteDocStore::snapshot_into`] to become `to`'s next file: `to`'s
@@ -708,6 +705,14 @@ impl DocStore for SqliteDocStore {
         })();
         inner.give_back(conn);
         changes
+    }
+
+    fn indexes(&self) -> StoreResult<Vec<IndexDef>> {
+        let (_ticket, inner) = self.enter()?;
+        let conn = inner.connect()?;
+        let out = read_index_defs(&conn)?;
+        inner.give_back(conn);
+        Ok(out)
     }
 
     fn code_meta(&self) -> StoreResult<Option<String>> {
