@@ -79,6 +79,11 @@ impl Control {
             })
     }
 
+    /// `sqlite` or `postgres`: the storage this server runs on.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
     /// Records a successful push; returns the new code version.
     pub async fn record_push(
         &self,

@@ -42,7 +42,8 @@ pub struct ControlConfig {
 
 /// The control plane: the store, the clock, and the server's settings.
 pub struct Control {
-    pub store: Arc<dyn Store>,
+    /// Private: routes reach storage only through the control plane's operations.
+    store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub config: ControlConfig,
     pub logs: logs::LogHub,

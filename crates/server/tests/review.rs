@@ -104,11 +104,10 @@ async fn a_member_cannot_claim_or_recreate_a_preview_only_admins_may_edit() {
     // The preview is still there, with no key minted for bob.
     let d = w
         .control
-        .store
-        .deployment_by_name(&preview)
+        .call_target(Some(&admin), &preview)
         .await
-        .unwrap()
-        .expect("the preview survives");
+        .expect("the preview survives")
+        .deployment;
     let keys = w.control.list_deploy_keys(&admin, &preview).await.unwrap();
     assert_eq!(
         keys.len(),
@@ -209,14 +208,8 @@ async fn function_metadata_is_stored_at_push_not_recomputed() {
     .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     // The stored code breaks behind the push's back: only a reload would notice.
-    let record = w
-        .control
-        .store
-        .deployment_by_name(&w.deployment)
-        .await
-        .unwrap()
-        .unwrap();
-    let docs = w.control.store.deployment_docs(record.id).await.unwrap();
+    let target = w.control.call_target(None, &w.deployment).await.unwrap();
+    let docs = w.control.deployment_docs(&target).await.unwrap();
     tokio::task::spawn_blocking(move || {
         let mut modules = docs.modules().unwrap();
         modules[0].js = "throw new Error('loaded again');".into();

@@ -16,7 +16,7 @@ pub async fn version(State(s): State<AppState>) -> Json<VersionInfo> {
     Json(VersionInfo {
         name: "berth".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        storage: s.control.store.backend().into(),
+        storage: s.control.backend().into(),
     })
 }
 

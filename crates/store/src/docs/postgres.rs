@@ -401,14 +401,44 @@ struct PgDocTx {
 
 impl PgDocTx {
     fn types(&mut self) -> StoreResult<Arc<index::Types>> {
-        if let Some(t) = &self.types {
-            return Ok(t.clone());
+        if self.types.is_none() {
+            self.load_schema()?;
         }
+        self.types
+            .clone()
+            .ok_or_else(|| StoreError::Backend("schema not loaded".into()))
+    }
+
+    /// Reads the stored indexes and document types in one round trip, once per transaction.
+    fn load_schema(&mut self) -> StoreResult<()> {
         let (h, d) = (self.handle.clone(), self.deployment);
         let tx = self.tx()?;
-        let types = Arc::new(h.block_on(read_types(tx, d))?);
-        self.types = Some(types.clone());
-        Ok(types)
+        let row: (String, Option<String>) = h
+            .block_on(
+                sqlx::query_as(
+                    "SELECT
+                       (SELECT coalesce(json_agg(json_build_array(name, table_name, fields) ORDER BY name), '[]'::json)::text
+                          FROM deployment_indexes WHERE deployment_id = $1),
+                       (SELECT value FROM code_meta WHERE deployment_id = $1 AND key = 'schema')",
+                )
+                .bind(d)
+                .fetch_one(&mut **tx),
+            )
+            .map_err(backend)?;
+        let listed: Vec<(String, String, String)> = serde_json::from_str(&row.0)
+            .map_err(|e| StoreError::Backend(format!("stored indexes: {e}")))?;
+        let mut defs = Vec::with_capacity(listed.len());
+        for (name, table, fields) in listed {
+            defs.push(IndexDef {
+                name,
+                table,
+                fields: IndexDef::parse_fields(&fields)?,
+            });
+        }
+        let (validation, tables) = SchemaDef::types_from(row.1.as_deref())?;
+        self.defs = Some(Arc::new(defs));
+        self.types = Some(Arc::new(index::Types { validation, tables }));
+        Ok(())
     }
 
     /// Checks a document about to be written against its table's type in the schema.
@@ -424,14 +454,12 @@ impl PgDocTx {
     }
 
     fn defs(&mut self) -> StoreResult<Arc<Vec<IndexDef>>> {
-        if let Some(d) = &self.defs {
-            return Ok(d.clone());
+        if self.defs.is_none() {
+            self.load_schema()?;
         }
-        let (h, d) = (self.handle.clone(), self.deployment);
-        let tx = self.tx()?;
-        let defs = Arc::new(h.block_on(read_index_defs(tx, d))?);
-        self.defs = Some(defs.clone());
-        Ok(defs)
+        self.defs
+            .clone()
+            .ok_or_else(|| StoreError::Backend("indexes not loaded".into()))
     }
 
     fn tx(&mut self) -> StoreResult<&mut Transaction<'static, Postgres>> {
