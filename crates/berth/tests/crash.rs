@@ -295,15 +295,28 @@ fn killed_during_a_reap() {
                 );
                 std::thread::sleep(Duration::from_millis(50));
             }
-            let left = std::fs::read_dir(s.data_dir.join("deployments"))
-                .map(|d| {
-                    d.filter_map(Result::ok)
-                        .filter(|e| e.file_name().to_string_lossy().starts_with(name.as_str()))
-                        .count()
-                })
-                .unwrap_or(0);
+            // The row goes first, then the files (a crash between the two leaves files that the
+            // next start sweeps): wait the moment it takes.
+            let left = || {
+                std::fs::read_dir(s.data_dir.join("deployments"))
+                    .map(|d| {
+                        d.filter_map(Result::ok)
+                            .filter(|e| {
+                                e.file_name()
+                                    .to_string_lossy()
+                                    .starts_with(&format!("{name}."))
+                            })
+                            .count()
+                    })
+                    .unwrap_or(0)
+            };
+            let files_deadline = Instant::now() + Duration::from_secs(5);
+            while left() > 0 && Instant::now() < files_deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             assert_eq!(
-                left, 0,
+                left(),
+                0,
                 "{label}: {name} was reaped but its data file is still there"
             );
         }
