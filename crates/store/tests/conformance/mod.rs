@@ -864,6 +864,210 @@ pub async fn writes_are_checked_against_the_schema(s: &dyn Store) {
     .unwrap();
 }
 
+/// Scans by creation time: bounds inclusive and exclusive, both orders, continuing after a
+/// position, and limits.
+pub async fn scans_honour_bounds_order_and_position(s: &dyn Store) {
+    use berth_store::docs::Order;
+    let (t, p) = default_ids(s).await;
+    let d = s
+        .create_deployment(&new_deployment("scanned-101", "dev/scan", DeploymentType::Dev, t, p))
+        .await
+        .unwrap();
+    let docs = s.deployment_docs(d.id).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut tx = docs.begin(true).unwrap();
+        for i in 0..20 {
+            tx.insert(&thing(i, None, 0.0)).unwrap();
+        }
+        tx.commit().unwrap();
+        let mut tx = docs.begin(false).unwrap();
+        let ids = |v: Vec<berth_store::docs::Doc>| -> Vec<u32> {
+            v.iter()
+                .map(|d| d.id.trim_start_matches("thing").parse().unwrap())
+                .collect()
+        };
+        // Creation times are 1000 + i.
+        let got = tx
+            .scan("things", Order::Asc, Some((1005.0, true)), Some((1008.0, false)), None, 100)
+            .unwrap();
+        assert_eq!(ids(got), [5, 6, 7]);
+        let got = tx
+            .scan("things", Order::Desc, Some((1005.0, false)), Some((1008.0, true)), None, 100)
+            .unwrap();
+        assert_eq!(ids(got), [8, 7, 6]);
+        let after = (1003.0, "thing00003".to_string());
+        let got = tx
+            .scan("things", Order::Asc, None, None, Some(&after), 4)
+            .unwrap();
+        assert_eq!(ids(got), [4, 5, 6, 7]);
+        let got = tx
+            .scan("things", Order::Desc, None, None, Some(&after), 10)
+            .unwrap();
+        assert_eq!(ids(got), [2, 1, 0]);
+        assert!(tx
+            .scan("other", Order::Asc, None, None, None, 10)
+            .unwrap()
+            .is_empty());
+    })
+    .await
+    .unwrap();
+}
+
+/// A read transaction sees one snapshot: a write committed after its first read is not seen.
+/// Creation times only grow, even when the clock goes back.
+pub async fn reads_see_one_snapshot_and_creation_times_grow(s: &dyn Store) {
+    use berth_store::docs::Order;
+    let (t, p) = default_ids(s).await;
+    let d = s
+        .create_deployment(&new_deployment("snapshot-101", "dev/snap", DeploymentType::Dev, t, p))
+        .await
+        .unwrap();
+    let docs = s.deployment_docs(d.id).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut w = docs.begin(true).unwrap();
+        w.insert(&thing(1, None, 1.0)).unwrap();
+        w.commit().unwrap();
+        let mut r = docs.begin(false).unwrap();
+        assert_eq!(r.scan("things", Order::Asc, None, None, None, 10).unwrap().len(), 1);
+        let mut w = docs.begin(true).unwrap();
+        w.insert(&thing(2, None, 2.0)).unwrap();
+        w.commit().unwrap();
+        assert_eq!(
+            r.scan("things", Order::Asc, None, None, None, 10).unwrap().len(),
+            1,
+            "the read transaction keeps its snapshot"
+        );
+        assert!(r.get("thing00002").unwrap().is_none());
+        drop(r);
+        let mut r = docs.begin(false).unwrap();
+        assert_eq!(r.scan("things", Order::Asc, None, None, None, 10).unwrap().len(), 2);
+        drop(r);
+        // The newest creation time is 1002; a clock behind it still gets a later one.
+        let mut w = docs.begin(true).unwrap();
+        let a = w.creation_time("things", 10.0).unwrap();
+        assert!(a > 1002.0, "{a}");
+        let mut x = thing(3, None, 3.0);
+        x.creation_time = a;
+        w.insert(&x).unwrap();
+        let b = w.creation_time("things", 10.0).unwrap();
+        assert!(b > a, "{b} > {a}");
+        assert_eq!(w.creation_time("things", 5_000.0).unwrap(), 5_000.0);
+        w.commit().unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+/// Writers on one deployment, on several threads at once: every write lands, each table gets one
+/// number, and the tables' counts add up.
+pub async fn concurrent_writers_all_land(s: &dyn Store) {
+    let (t, p) = default_ids(s).await;
+    let d = s
+        .create_deployment(&new_deployment("writers-101", "dev/writers", DeploymentType::Dev, t, p))
+        .await
+        .unwrap();
+    let docs = s.deployment_docs(d.id).await.unwrap();
+    let mut threads = Vec::new();
+    for w in 0..4u32 {
+        let docs = docs.clone();
+        threads.push(tokio::task::spawn_blocking(move || {
+            for i in 0..25u32 {
+                let mut tx = docs.begin(true).unwrap();
+                let table = format!("t{}", i % 3);
+                let n = tx.table_number(&table, true).unwrap().unwrap();
+                let mut doc = thing(w * 1000 + i, None, 0.0);
+                doc.table = table;
+                tx.insert(&doc).unwrap();
+                tx.commit().unwrap();
+                assert!(n > 10_000, "{n}");
+            }
+        }));
+    }
+    for th in threads {
+        th.await.unwrap();
+    }
+    tokio::task::spawn_blocking(move || {
+        let mut tx = docs.begin(false).unwrap();
+        let tables = tx.tables().unwrap();
+        assert_eq!(tables.len(), 3, "{tables:?}");
+        let numbers: std::collections::BTreeSet<u32> = tables.iter().map(|t| t.number).collect();
+        assert_eq!(numbers.len(), 3, "one number per table: {tables:?}");
+        assert_eq!(tables.iter().map(|t| t.documents).sum::<u64>(), 100);
+        for t in &tables {
+            assert_eq!(tx.table_name(t.number).unwrap().as_deref(), Some(t.name.as_str()));
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// A copy replaces the target's documents with the source's; the target keeps its code and (unless
+/// asked) its variables; the source is unchanged.
+pub async fn copies_replace_documents_and_keep_the_targets_code(s: &dyn Store) {
+    use berth_store::docs::{ModuleRecord, Order};
+    let (t, p) = default_ids(s).await;
+    let from = s
+        .create_deployment(&new_deployment("source-101", "dev/src", DeploymentType::Dev, t, p))
+        .await
+        .unwrap();
+    let to = s
+        .create_deployment(&new_deployment("target-101", "dev/dst", DeploymentType::Dev, t, p))
+        .await
+        .unwrap();
+    let (a, b) = (
+        s.deployment_docs(from.id).await.unwrap(),
+        s.deployment_docs(to.id).await.unwrap(),
+    );
+    let module = ModuleRecord {
+        path: "m.ts".into(),
+        source: "s".into(),
+        js: "j".into(),
+        hash: "h".into(),
+    };
+    {
+        let (a, b, module) = (a.clone(), b.clone(), module.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut tx = a.begin(true).unwrap();
+            tx.insert(&thing(1, None, 1.0)).unwrap();
+            tx.insert(&thing(2, None, 2.0)).unwrap();
+            tx.commit().unwrap();
+            a.update_env(&[("WHO".into(), Some("source".into()))]).unwrap();
+            let mut tx = b.begin(true).unwrap();
+            tx.insert(&thing(9, None, 9.0)).unwrap();
+            tx.commit().unwrap();
+            b.replace_code(&[module], "[]", &Default::default()).unwrap();
+            b.update_env(&[("WHO".into(), Some("target".into()))]).unwrap();
+        })
+        .await
+        .unwrap();
+    }
+    s.copy_deployment_data(from.id, to.id, false).await.unwrap();
+    let b = s.deployment_docs(to.id).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut tx = b.begin(false).unwrap();
+        let ids: Vec<String> = tx
+            .scan("things", Order::Asc, None, None, None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(ids, ["thing00001", "thing00002"]);
+        assert_eq!(b.modules().unwrap(), vec![module]);
+        assert_eq!(b.env().unwrap().get("WHO").map(String::as_str), Some("target"));
+        let mut tx = a.begin(false).unwrap();
+        assert_eq!(tx.scan("things", Order::Asc, None, None, None, 10).unwrap().len(), 2);
+    })
+    .await
+    .unwrap();
+    s.copy_deployment_data(from.id, to.id, true).await.unwrap();
+    let b = s.deployment_docs(to.id).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(b.env().unwrap().get("WHO").map(String::as_str), Some("source"));
+    })
+    .await
+    .unwrap();
+}
+
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:path) => {
@@ -885,6 +1089,10 @@ macro_rules! conformance_tests {
             data_of_a_missing_deployment_is_refused,
             stored_indexes_answer_ranges_as_a_sort_would,
             writes_are_checked_against_the_schema,
+            scans_honour_bounds_order_and_position,
+            reads_see_one_snapshot_and_creation_times_grow,
+            concurrent_writers_all_land,
+            copies_replace_documents_and_keep_the_targets_code,
         );
     };
     (@each $make:path, $($name:ident),* $(,)?) => {
