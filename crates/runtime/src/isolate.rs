@@ -460,6 +460,7 @@ impl Isolate {
             self.limits.query_time
         };
         self.deadline.set(Some(Instant::now() + limit));
+        self.host.borrow_mut().deadline = self.deadline.get();
         self.demote_at
             .set(Some(crate::pool::thread_cpu_time() + DEMOTE_AFTER));
         self.tripped.set(false);
@@ -497,6 +498,7 @@ impl Isolate {
         let mut h = self.host.borrow_mut();
         h.frames.clear();
         h.docs = None;
+        h.deadline = None;
         let mut logs = std::mem::take(&mut h.logs);
         if h.dropped_logs > 0 {
             logs.push(crate::syscalls::LogLine {

@@ -30,10 +30,13 @@ impl Default for TxLimits {
 
 const READ_HINT: &str = "Consider using smaller limits in your queries, paginating your queries, or using indexed queries with a selective index range expressions.";
 
-/// A transaction that counts what it reads and writes against its limits.
+/// A transaction that counts what it reads and writes against its limits, and checks the
+/// call's deadline as the store answers (a scan in Rust does not reach the JavaScript
+/// interrupt that enforces it otherwise).
 pub struct Metered {
     inner: Box<dyn DocTx>,
     limits: TxLimits,
+    deadline: Option<std::time::Instant>,
     rows_read: u64,
     bytes_read: u64,
     writes: u64,
@@ -41,10 +44,15 @@ pub struct Metered {
 }
 
 impl Metered {
-    pub fn new(inner: Box<dyn DocTx>, limits: TxLimits) -> Self {
+    pub fn new(
+        inner: Box<dyn DocTx>,
+        limits: TxLimits,
+        deadline: Option<std::time::Instant>,
+    ) -> Self {
         Metered {
             inner,
             limits,
+            deadline,
             rows_read: 0,
             bytes_read: 0,
             writes: 0,
@@ -53,6 +61,11 @@ impl Metered {
     }
 
     fn read<'a>(&mut self, docs: impl IntoIterator<Item = &'a Doc>) -> StoreResult<()> {
+        if self.deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(StoreError::LimitExceeded(
+                "Function execution timed out while reading the database: the call ran longer than its limit. Read less per call (an index range, a smaller page)".into(),
+            ));
+        }
         for d in docs {
             self.rows_read += 1;
             self.bytes_read += d.json.len() as u64;
@@ -162,5 +175,61 @@ impl DocTx for Metered {
 
     fn commit(self: Box<Self>) -> StoreResult<()> {
         self.inner.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use berth_store::docs::{DocStore, sqlite::SqliteDocStore};
+
+    fn doc(i: u32, bytes: usize) -> Doc {
+        Doc {
+            id: format!("d{i:04}"),
+            table: "t".into(),
+            creation_time: f64::from(i),
+            json: format!("{{\"pad\":\"{}\"}}", "x".repeat(bytes)),
+        }
+    }
+
+    #[test]
+    fn reads_writes_and_the_deadline_are_charged_as_the_store_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteDocStore::open(&dir.path().join("d.sqlite3")).unwrap();
+        let limits = TxLimits {
+            rows_read: 5,
+            bytes_read: 1 << 20,
+            writes: 8,
+            bytes_written: 1 << 20,
+        };
+        let mut tx = Metered::new(store.begin(true).unwrap(), limits, None);
+        for i in 0..8 {
+            tx.insert(&doc(i, 10)).unwrap();
+        }
+        let e = tx.insert(&doc(8, 10)).unwrap_err().to_string();
+        assert!(
+            e.contains("Too many writes") && e.contains("limit: 8"),
+            "{e}"
+        );
+        Box::new(tx).commit().unwrap();
+
+        let mut tx = Metered::new(store.begin(false).unwrap(), limits, None);
+        assert_eq!(
+            tx.scan("t", Order::Asc, None, None, None, 5).unwrap().len(),
+            5
+        );
+        let e = tx.get("d0007").unwrap_err().to_string();
+        assert!(
+            e.contains("Too many documents read") && e.contains("limit: 5"),
+            "{e}"
+        );
+
+        // A call past its deadline is stopped at its next read, however short.
+        let past = std::time::Instant::now() - std::time::Duration::from_millis(1);
+        let mut tx = Metered::new(store.begin(false).unwrap(), limits, Some(past));
+        let e = tx.get("d0001").unwrap_err().to_string();
+        assert!(e.contains("timed out"), "{e}");
     }
 }

@@ -76,6 +76,8 @@ pub struct Host {
     pub indexes: Arc<crate::query::Indexes>,
     /// What one function's transaction may read and write.
     pub tx_limits: crate::limits::TxLimits,
+    /// When the running call must end (its time limit).
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// The longest log line kept; longer ones are cut.
@@ -161,6 +163,7 @@ impl Host {
     pub fn new(handle: tokio::runtime::Handle, tx_limits: crate::limits::TxLimits) -> Self {
         Host {
             tx_limits,
+            deadline: None,
             handle,
             docs: None,
             frames: Vec::new(),
@@ -221,7 +224,7 @@ impl Host {
             .docs
             .clone()
             .ok_or("this deployment has no data store")?;
-        let limits = self.tx_limits;
+        let (limits, deadline) = (self.tx_limits, self.deadline);
         let frame = self.frame()?;
         if frame.kind == UdfKind::Action {
             return Err("actions cannot read or write the database directly; use ctx.runQuery or ctx.runMutation".into());
@@ -235,7 +238,7 @@ impl Host {
                     "the deployment's database is unavailable; try again".to_string()
                 }
             })?;
-            frame.tx = Some(Box::new(crate::limits::Metered::new(tx, limits)));
+            frame.tx = Some(Box::new(crate::limits::Metered::new(tx, limits, deadline)));
         }
         frame
             .tx

@@ -870,7 +870,13 @@ pub async fn scans_honour_bounds_order_and_position(s: &dyn Store) {
     use berth_store::docs::Order;
     let (t, p) = default_ids(s).await;
     let d = s
-        .create_deployment(&new_deployment("scanned-101", "dev/scan", DeploymentType::Dev, t, p))
+        .create_deployment(&new_deployment(
+            "scanned-101",
+            "dev/scan",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
         .await
         .unwrap();
     let docs = s.deployment_docs(d.id).await.unwrap();
@@ -888,11 +894,25 @@ pub async fn scans_honour_bounds_order_and_position(s: &dyn Store) {
         };
         // Creation times are 1000 + i.
         let got = tx
-            .scan("things", Order::Asc, Some((1005.0, true)), Some((1008.0, false)), None, 100)
+            .scan(
+                "things",
+                Order::Asc,
+                Some((1005.0, true)),
+                Some((1008.0, false)),
+                None,
+                100,
+            )
             .unwrap();
         assert_eq!(ids(got), [5, 6, 7]);
         let got = tx
-            .scan("things", Order::Desc, Some((1005.0, false)), Some((1008.0, true)), None, 100)
+            .scan(
+                "things",
+                Order::Desc,
+                Some((1005.0, false)),
+                Some((1008.0, true)),
+                None,
+                100,
+            )
             .unwrap();
         assert_eq!(ids(got), [8, 7, 6]);
         let after = (1003.0, "thing00003".to_string());
@@ -904,10 +924,11 @@ pub async fn scans_honour_bounds_order_and_position(s: &dyn Store) {
             .scan("things", Order::Desc, None, None, Some(&after), 10)
             .unwrap();
         assert_eq!(ids(got), [2, 1, 0]);
-        assert!(tx
-            .scan("other", Order::Asc, None, None, None, 10)
-            .unwrap()
-            .is_empty());
+        assert!(
+            tx.scan("other", Order::Asc, None, None, None, 10)
+                .unwrap()
+                .is_empty()
+        );
     })
     .await
     .unwrap();
@@ -919,7 +940,13 @@ pub async fn reads_see_one_snapshot_and_creation_times_grow(s: &dyn Store) {
     use berth_store::docs::Order;
     let (t, p) = default_ids(s).await;
     let d = s
-        .create_deployment(&new_deployment("snapshot-101", "dev/snap", DeploymentType::Dev, t, p))
+        .create_deployment(&new_deployment(
+            "snapshot-101",
+            "dev/snap",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
         .await
         .unwrap();
     let docs = s.deployment_docs(d.id).await.unwrap();
@@ -928,19 +955,31 @@ pub async fn reads_see_one_snapshot_and_creation_times_grow(s: &dyn Store) {
         w.insert(&thing(1, None, 1.0)).unwrap();
         w.commit().unwrap();
         let mut r = docs.begin(false).unwrap();
-        assert_eq!(r.scan("things", Order::Asc, None, None, None, 10).unwrap().len(), 1);
+        assert_eq!(
+            r.scan("things", Order::Asc, None, None, None, 10)
+                .unwrap()
+                .len(),
+            1
+        );
         let mut w = docs.begin(true).unwrap();
         w.insert(&thing(2, None, 2.0)).unwrap();
         w.commit().unwrap();
         assert_eq!(
-            r.scan("things", Order::Asc, None, None, None, 10).unwrap().len(),
+            r.scan("things", Order::Asc, None, None, None, 10)
+                .unwrap()
+                .len(),
             1,
             "the read transaction keeps its snapshot"
         );
         assert!(r.get("thing00002").unwrap().is_none());
         drop(r);
         let mut r = docs.begin(false).unwrap();
-        assert_eq!(r.scan("things", Order::Asc, None, None, None, 10).unwrap().len(), 2);
+        assert_eq!(
+            r.scan("things", Order::Asc, None, None, None, 10)
+                .unwrap()
+                .len(),
+            2
+        );
         drop(r);
         // The newest creation time is 1002; a clock behind it still gets a later one.
         let mut w = docs.begin(true).unwrap();
@@ -963,7 +1002,13 @@ pub async fn reads_see_one_snapshot_and_creation_times_grow(s: &dyn Store) {
 pub async fn concurrent_writers_all_land(s: &dyn Store) {
     let (t, p) = default_ids(s).await;
     let d = s
-        .create_deployment(&new_deployment("writers-101", "dev/writers", DeploymentType::Dev, t, p))
+        .create_deployment(&new_deployment(
+            "writers-101",
+            "dev/writers",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
         .await
         .unwrap();
     let docs = s.deployment_docs(d.id).await.unwrap();
@@ -994,7 +1039,10 @@ pub async fn concurrent_writers_all_land(s: &dyn Store) {
         assert_eq!(numbers.len(), 3, "one number per table: {tables:?}");
         assert_eq!(tables.iter().map(|t| t.documents).sum::<u64>(), 100);
         for t in &tables {
-            assert_eq!(tx.table_name(t.number).unwrap().as_deref(), Some(t.name.as_str()));
+            assert_eq!(
+                tx.table_name(t.number).unwrap().as_deref(),
+                Some(t.name.as_str())
+            );
         }
     })
     .await
@@ -1007,11 +1055,23 @@ pub async fn copies_replace_documents_and_keep_the_targets_code(s: &dyn Store) {
     use berth_store::docs::{ModuleRecord, Order};
     let (t, p) = default_ids(s).await;
     let from = s
-        .create_deployment(&new_deployment("source-101", "dev/src", DeploymentType::Dev, t, p))
+        .create_deployment(&new_deployment(
+            "source-101",
+            "dev/src",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
         .await
         .unwrap();
     let to = s
-        .create_deployment(&new_deployment("target-101", "dev/dst", DeploymentType::Dev, t, p))
+        .create_deployment(&new_deployment(
+            "target-101",
+            "dev/dst",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
         .await
         .unwrap();
     let (a, b) = (
@@ -1031,12 +1091,15 @@ pub async fn copies_replace_documents_and_keep_the_targets_code(s: &dyn Store) {
             tx.insert(&thing(1, None, 1.0)).unwrap();
             tx.insert(&thing(2, None, 2.0)).unwrap();
             tx.commit().unwrap();
-            a.update_env(&[("WHO".into(), Some("source".into()))]).unwrap();
+            a.update_env(&[("WHO".into(), Some("source".into()))])
+                .unwrap();
             let mut tx = b.begin(true).unwrap();
             tx.insert(&thing(9, None, 9.0)).unwrap();
             tx.commit().unwrap();
-            b.replace_code(&[module], "[]", &Default::default()).unwrap();
-            b.update_env(&[("WHO".into(), Some("target".into()))]).unwrap();
+            b.replace_code(&[module], "[]", &Default::default())
+                .unwrap();
+            b.update_env(&[("WHO".into(), Some("target".into()))])
+                .unwrap();
         })
         .await
         .unwrap();
@@ -1053,16 +1116,27 @@ pub async fn copies_replace_documents_and_keep_the_targets_code(s: &dyn Store) {
             .collect();
         assert_eq!(ids, ["thing00001", "thing00002"]);
         assert_eq!(b.modules().unwrap(), vec![module]);
-        assert_eq!(b.env().unwrap().get("WHO").map(String::as_str), Some("target"));
+        assert_eq!(
+            b.env().unwrap().get("WHO").map(String::as_str),
+            Some("target")
+        );
         let mut tx = a.begin(false).unwrap();
-        assert_eq!(tx.scan("things", Order::Asc, None, None, None, 10).unwrap().len(), 2);
+        assert_eq!(
+            tx.scan("things", Order::Asc, None, None, None, 10)
+                .unwrap()
+                .len(),
+            2
+        );
     })
     .await
     .unwrap();
     s.copy_deployment_data(from.id, to.id, true).await.unwrap();
     let b = s.deployment_docs(to.id).await.unwrap();
     tokio::task::spawn_blocking(move || {
-        assert_eq!(b.env().unwrap().get("WHO").map(String::as_str), Some("source"));
+        assert_eq!(
+            b.env().unwrap().get("WHO").map(String::as_str),
+            Some("source")
+        );
     })
     .await
     .unwrap();
