@@ -350,13 +350,22 @@ impl Stream {
             if let Some(k) = self.buffer_keys.pop_front() {
                 self.last_key = Some(k);
             }
-            let value = decode(&serde_json::from_str(&doc.json).map_err(|e| e.to_string())?)
-                .map_err(|e| e.0)?;
+            // Decoded only when a filter needs the value.
+            let mut value = None;
             let mut keep = true;
             for op in &mut self.ops {
                 match op {
                     Op::Filter(e) if keep => {
-                        keep = matches!(eval(e, &value)?, Some(Value::Boolean(true)))
+                        if value.is_none() {
+                            value = Some(
+                                decode(
+                                    &serde_json::from_str(&doc.json).map_err(|e| e.to_string())?,
+                                )
+                                .map_err(|e| e.0)?,
+                            );
+                        }
+                        let v = value.as_ref().ok_or("no value")?;
+                        keep = matches!(eval(e, v)?, Some(Value::Boolean(true)))
                     }
                     Op::Limit { max, seen } if keep => {
                         if *seen >= *max {

@@ -269,6 +269,9 @@ impl Host {
     pub fn dispatch(&mut self, op: &str, args_text: &str) -> R<String> {
         let a: Json = serde_json::from_str(args_text)
             .map_err(|e| format!("{op}: arguments are not JSON ({e})"))?;
+        if op == "berth/queryStreamBatch" {
+            return self.query_batch(&a, op);
+        }
         let answer = match op {
             "1.0/get" => self.get(&a, op)?,
             "1.0/insert" => self.insert(&a, op)?,
@@ -419,6 +422,62 @@ impl Host {
             }
             None => json!({"value": null, "done": true}),
         })
+    }
+
+    /// The next documents of an open query, up to `max`, as `{"values": [...], "done": bool}`
+    /// text: the prelude answers `1.0/queryStreamNext` from it, so a page of documents crosses
+    /// into JavaScript at once and the stored JSON texts are joined, not parsed and re-encoded.
+    /// An error after some documents were read answers those; the next batch meets it again.
+    fn query_batch(&mut self, a: &Json, op: &str) -> R<String> {
+        let id = args(a, "queryId", op)?.as_u64().unwrap_or(0) as u32;
+        let max = a
+            .get("max")
+            .and_then(Json::as_u64)
+            .unwrap_or(1)
+            .clamp(1, 256) as usize;
+        let mut stream = self
+            .frame()?
+            .streams
+            .remove(&id)
+            .ok_or_else(|| format!("{op}: query {id} is not open"))?;
+        let mut out = String::from("{\"values\":[");
+        let (mut n, mut done) = (0, false);
+        let read = {
+            let tx = self.tx()?;
+            let mut failed = None;
+            while n < max {
+                match stream.next(tx.as_mut()) {
+                    Ok(Some(text)) => {
+                        if n > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(&text);
+                        n += 1;
+                    }
+                    Ok(None) => {
+                        done = true;
+                        break;
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            failed
+        };
+        self.frame()?.streams.insert(id, stream);
+        if let Some(e) = read
+            && n == 0
+        {
+            return Err(e);
+        }
+        out.push_str(if done {
+            "],\"done\":true}"
+        } else {
+            "],\"done\":false}"
+        });
+        Ok(out)
     }
 
     fn query_page(&mut self, a: &Json, op: &str) -> R<Json> {

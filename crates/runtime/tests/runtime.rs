@@ -825,3 +825,29 @@ export default defineSchema({ rows: defineTable({ i: v.number(), tag: v.number()
     // An index range reads what it returns: well under the limit.
     assert_eq!(e.ok("bulk:some", UdfKind::Query, json!({})), json!(10));
 }
+
+#[test]
+fn documents_cross_into_javascript_a_page_at_a_time() {
+    let app = r#"
+import { query, mutation } from "./_generated/server";
+import { v } from "convex/values";
+export const fill = mutation({ args: {}, handler: async (ctx) => { for (let i = 0; i < 120; i++) await ctx.db.insert("rows", { i }); } });
+export const mixed = query({ args: {}, handler: async (ctx) => {
+  const all = await ctx.db.query("rows").collect();
+  const even = await ctx.db.query("rows").filter((q) => q.eq(q.mod(q.field("i"), 2), 0)).collect();
+  // Iterated one by one and left early, then the same table again: nothing leaks between them.
+  const firstFive = [];
+  for await (const r of ctx.db.query("rows").order("desc")) { firstFive.push(r.i); if (firstFive.length === 5) break; }
+  const again = [];
+  for await (const r of ctx.db.query("rows")) again.push(r.i);
+  return { all: all.length, sum: all.reduce((s, r) => s + r.i, 0), even: even.length, firstFive, again: again.length, last: again[119] };
+} });
+"#;
+    let e = env_with(vec![("rows.ts".into(), app.into())]);
+    e.ok("rows:fill", UdfKind::Mutation, json!({}));
+    let r = e.ok("rows:mixed", UdfKind::Query, json!({}));
+    assert_eq!(
+        r,
+        json!({"all": 120, "sum": 7140, "even": 60, "firstFive": [119, 118, 117, 116, 115], "again": 120, "last": 119})
+    );
+}

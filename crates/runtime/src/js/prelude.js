@@ -6,9 +6,43 @@
   delete globalThis.__berthHost;
 
   const pending = new Map();
+  // Documents of open queries read ahead in batches: `1.0/queryStreamNext` (one document per
+  // call, as Convex's library and berth's both ask) is answered from here, and the host is asked
+  // for a page at a time, growing from 8 to 128 while the query keeps reading.
+  const batches = new Map();
+  function nextDocument(args) {
+    const { queryId } = JSON.parse(args);
+    let b = batches.get(queryId);
+    if (!b) {
+      b = { values: [], at: 0, done: false, size: 8 };
+      batches.set(queryId, b);
+    }
+    if (b.at >= b.values.length && !b.done) {
+      const r = JSON.parse(host.syscall("berth/queryStreamBatch", JSON.stringify({ queryId, max: b.size })));
+      b.values = r.values;
+      b.at = 0;
+      b.done = r.done;
+      b.size = Math.min(b.size * 2, 128);
+    }
+    if (b.at < b.values.length) return JSON.stringify({ value: b.values[b.at++], done: false });
+    return JSON.stringify({ value: null, done: true });
+  }
   globalThis.Convex = Object.freeze({
-    syscall: (op, args) => host.syscall(op, args),
+    syscall: (op, args) => {
+      if (op === "1.0/queryCleanup") batches.delete(JSON.parse(args).queryId);
+      const answer = host.syscall(op, args);
+      // A new query may reuse the id of one that was never cleaned up: forget that one's batch.
+      if (op === "1.0/queryStream") batches.delete(JSON.parse(answer).queryId);
+      return answer;
+    },
     asyncSyscall: (op, args) => {
+      if (op === "1.0/queryStreamNext") {
+        try {
+          return Promise.resolve(nextDocument(args));
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      }
       if (op.startsWith("1.0/actions/") || op === "1.0/runUdf") {
         return new Promise((resolve, reject) => {
           pending.set(host.defer(op, args), { resolve, reject });
