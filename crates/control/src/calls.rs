@@ -84,29 +84,49 @@ impl Control {
         self.store.backend()
     }
 
-    /// Records a successful push; returns the new code version.
-    pub async fn record_push(
+    /// Replaces a deployment's code and records the push, as one store operation (the data is
+    /// checked against the schema, indexes are built and dropped); returns the new code version
+    /// and the index changes. A schema the data breaks refuses the push, naming a document.
+    pub async fn push_code(
         &self,
         p: &Principal,
         target: &CallTarget,
-        modules: usize,
-        functions: usize,
+        code: berth_store::docs::Code,
         message: Option<&str>,
-    ) -> Result<i64, Error> {
-        let version = self
+    ) -> Result<(i64, berth_store::docs::IndexChanges), Error> {
+        let (modules, functions) = (code.modules.len(), functions_in(&code.meta));
+        let (version, changes) = self
             .store
-            .record_push(target.deployment.id, self.now())
+            .push_code(target.deployment.id, code, self.now())
             .await
-            .map_err(internal("record push"))?;
+            .map_err(|e| match e {
+                berth_store::StoreError::SchemaMismatch(m) => Error::bad_request(
+                    "SchemaValidationFailed",
+                    format!(
+                        "the push was refused; the running code is unchanged: {m}. Fix the document (or the schema) and push again"
+                    ),
+                ),
+                e => internal("push code")(e),
+            })?;
         self.forget(&target.deployment.name);
+        let names = |d: &[berth_store::docs::IndexDef]| -> Vec<String> {
+            d.iter().map(|i| i.name.clone()).collect()
+        };
         self.audit(
             Some(target.deployment.team_id),
             p,
             "push",
             &target.deployment.name,
-            serde_json::json!({"modules": modules, "functions": functions, "codeVersion": version, "message": message}),
+            serde_json::json!({"modules": modules, "functions": functions, "codeVersion": version,
+                "message": message, "indexesAdded": names(&changes.added),
+                "indexesRemoved": names(&changes.removed)}),
         )
         .await?;
-        Ok(version)
+        Ok((version, changes))
     }
+}
+
+/// How many functions the push's metadata lists.
+fn functions_in(meta: &str) -> usize {
+    serde_json::from_str::<Vec<serde_json::Value>>(meta).map_or(0, |f| f.len())
 }

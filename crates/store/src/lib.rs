@@ -169,6 +169,29 @@ pub trait Store: Send + Sync + 'static {
     async fn update_deployment(&self, d: &DeploymentRecord) -> StoreResult<()>;
     /// Records a push: sets the last deploy time and bumps the code version.
     async fn record_push(&self, id: i64, time: i64) -> StoreResult<i64>;
+    /// A push, as one operation: the deployment's code replaced (data checked against the
+    /// schema, indexes built and dropped; see [`docs::DocStore::replace_code`]) and the push
+    /// recorded (last deploy time, next code version, returned with the index changes).
+    ///
+    /// This default writes the code, then the version. A crash between the two leaves the new
+    /// code at the old version; since isolates are cached only in memory, every call after the
+    /// restart loads the new code. A store whose data and rows share a database does both in one
+    /// transaction.
+    async fn push_code(
+        &self,
+        deployment_id: i64,
+        code: docs::Code,
+        time: i64,
+    ) -> StoreResult<(i64, docs::IndexChanges)> {
+        let docs = self.deployment_docs(deployment_id).await?;
+        let changes = tokio::task::spawn_blocking(move || {
+            docs.replace_code(&code.modules, &code.meta, &code.schema)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store the code: {e}")))??;
+        let version = self.record_push(deployment_id, time).await?;
+        Ok((version, changes))
+    }
     /// The own data (documents, code) of the deployment with this id, opened on first use. It
     /// is reached through the deployment's row only: without a row it is `NoDeployment`, and
     /// nothing is created.

@@ -424,13 +424,11 @@ pub(super) async fn commit_push(
     schema: berth_store::docs::SchemaDef,
     message: Option<&str>,
 ) -> ApiResult<(i64, berth_store::docs::IndexChanges)> {
-    let docs = deployment_docs(s, target).await?;
     let meta = serde_json::to_string(functions).map_err(|e| {
         tracing::error!(error = %e, "describe functions");
         ApiError(Error::internal())
     })?;
-    let count = functions.len();
-    let records: Vec<ModuleRecord> = compiled
+    let modules: Vec<ModuleRecord> = compiled
         .iter()
         .map(|m| ModuleRecord {
             path: m.path.clone(),
@@ -439,27 +437,12 @@ pub(super) async fn commit_push(
             hash: m.hash.clone(),
         })
         .collect();
-    let changes = blocking(move || docs.replace_code(&records, &meta, &schema))
-        .await
-        .map_err(|e| match e {
-            berth_store::StoreError::SchemaMismatch(m) => ApiError(Error::bad_request(
-                "SchemaValidationFailed",
-                format!("the push was refused; the running code is unchanged: {m}. Fix the document (or the schema) and push again"),
-            )),
-            e => internal("store modules")(e),
-        })?;
-    if !changes.is_empty() {
-        let names = |d: &[berth_store::docs::IndexDef]| -> Vec<String> {
-            d.iter().map(|i| i.name.clone()).collect()
-        };
-        tracing::info!(deployment = %target.deployment.name, added = ?names(&changes.added),
-            removed = ?names(&changes.removed), "indexes changed by a push");
-    }
-    let version = s
-        .control
-        .record_push(p, target, compiled.len(), count, message)
-        .await?;
-    Ok((version, changes))
+    let code = berth_store::docs::Code {
+        modules,
+        meta,
+        schema,
+    };
+    Ok(s.control.push_code(p, target, code, message).await?)
 }
 
 /// Replaces the deployment's code with the uploaded modules, atomically: every module is

@@ -43,6 +43,15 @@ pub struct ModuleRecord {
     pub hash: String,
 }
 
+/// A push's code: the modules, what the push learned about them (`meta`, the functions as JSON
+/// text the runtime writes and reads), and the schema.
+#[derive(Debug, Clone, Default)]
+pub struct Code {
+    pub modules: Vec<ModuleRecord>,
+    pub meta: String,
+    pub schema: SchemaDef,
+}
+
 /// A table and how many documents it holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableInfo {

@@ -186,6 +186,58 @@ async fn check_existing(c: &mut PgConn, deployment: i64, schema: &SchemaDef) -> 
     Ok(())
 }
 
+/// Replaces a deployment's code in `c`'s transaction: the data checked against the schema, the
+/// modules and their metadata written, the indexes built and dropped. It takes the deployment's
+/// write lock first, so no write is missed by the checks and the builds.
+pub(crate) async fn replace_code_in(
+    c: &mut PgConn,
+    deployment: i64,
+    modules: &[ModuleRecord],
+    meta: &str,
+    schema: &SchemaDef,
+) -> StoreResult<IndexChanges> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(deployment)
+        .execute(&mut *c)
+        .await
+        .map_err(backend)?;
+    check_existing(c, deployment, schema).await?;
+    for (key, value) in [
+        ("functions", meta.to_string()),
+        ("schema", schema.types_json()),
+    ] {
+        sqlx::query(
+            "INSERT INTO code_meta (deployment_id, key, value) VALUES ($1, $2, $3)
+             ON CONFLICT (deployment_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(deployment)
+        .bind(key)
+        .bind(value)
+        .execute(&mut *c)
+        .await
+        .map_err(backend)?;
+    }
+    sqlx::query("DELETE FROM modules WHERE deployment_id = $1")
+        .bind(deployment)
+        .execute(&mut *c)
+        .await
+        .map_err(backend)?;
+    for m in modules {
+        sqlx::query(
+            "INSERT INTO modules (deployment_id, path, source, js, hash) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(deployment)
+        .bind(&m.path)
+        .bind(&m.source)
+        .bind(&m.js)
+        .bind(&m.hash)
+        .execute(&mut *c)
+        .await
+        .map_err(backend)?;
+    }
+    sync_indexes(c, deployment, &schema.indexes).await
+}
+
 /// Makes the deployment's stored indexes those of `wanted`, in `c`'s transaction.
 async fn sync_indexes(
     c: &mut PgConn,
@@ -302,38 +354,7 @@ impl DocStore for PgDocStore {
     ) -> StoreResult<IndexChanges> {
         self.handle.block_on(async {
             let mut tx = self.pool.begin().await.map_err(backend)?;
-            // Writers wait while indexes are built and documents checked, so none is missed.
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(self.deployment)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            check_existing(&mut tx, self.deployment, schema).await?;
-            for (key, value) in [("functions", meta.to_string()), ("schema", schema.types_json())] {
-                sqlx::query(
-                    "INSERT INTO code_meta (deployment_id, key, value) VALUES ($1, $2, $3)
-                     ON CONFLICT (deployment_id, key) DO UPDATE SET value = excluded.value",
-                )
-                .bind(self.deployment)
-                .bind(key)
-                .bind(value)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            }
-            sqlx::query("DELETE FROM modules WHERE deployment_id = $1").bind(self.deployment).execute(&mut *tx).await.map_err(backend)?;
-            for m in modules {
-                sqlx::query("INSERT INTO modules (deployment_id, path, source, js, hash) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(self.deployment)
-                    .bind(&m.path)
-                    .bind(&m.source)
-                    .bind(&m.js)
-                    .bind(&m.hash)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-            }
-            let changes = sync_indexes(&mut tx, self.deployment, &schema.indexes).await?;
+            let changes = replace_code_in(&mut tx, self.deployment, modules, meta, schema).await?;
             tx.commit().await.map_err(backend)?;
             Ok(changes)
         })

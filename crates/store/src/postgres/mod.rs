@@ -828,6 +828,33 @@ impl Store for PgStore {
         )))
     }
 
+    async fn push_code(
+        &self,
+        deployment_id: i64,
+        code: crate::docs::Code,
+        time: i64,
+    ) -> StoreResult<(i64, crate::docs::IndexChanges)> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let changes = crate::docs::postgres::replace_code_in(
+            &mut tx,
+            deployment_id,
+            &code.modules,
+            &code.meta,
+            &code.schema,
+        )
+        .await?;
+        let version: i64 = sqlx::query_scalar(
+            "UPDATE deployments SET last_deploy_time = $1, code_version = code_version + 1 WHERE id = $2 RETURNING code_version",
+        )
+        .bind(time)
+        .bind(deployment_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok((version, changes))
+    }
+
     async fn copy_deployment_data(&self, from: i64, to: i64, with_env: bool) -> StoreResult<()> {
         // The target's write lock is taken before the copy's snapshot: writes that held it
         // first are in the snapshot, later ones wait for the copy (a snapshot taken before the

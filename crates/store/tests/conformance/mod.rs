@@ -1142,6 +1142,80 @@ pub async fn copies_replace_documents_and_keep_the_targets_code(s: &dyn Store) {
     .unwrap();
 }
 
+/// A push is one operation: code, indexes and version move together, and a push the data
+/// refuses changes none of them.
+pub async fn a_push_moves_code_indexes_and_version_together(s: &dyn Store) {
+    use berth_store::docs::{Code, IndexDef, ModuleRecord, SchemaDef};
+    let (t, p) = default_ids(s).await;
+    let d = s
+        .create_deployment(&new_deployment(
+            "pushed-101",
+            "dev/push",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
+        .await
+        .unwrap();
+    let docs = s.deployment_docs(d.id).await.unwrap();
+    {
+        let docs = docs.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut tx = docs.begin(true).unwrap();
+            tx.insert(&thing(1, Some("a"), 1.0)).unwrap();
+            tx.commit().unwrap();
+        })
+        .await
+        .unwrap();
+    }
+    let code = |js: &str, schema: SchemaDef| Code {
+        modules: vec![ModuleRecord {
+            path: "m.ts".into(),
+            source: js.into(),
+            js: js.into(),
+            hash: js.into(),
+        }],
+        meta: format!("[\"{js}\"]"),
+        schema,
+    };
+    let by_tag = IndexDef {
+        name: "things.by_tag".into(),
+        table: "things".into(),
+        fields: vec!["tag".into()],
+    };
+    let indexed = SchemaDef {
+        indexes: vec![by_tag.clone()],
+        ..Default::default()
+    };
+    let (v1, changes) = s
+        .push_code(d.id, code("one", indexed.clone()), 500)
+        .await
+        .unwrap();
+    assert_eq!((v1, changes.added.len()), (1, 1));
+    let strict = SchemaDef {
+        indexes: vec![],
+        validation: true,
+        document_types: [(
+            "things".to_string(),
+            serde_json::json!({"type": "object", "value": {"n": {"fieldType": {"type": "string"}, "optional": false}}}),
+        )]
+        .into(),
+    };
+    assert!(matches!(
+        s.push_code(d.id, code("two", strict), 600).await,
+        Err(StoreError::SchemaMismatch(_))
+    ));
+    let after = s.deployment_by_name(&d.name).await.unwrap().unwrap();
+    assert_eq!((after.code_version, after.last_deploy_time), (1, Some(500)));
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(docs.modules().unwrap()[0].js, "one");
+        assert_eq!(docs.code_meta().unwrap().as_deref(), Some("[\"one\"]"));
+        assert_eq!(docs.indexes().unwrap(), vec![by_tag]);
+    })
+    .await
+    .unwrap();
+}
+
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:path) => {
@@ -1167,6 +1241,7 @@ macro_rules! conformance_tests {
             reads_see_one_snapshot_and_creation_times_grow,
             concurrent_writers_all_land,
             copies_replace_documents_and_keep_the_targets_code,
+            a_push_moves_code_indexes_and_version_together,
         );
     };
     (@each $make:path, $($name:ident),* $(,)?) => {
