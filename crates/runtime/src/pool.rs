@@ -369,9 +369,19 @@ impl Pool {
             reply,
             _held: held,
         })?;
+        self.loaded(deployment, answer, "loading the code").await
+    }
+
+    /// The answer of a job that loads code; a load stopped by a limit cools the deployment off.
+    async fn loaded<T>(
+        &self,
+        deployment: &str,
+        answer: oneshot::Receiver<Result<T, LoadFailure>>,
+        what: &str,
+    ) -> Result<T, String> {
         let result = answer
             .await
-            .map_err(|_| "the function runtime failed while loading the code".to_string())?;
+            .map_err(|_| format!("the function runtime failed while {what}"))?;
         result.map_err(|f| {
             if f.hit_limit {
                 self.cool_off(deployment);
@@ -390,15 +400,7 @@ impl Pool {
             reply,
             _held: held,
         })?;
-        let result = answer
-            .await
-            .map_err(|_| "the function runtime failed while loading the modules".to_string())?;
-        result.map_err(|f| {
-            if f.hit_limit {
-                self.cool_off(deployment);
-            }
-            f.message
-        })
+        self.loaded(deployment, answer, "loading the modules").await
     }
 }
 

@@ -60,7 +60,7 @@ fn env_with_indexes(modules: Vec<(String, String)>, stored: bool) -> Env {
         transaction: berth_runtime::limits::TxLimits {
             rows_read: 500,
             bytes_read: 1 << 20,
-            writes: 300,
+            writes: 100,
             bytes_written: 256 << 10,
         },
     };
@@ -761,7 +761,7 @@ export const other = mutation({ args: {}, handler: (ctx) => ctx.db.insert("untyp
 
 #[test]
 fn a_transaction_stops_at_its_read_and_write_limits() {
-    // This environment's limits: 500 documents or 1 MiB read, 300 writes or 256 KiB written.
+    // This environment's limits: 500 documents or 1 MiB read, 100 writes or 256 KiB written.
     let bulk = r#"
 import { query, mutation } from "./_generated/server";
 import { v } from "convex/values";
@@ -789,11 +789,11 @@ export default defineSchema({ rows: defineTable({ i: v.number(), tag: v.number()
     let err = e.err(
         "bulk:fill",
         UdfKind::Mutation,
-        json!({"from": 0, "count": 301}),
+        json!({"from": 0, "count": 101}),
     );
     assert!(
         err.message
-            .contains("Too many writes in a single function execution (limit: 300)"),
+            .contains("Too many writes in a single function execution (limit: 100)"),
         "{}",
         err.message
     );
@@ -807,11 +807,11 @@ export default defineSchema({ rows: defineTable({ i: v.number(), tag: v.number()
         "{}",
         err.message
     );
-    for from in [0, 300] {
+    for from in (0..600).step_by(100) {
         e.ok(
             "bulk:fill",
             UdfKind::Mutation,
-            json!({"from": from, "count": 300}),
+            json!({"from": from, "count": 100}),
         );
     }
     let err = e.err("bulk:all", UdfKind::Query, json!({}));
@@ -831,7 +831,7 @@ fn documents_cross_into_javascript_a_page_at_a_time() {
     let app = r#"
 import { query, mutation } from "./_generated/server";
 import { v } from "convex/values";
-export const fill = mutation({ args: {}, handler: async (ctx) => { for (let i = 0; i < 120; i++) await ctx.db.insert("rows", { i }); } });
+export const fill = mutation({ args: { from: v.number() }, handler: async (ctx, { from }) => { for (let i = from; i < from + 60; i++) await ctx.db.insert("rows", { i }); } });
 export const mixed = query({ args: {}, handler: async (ctx) => {
   const all = await ctx.db.query("rows").collect();
   const even = await ctx.db.query("rows").filter((q) => q.eq(q.mod(q.field("i"), 2), 0)).collect();
@@ -844,7 +844,9 @@ export const mixed = query({ args: {}, handler: async (ctx) => {
 } });
 "#;
     let e = env_with(vec![("rows.ts".into(), app.into())]);
-    e.ok("rows:fill", UdfKind::Mutation, json!({}));
+    for from in [0, 60] {
+        e.ok("rows:fill", UdfKind::Mutation, json!({"from": from}));
+    }
     let r = e.ok("rows:mixed", UdfKind::Query, json!({}));
     assert_eq!(
         r,

@@ -196,3 +196,20 @@ pub(crate) fn entries(defs: &[IndexDef], doc: &Doc) -> StoreResult<Vec<(String, 
         })
         .collect())
 }
+
+/// The entries a replace of `old` by `json` removes and adds (those that stay are left alone).
+pub(crate) type Moved = (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>);
+
+pub(crate) fn moved(defs: &[IndexDef], old: &Doc, json: &str) -> StoreResult<Moved> {
+    let gone = entries(defs, old)?;
+    let new = entries(
+        defs,
+        &Doc {
+            json: json.to_string(),
+            ..old.clone()
+        },
+    )?;
+    let stale = gone.iter().filter(|e| !new.contains(e)).cloned().collect();
+    let fresh = new.into_iter().filter(|e| !gone.contains(e)).collect();
+    Ok((stale, fresh))
+}

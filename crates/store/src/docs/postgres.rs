@@ -544,18 +544,9 @@ impl DocTx for PgDocTx {
         }
         let (stale, fresh) = match &old {
             Some(old) => {
-                let gone = index::entries(&defs, old)?;
-                let new = index::entries(
-                    &defs,
-                    &Doc {
-                        json: json.to_string(),
-                        ..old.clone()
-                    },
-                )?;
-                let stale: Vec<_> = gone.iter().filter(|e| !new.contains(e)).cloned().collect();
-                let fresh: Vec<_> = new
+                let (stale, fresh) = index::moved(&defs, old, json)?;
+                let fresh: Vec<_> = fresh
                     .into_iter()
-                    .filter(|e| !gone.contains(e))
                     .map(|(n, k)| (n, k, id.to_string()))
                     .collect();
                 (stale, fresh)

@@ -875,16 +875,7 @@ impl DocTx for SqliteDocTx {
             .execute(params![json, id])
             .map_err(err)?;
         if let Some(old) = old {
-            let gone = index::entries(&defs, &old)?;
-            let new = index::entries(
-                &defs,
-                &Doc {
-                    json: json.to_string(),
-                    ..old
-                },
-            )?;
-            let stale: Vec<_> = gone.iter().filter(|e| !new.contains(e)).cloned().collect();
-            let fresh: Vec<_> = new.iter().filter(|e| !gone.contains(e)).cloned().collect();
+            let (stale, fresh) = index::moved(&defs, &old, json)?;
             drop_entries(c, &stale)?;
             put_entries(c, &fresh, id)?;
         }
