@@ -95,10 +95,11 @@ impl Control {
         message: Option<&str>,
     ) -> Result<(i64, berth_store::docs::IndexChanges), Error> {
         let (modules, functions) = (code.modules.len(), functions_in(&code.meta));
+        let (id, now) = (target.deployment.id, self.now());
         let (version, changes) = self
-            .store
-            .push_code(target.deployment.id, code, self.now())
+            .detached(move |store| Box::pin(async move { store.push_code(id, code, now).await }))
             .await
+            .and_then(|r| r)
             .map_err(|e| match e {
                 berth_store::StoreError::SchemaMismatch(m) => Error::bad_request(
                     "SchemaValidationFailed",

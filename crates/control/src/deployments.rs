@@ -344,11 +344,14 @@ impl Control {
         if let Some((source, _)) = &copy_from {
             let started = std::time::Instant::now();
             let copy_env = req.copy_env == Some(true);
-            if let Err(e) = self
-                .store
-                .copy_deployment_data(*source, record.id, copy_env)
+            let (from, to) = (*source, record.id);
+            let copied = self
+                .detached(move |store| {
+                    Box::pin(async move { store.copy_deployment_data(from, to, copy_env).await })
+                })
                 .await
-            {
+                .and_then(|r| r);
+            if let Err(e) = copied {
                 // All or nothing: the deployment does not stay behind without its data.
                 let _ = self.store.delete_deployment(record.id).await;
                 self.drop_data(&record).await;
@@ -622,10 +625,13 @@ impl Control {
         }
         let started = std::time::Instant::now();
         let copy_env = req.copy_env == Some(true);
-        self.store
-            .copy_deployment_data(source.deployment.id, a.deployment.id, copy_env)
-            .await
-            .map_err(internal("copy deployment data"))?;
+        let (from, to) = (source.deployment.id, a.deployment.id);
+        self.detached(move |store| {
+            Box::pin(async move { store.copy_deployment_data(from, to, copy_env).await })
+        })
+        .await
+        .and_then(|r| r)
+        .map_err(internal("copy deployment data"))?;
         self.audit(
             Some(a.project.team.team.id),
             p,

@@ -145,6 +145,24 @@ impl Control {
 
 /// Turns a storage failure into the user-facing error: the detail goes to the log, the user sees
 /// only that the server failed.
+impl Control {
+    /// Runs a store operation that must not stop halfway (a copy, a push) on a task of its own,
+    /// so a caller that goes away (its request dropped) does not cancel it between two of its
+    /// steps; the caller still waits for the answer.
+    pub(crate) async fn detached<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(Arc<dyn Store>) -> BoxFuture<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.store.clone();
+        tokio::spawn(f(store))
+            .await
+            .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))
+    }
+}
+
+/// A boxed future, for [`Control::detached`].
+pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
 pub(crate) fn internal(what: &str) -> impl FnOnce(StoreError) -> Error + '_ {
     move |e| match e {
         // Passing and said so: 503 with what to do, not a 500.

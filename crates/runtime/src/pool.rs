@@ -69,6 +69,8 @@ enum Job {
         docs: Arc<dyn DocStore>,
         request: CallRequest,
         reply: oneshot::Sender<CallResult>,
+        /// Where the worker records a limit this call hits, whether or not its caller waits.
+        cooling: Arc<Cooling>,
         _held: Held,
     },
     /// The functions of a deployment's current code, from its isolate (code pushed before
@@ -230,9 +232,22 @@ pub struct Pool {
     /// deployment running away (loops, slow actions) leaves the other half to its neighbours.
     per_deployment: usize,
     shares: Mutex<HashMap<String, Share>>,
-    /// Deployments cooling off after a call hit a limit: until when, and the one permit their
-    /// calls take turns on meanwhile.
-    cooling: Mutex<HashMap<String, (std::time::Instant, Arc<tokio::sync::Semaphore>)>>,
+    /// Deployments cooling off after a call hit a limit.
+    cooling: Arc<Cooling>,
+}
+
+/// Deployments cooling off after a call hit a limit: until when, and the one permit their calls
+/// take turns on meanwhile.
+type Cooling = Mutex<HashMap<String, (std::time::Instant, Arc<tokio::sync::Semaphore>)>>;
+
+/// Makes `deployment` run one call at a time for [`COOL_OFF`].
+fn cool_off(cooling: &Cooling, deployment: &str) {
+    if let Ok(mut c) = cooling.lock() {
+        let until = std::time::Instant::now() + COOL_OFF;
+        c.entry(deployment.to_string())
+            .and_modify(|(u, _)| *u = until)
+            .or_insert_with(|| (until, Arc::new(tokio::sync::Semaphore::new(1))));
+    }
 }
 
 /// How long a deployment runs one call at a time after one of its calls hit a limit.
@@ -254,7 +269,7 @@ impl Pool {
             sender: Mutex::new(sender),
             per_deployment: (workers / 2).max(1),
             shares: Mutex::new(HashMap::new()),
-            cooling: Mutex::new(HashMap::new()),
+            cooling: Default::default(),
         })
     }
 
@@ -315,14 +330,8 @@ impl Pool {
         })
     }
 
-    /// Makes `deployment` run one call at a time for [`COOL_OFF`].
     fn cool_off(&self, deployment: &str) {
-        if let Ok(mut c) = self.cooling.lock() {
-            let until = std::time::Instant::now() + COOL_OFF;
-            c.entry(deployment.to_string())
-                .and_modify(|(u, _)| *u = until)
-                .or_insert_with(|| (until, Arc::new(tokio::sync::Semaphore::new(1))));
-        }
+        cool_off(&self.cooling, deployment);
     }
 
     /// Calls a function of `deployment` whose code is at `version`.
@@ -341,15 +350,12 @@ impl Pool {
             docs,
             request,
             reply,
+            cooling: self.cooling.clone(),
             _held: held,
         })?;
-        let result = answer
+        answer
             .await
-            .map_err(|_| "the function runtime failed while running this call".to_string())?;
-        if result.hit_limit {
-            self.cool_off(deployment);
-        }
-        Ok(result)
+            .map_err(|_| "the function runtime failed while running this call".to_string())
     }
 
     /// The functions of `deployment`'s code at `version`, from its isolate, loaded like a call
@@ -445,6 +451,11 @@ fn worker(
     let mut cache: HashMap<String, (i64, Isolate)> = HashMap::new();
     let mut order: VecDeque<String> = VecDeque::new();
     loop {
+        // A thread demoted by its last job (a long call or a slow load, whichever way that job
+        // ended) hands its place to a fresh one at normal priority.
+        if DEMOTED.get() && spawn_worker(index, receiver.clone(), limits, handle.clone()).is_ok() {
+            return;
+        }
         let job = match receiver.lock() {
             Ok(r) => match r.recv() {
                 Ok(j) => j,
@@ -508,6 +519,7 @@ fn worker(
                 docs,
                 request,
                 reply,
+                cooling,
                 _held,
             } => {
                 let iso = match cached(
@@ -521,6 +533,9 @@ fn worker(
                 ) {
                     Ok(iso) => iso,
                     Err(failure) => {
+                        if failure.hit_limit {
+                            cool_off(&cooling, &deployment);
+                        }
                         let _ = reply.send(CallResult {
                             outcome: Outcome::Error(FunctionError::refused(failure.message)),
                             logs: Vec::new(),
@@ -557,6 +572,7 @@ fn worker(
                 let hit_limit = iso.poisoned;
                 if hit_limit {
                     cache.remove(&deployment);
+                    cool_off(&cooling, &deployment);
                 }
                 let _ = reply.send(CallResult {
                     outcome,
@@ -565,10 +581,6 @@ fn worker(
                     hit_limit,
                 });
             }
-        }
-        // A demoted thread hands its place to a fresh one at normal priority.
-        if DEMOTED.get() && spawn_worker(index, receiver.clone(), limits, handle.clone()).is_ok() {
-            return;
         }
     }
 }

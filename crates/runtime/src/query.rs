@@ -107,6 +107,10 @@ impl IndexRange {
 
 const PAGE: u32 = 128;
 
+/// A cursor made by another way of reading the same query (before or after a push that stored
+/// or dropped its index): it cannot say where to go on.
+const STALE_CURSOR: &str = "the pagination cursor was made for another version of this query (a push changed its indexes); start again from the beginning (cursor: null)";
+
 #[derive(Debug, Clone)]
 enum Op {
     Filter(Json),
@@ -135,6 +139,8 @@ pub struct Stream {
     /// How many documents a page of a stored index reads: a query that takes `n` (with no
     /// filter before) reads `n + 1`, not a whole page.
     page: u32,
+    /// An error met while a batch was being read after some documents: raised on the next read.
+    pub(crate) failed: Option<String>,
 }
 
 fn number(v: &Json) -> Result<f64, String> {
@@ -170,6 +176,7 @@ impl Stream {
             buffer_keys: VecDeque::new(),
             exhausted: false,
             page: PAGE,
+            failed: None,
         };
         match source.get("type").and_then(Json::as_str) {
             Some("FullTableScan") => {
@@ -306,6 +313,9 @@ impl Stream {
     /// Continues after a pagination cursor.
     pub fn resume(&mut self, cursor: &str) -> Result<(), String> {
         if let Some(k) = cursor.strip_prefix("k:") {
+            if self.index.is_none() {
+                return Err(STALE_CURSOR.into());
+            }
             let k = base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(k)
                 .map_err(|_| "the pagination cursor is not one berth made".to_string())?;
@@ -324,7 +334,7 @@ impl Stream {
 
     /// Where reading stands, as a pagination cursor.
     pub fn cursor(&self) -> String {
-        if let Some(k) = &self.last_key {
+        if let (Some(k), Some(_)) = (&self.last_key, &self.keys) {
             return format!(
                 "k:{}",
                 base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k)
@@ -438,8 +448,12 @@ impl Stream {
         {
             let stored = match range.keys() {
                 Some(keys) if tx.has_index(&range.name).map_err(|e| e.to_string())? => keys,
+                _ if self.last_key.is_some() => return Err(STALE_CURSOR.into()),
                 _ => return self.fill_index(tx, &range),
             };
+            if self.position.is_some() {
+                return Err(STALE_CURSOR.into());
+            }
             // Resuming after a key: only what lies beyond it in the scan's direction.
             let mut keys = stored;
             if let Some(last) = &self.last_key {

@@ -440,6 +440,10 @@ impl Host {
             .streams
             .remove(&id)
             .ok_or_else(|| format!("{op}: query {id} is not open"))?;
+        if let Some(e) = stream.failed.take() {
+            self.frame()?.streams.insert(id, stream);
+            return Err(e);
+        }
         let mut out = String::from("{\"values\":[");
         let (mut n, mut done) = (0, false);
         let read = {
@@ -466,10 +470,16 @@ impl Host {
             }
             failed
         };
+        let failed = match read {
+            Some(e) if n == 0 => Some(e),
+            Some(e) => {
+                stream.failed = Some(e);
+                None
+            }
+            None => None,
+        };
         self.frame()?.streams.insert(id, stream);
-        if let Some(e) = read
-            && n == 0
-        {
+        if let Some(e) = failed {
             return Err(e);
         }
         out.push_str(if done {

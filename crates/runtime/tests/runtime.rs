@@ -474,6 +474,10 @@ export const page = query({
   },
 });
 export const missing = query({ args: {}, handler: (ctx) => ctx.db.query("people").withIndex("nope").collect() });
+export const scanPage = query({
+  args: { cursor: v.union(v.string(), v.null()) },
+  handler: async (ctx, { cursor }) => (await ctx.db.query("people").paginate({ numItems: 2, cursor })).page.length,
+});
 export const remove = mutation({
   args: { name: v.string() },
   handler: async (ctx, { name }) => {
@@ -515,6 +519,17 @@ export const remove = mutation({
     assert_eq!(first["names"], json!(["bob", "ann"]));
     assert_eq!(first["isDone"], json!(false));
     if stored {
+        // An index cursor handed to another query is refused, not read as the start.
+        let err = e.err(
+            "people:scanPage",
+            UdfKind::Query,
+            json!({"cursor": first["continueCursor"]}),
+        );
+        assert!(
+            err.message.contains("another version of this query"),
+            "{}",
+            err.message
+        );
         // The cursor is the last key read: deleting its document changes nothing.
         e.ok("people:remove", UdfKind::Mutation, json!({"name": "ann"}));
     }

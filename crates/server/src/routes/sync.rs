@@ -50,7 +50,10 @@ struct Identity {
 }
 
 impl Identity {
-    /// The deployment as this identity may reach it now, or why the session must end.
+    /// The deployment as this identity may reach it now, or why the session must end. `source`
+    /// is given when the credential is new (failed attempts count against that address);
+    /// re-checks of a credential already accepted pass `None`, so other clients' failures from
+    /// the same address cannot end this session.
     async fn target(
         &mut self,
         s: &AppState,
@@ -126,7 +129,7 @@ async fn session(
             }
             _ = recheck.tick() => {
                 if who.key.is_some()
-                    && let Err(ended) = who.target(&s, source, &name).await
+                    && let Err(ended) = who.target(&s, None, &name).await
                 {
                     let _ = end(&mut socket, ended, wanted.identity).await;
                     return;
@@ -169,7 +172,7 @@ async fn session(
             }
             "ModifyQuerySet" => {
                 // The deployment and the credential, as they are now, before anything is read.
-                let target = match who.target(&s, source, &name).await {
+                let target = match who.target(&s, None, &name).await {
                     Ok(t) => t,
                     Err(ended) => {
                         let _ = end(&mut socket, ended, wanted.identity).await;

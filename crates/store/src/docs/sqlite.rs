@@ -83,6 +83,8 @@ struct Memo {
     tables: HashMap<String, u32>,
     last_creation: HashMap<String, f64>,
     env: Option<Arc<std::collections::BTreeMap<String, String>>>,
+    /// Bumped by every change of the variables: a read that raced a change is not cached.
+    env_version: u64,
 }
 
 struct Inner {
@@ -149,6 +151,7 @@ impl Drop for Ticket {
 }
 
 /// A deployment's code as a reset keeps it, and its variables.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CodeAndEnv {
     modules: Vec<ModuleRecord>,
     /// The functions, as stored with the modules.
@@ -170,34 +173,43 @@ impl Exclusive {
         self.store.current().path.clone()
     }
 
-    /// The deployment's modules, code metadata and variables, read from the current file.
+    /// The deployment's code and variables, read from the current file.
     pub fn code_and_env(&self) -> StoreResult<CodeAndEnv> {
-        let inner = self.store.current();
-        let c = inner.connect()?;
-        let code = CodeAndEnv {
-            modules: read_modules(&c)?,
-            meta: read_meta(&c)?,
-            types: read_meta_key(&c, "schema")?,
-            indexes: read_index_defs(&c)?,
-            env: read_env(&c)?.into_iter().collect(),
-        };
-        inner.give_back(c);
-        Ok(code)
+        read_code_and_env(&self.store.current())
     }
 
-    /// Switches the deployment to the file at `path` (already complete) and returns the file it
-    /// used before, closed, for the caller to delete.
-    pub fn switch_to(&self, path: &Path) -> StoreResult<PathBuf> {
-        let fresh = Inner::open(path)?;
-        let mut current = self
-            .store
-            .inner
-            .lock()
-            .map_err(|_| StoreError::Backend("deployment data lock poisoned".into()))?;
-        let old = std::mem::replace(&mut *current, fresh);
-        old.close();
-        Ok(old.path.clone())
+    /// Opens the file at `path` (complete: the next generation) for [`install`](Self::install).
+    pub fn open_next(&self, path: &Path) -> StoreResult<NextFile> {
+        Ok(NextFile(Inner::open(path)?))
     }
+
+    /// Switches the deployment to `next` and returns the file it used before, closed, for the
+    /// caller to delete. Cannot fail: the new file is already open.
+    pub fn install(&self, next: NextFile) -> PathBuf {
+        let mut current = match self.store.inner.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        let old = std::mem::replace(&mut *current, next.0);
+        old.close();
+        old.path.clone()
+    }
+}
+
+/// A deployment's next file, open and ready to take over.
+pub struct NextFile(Arc<Inner>);
+
+fn read_code_and_env(inner: &Inner) -> StoreResult<CodeAndEnv> {
+    let c = inner.connect()?;
+    let code = CodeAndEnv {
+        modules: read_modules(&c)?,
+        meta: read_meta(&c)?,
+        types: read_meta_key(&c, "schema")?,
+        indexes: read_index_defs(&c)?,
+        env: read_env(&c)?.into_iter().collect(),
+    };
+    inner.give_back(c);
+    Ok(code)
 }
 
 impl Drop for Exclusive {
@@ -590,18 +602,36 @@ impl SqliteDocStore {
             return Err(StoreError::Backend("the deployment was deleted".into()));
         }
         s.closed = true;
-        let guard = Exclusive {
-            store: self.clone(),
-        };
+        // The calls inside get as long to finish as a call waits at the gate.
+        let until = std::time::Instant::now() + GATE_WAIT;
         while s.inside > 0 {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                s.closed = false;
+                drop(s);
+                self.gate.changed.notify_all();
+                return Err(StoreError::Busy(
+                    "calls on the deployment did not finish within 30 s; try the reset again"
+                        .into(),
+                ));
+            }
             s = self
                 .gate
                 .changed
-                .wait(s)
-                .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?;
+                .wait_timeout(s, left)
+                .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?
+                .0;
         }
         drop(s);
-        Ok(guard)
+        Ok(Exclusive {
+            store: self.clone(),
+        })
+    }
+
+    /// The deployment's code and variables, read while calls go on.
+    pub fn code_and_env(&self) -> StoreResult<CodeAndEnv> {
+        let (_ticket, inner) = self.enter()?;
+        read_code_and_env(&inner)
     }
 
     /// Writes a consistent snapshot of this deployment's whole file to `to` (which must not
@@ -725,14 +755,20 @@ impl DocStore for SqliteDocStore {
 
     fn env(&self) -> StoreResult<Arc<std::collections::BTreeMap<String, String>>> {
         let (_ticket, inner) = self.enter()?;
-        if let Some(e) = inner.memo.lock().ok().and_then(|m| m.env.clone()) {
-            return Ok(e);
-        }
+        let version = match inner.memo.lock() {
+            Ok(m) => match &m.env {
+                Some(e) => return Ok(e.clone()),
+                None => m.env_version,
+            },
+            Err(_) => u64::MAX,
+        };
         let conn = inner.connect()?;
         let vars = read_env(&conn)?;
         inner.give_back(conn);
         let vars = Arc::new(vars);
-        if let Ok(mut m) = inner.memo.lock() {
+        if let Ok(mut m) = inner.memo.lock()
+            && m.env_version == version
+        {
             m.env = Some(vars.clone());
         }
         Ok(vars)
@@ -751,6 +787,7 @@ impl DocStore for SqliteDocStore {
         inner.give_back(conn);
         if let Ok(mut m) = inner.memo.lock() {
             m.env = None;
+            m.env_version += 1;
         }
         Ok(())
     }

@@ -852,22 +852,31 @@ impl Store for SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Backend(format!("copy deployment data: {e}")))??;
-        // 2. The target alone: its code (and variables) move into the copy, which becomes its
-        //    next generation in one row update; then calls resume on the new file.
-        let held = {
+        // 2. The target's code (and variables) move into the copy, with its indexes built there,
+        //    while the target goes on serving calls.
+        // 3. Then the target alone: if its code changed meanwhile, the copy takes it again; the
+        //    copy is opened as the next generation, the row switched in one statement, and calls
+        //    resume on the new file.
+        let prepared = {
             let target = target.clone();
             let (copy, done) = (staging.clone(), next.clone());
             tokio::task::spawn_blocking(move || {
+                let code = target.code_and_env()?;
+                crate::docs::sqlite::adopt_copy(&copy, &code, with_env)?;
                 let held = target.exclusive()?;
-                crate::docs::sqlite::adopt_copy(&copy, &held.code_and_env()?, with_env)?;
+                let now = held.code_and_env()?;
+                if now != code {
+                    crate::docs::sqlite::adopt_copy(&copy, &now, with_env)?;
+                }
                 std::fs::rename(&copy, &done)
                     .map_err(|e| StoreError::Backend(format!("move the copy into place: {e}")))?;
-                Ok::<_, StoreError>(held)
+                let fresh = held.open_next(&done)?;
+                Ok::<_, StoreError>((held, fresh))
             })
             .await
             .map_err(|e| StoreError::Backend(format!("copy deployment data: {e}")))?
         };
-        let held = match held {
+        let (held, fresh) = match prepared {
             Ok(h) => h,
             Err(e) => {
                 let _ = std::fs::remove_file(&staging);
@@ -894,24 +903,23 @@ impl Store for SqliteStore {
             }
         });
         if let Err(e) = switched {
-            drop(held);
+            drop((fresh, held));
             let _ = std::fs::remove_file(&next);
             return Err(e);
         }
-        let old = tokio::task::spawn_blocking(move || {
-            let old = held.switch_to(&next);
-            drop(held);
-            old
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("switch deployment data: {e}")))??;
+        let old = held.install(fresh);
+        drop(held);
         remove_data_files(&old);
         Ok(())
     }
 
     async fn drop_deployment_data(&self, d: &DeploymentRecord) -> StoreResult<()> {
-        let _turn = self.opening.lock().await;
-        let open = self.docs_cache()?.remove(d.id);
+        // The row is gone, so no open can start again after this one; opens under way finish
+        // first. Closing (which waits for the calls inside) happens without holding others up.
+        let open = {
+            let _turn = self.opening.lock().await;
+            self.docs_cache()?.remove(d.id)
+        };
         if let Some(open) = open {
             tokio::task::spawn_blocking(move || open.close_for_good())
                 .await
