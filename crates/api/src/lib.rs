@@ -560,6 +560,12 @@ pub struct PushResponse {
     /// The deployment's code version after the push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_version: Option<i64>,
+    /// Indexes the push built (`table.index`), or would build with `dryRun`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes_added: Vec<String>,
+    /// Indexes the push dropped, or would drop with `dryRun`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes_removed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -532,10 +532,25 @@ fn indexes_page_through_ten_thousand_documents() {
         .ok()
         .json();
     let name = d["name"].as_str().unwrap().to_string();
-    s.cli()
+    let pushed = s
+        .cli()
         .cwd(&dir)
         .run(&["deploy", "--deployment", &name])
         .ok();
+    assert!(
+        pushed
+            .stderr
+            .contains("Added indexes: events.by_channel_at"),
+        "{}",
+        pushed.stderr
+    );
+    // Pushing the same schema again changes no index.
+    let again = s
+        .cli()
+        .cwd(&dir)
+        .run(&["deploy", "--deployment", &name])
+        .ok();
+    assert!(!again.stderr.contains("indexes:"), "{}", again.stderr);
     let out = std::process::Command::new("node")
         .args(["--test", "indexes.test.mjs"])
         .current_dir(&js)

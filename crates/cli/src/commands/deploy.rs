@@ -187,6 +187,15 @@ pub async fn push(
             .map(|v| format!(", code version {v}"))
             .unwrap_or_default()
     ));
+    let verb = |done: &str, would: &str| if dry_run { would } else { done }.to_string();
+    for (label, names) in [
+        (verb("Added", "Would add"), &resp.indexes_added),
+        (verb("Removed", "Would remove"), &resp.indexes_removed),
+    ] {
+        if !names.is_empty() {
+            out.info(format!("{label} indexes: {}", names.join(", ")));
+        }
+    }
     Ok(resp)
 }
 

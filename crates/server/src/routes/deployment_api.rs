@@ -478,27 +478,36 @@ pub async fn push(
             format!("the push was refused; the running code is unchanged:\n{e}"),
         ))
     })?;
-    let mut code_version = None;
-    if !req.dry_run {
-        code_version = Some(
-            commit_push(
-                &s,
-                &p,
-                &target,
-                &compiled,
-                &functions,
-                schema,
-                req.message.as_deref(),
-            )
-            .await?
-            .0,
-        );
-    }
+    let (code_version, changes) = if req.dry_run {
+        let docs = deployment_docs(&s, &target).await?;
+        let stored = blocking(move || docs.indexes())
+            .await
+            .map_err(internal("read indexes"))?;
+        (
+            None,
+            berth_store::docs::IndexChanges::between(&stored, &schema.indexes),
+        )
+    } else {
+        let (version, changes) = commit_push(
+            &s,
+            &p,
+            &target,
+            &compiled,
+            &functions,
+            schema,
+            req.message.as_deref(),
+        )
+        .await?;
+        (Some(version), changes)
+    };
+    let names = |d: &[berth_store::docs::IndexDef]| d.iter().map(|i| i.name.clone()).collect();
     Ok(Json(PushResponse {
         functions: functions.iter().map(spec).collect(),
         module_count: compiled.len(),
         dry_run: req.dry_run,
         code_version,
+        indexes_added: names(&changes.added),
+        indexes_removed: names(&changes.removed),
     }))
 }
 
