@@ -84,9 +84,33 @@ impl SchemaDef {
 pub(crate) struct Types {
     pub validation: bool,
     pub tables: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Tables whose type has a `v.id(...)` somewhere: checking them needs the table names.
+    with_ids: std::collections::HashSet<String>,
 }
 
 impl Types {
+    pub(crate) fn new(
+        validation: bool,
+        tables: std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Types {
+        let with_ids = tables
+            .iter()
+            .filter(|(_, ty)| has_id(ty))
+            .map(|(t, _)| t.clone())
+            .collect();
+        Types {
+            validation,
+            tables,
+            with_ids,
+        }
+    }
+
+    /// Whether a write to `table` is checked, and whether that check needs the table names.
+    pub(crate) fn checks(&self, table: &str) -> (bool, bool) {
+        let checked = self.validation && self.tables.contains_key(table);
+        (checked, checked && self.with_ids.contains(table))
+    }
+
     /// Checks `doc` against its table's type; the error is Convex's text.
     pub(crate) fn check(
         &self,
@@ -105,6 +129,18 @@ impl Types {
                 doc.table
             ))
         })
+    }
+}
+
+/// Whether a validator (in its JSON form) has a `v.id(...)` anywhere inside.
+fn has_id(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Object(o) => {
+            o.get("type").and_then(serde_json::Value::as_str) == Some("id")
+                || o.values().any(has_id)
+        }
+        serde_json::Value::Array(a) => a.iter().any(has_id),
+        _ => false,
     }
 }
 

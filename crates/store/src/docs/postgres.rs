@@ -138,7 +138,7 @@ async fn read_types(c: &mut PgConn, deployment: i64) -> StoreResult<index::Types
     .await
     .map_err(backend)?;
     let (validation, tables) = SchemaDef::types_from(text.as_deref())?;
-    Ok(index::Types { validation, tables })
+    Ok(index::Types::new(validation, tables))
 }
 
 async fn read_table_names(c: &mut PgConn, deployment: i64) -> StoreResult<HashMap<u32, String>> {
@@ -458,19 +458,24 @@ impl PgDocTx {
         }
         let (validation, tables) = SchemaDef::types_from(row.1.as_deref())?;
         self.defs = Some(Arc::new(defs));
-        self.types = Some(Arc::new(index::Types { validation, tables }));
+        self.types = Some(Arc::new(index::Types::new(validation, tables)));
         Ok(())
     }
 
     /// Checks a document about to be written against its table's type in the schema.
     fn check(&mut self, doc: &Doc) -> StoreResult<()> {
         let types = self.types()?;
-        if !types.validation || !types.tables.contains_key(&doc.table) {
+        let (checked, needs_names) = types.checks(&doc.table);
+        if !checked {
             return Ok(());
         }
-        let (h, d) = (self.handle.clone(), self.deployment);
-        let tx = self.tx()?;
-        let names = h.block_on(read_table_names(tx, d))?;
+        let names = if needs_names {
+            let (h, d) = (self.handle.clone(), self.deployment);
+            let tx = self.tx()?;
+            h.block_on(read_table_names(tx, d))?
+        } else {
+            HashMap::new()
+        };
         types.check(doc, &names)
     }
 

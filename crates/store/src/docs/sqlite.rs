@@ -324,7 +324,7 @@ fn write_meta_key(conn: &Connection, key: &str, value: Option<&str>) -> StoreRes
 
 fn read_types(conn: &Connection) -> StoreResult<index::Types> {
     let (validation, tables) = SchemaDef::types_from(read_meta_key(conn, "schema")?.as_deref())?;
-    Ok(index::Types { validation, tables })
+    Ok(index::Types::new(validation, tables))
 }
 
 fn read_table_names(conn: &Connection) -> StoreResult<HashMap<u32, String>> {
@@ -857,10 +857,15 @@ impl SqliteDocTx {
     /// Checks a document about to be written against its table's type in the schema.
     fn check(&mut self, d: &Doc) -> StoreResult<()> {
         let types = self.types()?;
-        if !types.validation || !types.tables.contains_key(&d.table) {
+        let (checked, needs_names) = types.checks(&d.table);
+        if !checked {
             return Ok(());
         }
-        let names = read_table_names(self.c()?)?;
+        let names = if needs_names {
+            read_table_names(self.c()?)?
+        } else {
+            HashMap::new()
+        };
         types.check(d, &names)
     }
 }
