@@ -306,7 +306,7 @@ impl Stream {
     }
 
     /// Reads at most `n + 1` documents per page (`paginate` asks for `n`).
-    pub fn expect(&mut self, n: usize) {
+    pub fn read_ahead(&mut self, n: usize) {
         self.page = u32::try_from(n + 1).unwrap_or(PAGE).clamp(1, PAGE);
     }
 

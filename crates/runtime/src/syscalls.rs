@@ -504,7 +504,7 @@ impl Host {
             return Err(format!("paginate: numItems must be at least 1, not {size}"));
         }
         let size = size.min(8192.0) as usize;
-        stream.expect(size);
+        stream.read_ahead(size);
         let tx = self.tx()?;
         let mut page = Vec::new();
         let mut done = false;

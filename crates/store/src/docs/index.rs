@@ -110,26 +110,38 @@ impl Types {
         let checked = self.validation && self.tables.contains_key(table);
         (checked, checked && self.with_ids.contains(table))
     }
+}
 
-    /// Checks `doc` against its table's type; the error is Convex's text.
-    pub(crate) fn check(
-        &self,
-        doc: &Doc,
-        table_names: &std::collections::HashMap<u32, String>,
-    ) -> StoreResult<()> {
-        if !self.validation {
-            return Ok(());
-        }
-        let Some(ty) = self.tables.get(&doc.table) else {
-            return Ok(());
+/// What writing `doc` takes, from one decode of it: its check against the schema (`names`
+/// gives the table names when its type holds a `v.id`) and its entries in the indexes of its
+/// table. The check's error is Convex's text.
+pub(crate) fn prepare_write(
+    defs: &[IndexDef],
+    types: &Types,
+    doc: &Doc,
+    names: impl FnOnce() -> StoreResult<std::collections::HashMap<u32, String>>,
+) -> StoreResult<Vec<(String, Vec<u8>)>> {
+    let (checked, needs_names) = types.checks(&doc.table);
+    let mine: Vec<&IndexDef> = defs.iter().filter(|d| d.table == doc.table).collect();
+    if !checked && mine.is_empty() {
+        return Ok(Vec::new());
+    }
+    let value = decoded(doc)?;
+    let entries = keys_of(&mine, doc, &value);
+    if let Some(ty) = types.tables.get(&doc.table).filter(|_| checked) {
+        let names = if needs_names {
+            names()?
+        } else {
+            Default::default()
         };
-        check_against(ty, doc, table_names).map_err(|details| {
+        check_value(ty, value, &names).map_err(|details| {
             StoreError::SchemaMismatch(format!(
                 "Failed to insert or update a document in table \"{}\" because it does not match the schema: {details}",
                 doc.table
             ))
-        })
+        })?;
     }
+    Ok(entries)
 }
 
 /// Whether a validator (in its JSON form) has a `v.id(...)` anywhere inside.
@@ -150,7 +162,15 @@ pub(crate) fn check_against(
     doc: &Doc,
     table_names: &std::collections::HashMap<u32, String>,
 ) -> Result<(), String> {
-    let mut value = decoded(doc).map_err(|e| e.to_string())?;
+    check_value(ty, decoded(doc).map_err(|e| e.to_string())?, table_names)
+}
+
+/// The validation error of a document's value (its system fields set aside) against `ty`.
+fn check_value(
+    ty: &serde_json::Value,
+    mut value: Value,
+    table_names: &std::collections::HashMap<u32, String>,
+) -> Result<(), String> {
     if let Value::Object(fields) = &mut value {
         fields.remove("_id");
         fields.remove("_creationTime");
@@ -221,31 +241,26 @@ pub(crate) fn entries(defs: &[IndexDef], doc: &Doc) -> StoreResult<Vec<(String, 
     if mine.is_empty() {
         return Ok(Vec::new());
     }
-    let value = decoded(doc)?;
-    Ok(mine
-        .into_iter()
+    Ok(keys_of(&mine, doc, &decoded(doc)?))
+}
+
+fn keys_of(defs: &[&IndexDef], doc: &Doc, value: &Value) -> Vec<(String, Vec<u8>)> {
+    defs.iter()
         .map(|d| {
             (
                 d.name.clone(),
-                entry_key(&d.fields, &value, doc.creation_time, &doc.id),
+                entry_key(&d.fields, value, doc.creation_time, &doc.id),
             )
         })
-        .collect())
+        .collect()
 }
 
-/// The entries a replace of `old` by `json` removes and adds (those that stay are left alone).
+/// The entries a replace removes (`gone` but not `new`) and adds (`new` but not `gone`); those
+/// that stay are left alone.
 pub(crate) type Moved = (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>);
 
-pub(crate) fn moved(defs: &[IndexDef], old: &Doc, json: &str) -> StoreResult<Moved> {
-    let gone = entries(defs, old)?;
-    let new = entries(
-        defs,
-        &Doc {
-            json: json.to_string(),
-            ..old.clone()
-        },
-    )?;
+pub(crate) fn moved(gone: Vec<(String, Vec<u8>)>, new: Vec<(String, Vec<u8>)>) -> Moved {
     let stale = gone.iter().filter(|e| !new.contains(e)).cloned().collect();
     let fresh = new.into_iter().filter(|e| !gone.contains(e)).collect();
-    Ok((stale, fresh))
+    (stale, fresh)
 }

@@ -463,20 +463,12 @@ impl PgDocTx {
     }
 
     /// Checks a document about to be written against its table's type in the schema.
-    fn check(&mut self, doc: &Doc) -> StoreResult<()> {
-        let types = self.types()?;
-        let (checked, needs_names) = types.checks(&doc.table);
-        if !checked {
-            return Ok(());
-        }
-        let names = if needs_names {
-            let (h, d) = (self.handle.clone(), self.deployment);
-            let tx = self.tx()?;
-            h.block_on(read_table_names(tx, d))?
-        } else {
-            HashMap::new()
-        };
-        types.check(doc, &names)
+    /// The index entries of `doc`, after checking it against the schema.
+    fn prepare(&mut self, doc: &Doc) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let (defs, types) = (self.defs()?, self.types()?);
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        index::prepare_write(&defs, &types, doc, || h.block_on(read_table_names(tx, d)))
     }
 
     fn defs(&mut self) -> StoreResult<Arc<Vec<IndexDef>>> {
@@ -511,9 +503,8 @@ impl DocTx for PgDocTx {
     }
 
     fn insert(&mut self, doc: &Doc) -> StoreResult<()> {
-        self.check(doc)?;
-        let defs = self.defs()?;
-        let entries: Vec<(String, Vec<u8>, String)> = index::entries(&defs, doc)?
+        let entries: Vec<(String, Vec<u8>, String)> = self
+            .prepare(doc)?
             .into_iter()
             .map(|(n, k)| (n, k, doc.id.clone()))
             .collect();
@@ -541,15 +532,13 @@ impl DocTx for PgDocTx {
         } else {
             self.get(id)?
         };
-        if let Some(old) = &old {
-            self.check(&Doc {
-                json: json.to_string(),
-                ..old.clone()
-            })?;
-        }
         let (stale, fresh) = match &old {
             Some(old) => {
-                let (stale, fresh) = index::moved(&defs, old, json)?;
+                let new = self.prepare(&Doc {
+                    json: json.to_string(),
+                    ..old.clone()
+                })?;
+                let (stale, fresh) = index::moved(index::entries(&defs, old)?, new);
                 let fresh: Vec<_> = fresh
                     .into_iter()
                     .map(|(n, k)| (n, k, id.to_string()))

@@ -138,6 +138,36 @@ struct Gate {
     changed: std::sync::Condvar,
 }
 
+type GateGuard<'a> = std::sync::MutexGuard<'a, GateState>;
+
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError::Backend("deployment gate poisoned".into())
+}
+
+impl Gate {
+    fn lock(&self) -> StoreResult<GateGuard<'_>> {
+        self.state.lock().map_err(poisoned)
+    }
+
+    /// Waits while `cond` holds, at most [`GATE_WAIT`]; answers the guard and whether `cond`
+    /// still holds (the wait timed out).
+    fn wait_while<'a>(
+        &'a self,
+        mut s: GateGuard<'a>,
+        cond: impl Fn(&GateState) -> bool,
+    ) -> StoreResult<(GateGuard<'a>, bool)> {
+        let until = std::time::Instant::now() + GATE_WAIT;
+        while cond(&s) {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok((s, true));
+            }
+            s = self.changed.wait_timeout(s, left).map_err(poisoned)?.0;
+        }
+        Ok((s, false))
+    }
+}
+
 /// A place inside the gate; leaving (dropping it) may let a waiting swap go ahead.
 struct Ticket(Arc<Gate>);
 
@@ -543,31 +573,18 @@ impl SqliteDocStore {
 
     /// Enters the gate: waits while a swap holds the data, fails once the deployment is gone.
     fn enter(&self) -> StoreResult<(Ticket, Arc<Inner>)> {
-        let gone =
-            || StoreError::Backend("the deployment was deleted while this call was running".into());
-        let mut s = self
+        let (mut s, timed_out) = self
             .gate
-            .state
-            .lock()
-            .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?;
-        let until = std::time::Instant::now() + GATE_WAIT;
-        while s.closed && !s.dropped {
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Err(StoreError::Busy(
-                    "the deployment's data is being replaced (a reset); try again in a moment"
-                        .into(),
-                ));
-            }
-            s = self
-                .gate
-                .changed
-                .wait_timeout(s, left)
-                .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?
-                .0;
-        }
+            .wait_while(self.gate.lock()?, |s| s.closed && !s.dropped)?;
         if s.dropped {
-            return Err(gone());
+            return Err(StoreError::Backend(
+                "the deployment was deleted while this call was running".into(),
+            ));
+        }
+        if timed_out {
+            return Err(StoreError::Busy(
+                "the deployment's data is being replaced (a reset); try again in a moment".into(),
+            ));
         }
         s.inside += 1;
         drop(s);
@@ -577,50 +594,26 @@ impl SqliteDocStore {
     /// Closes the gate and waits until every transaction has left: the caller then holds the
     /// data alone until it drops the returned guard.
     pub fn exclusive(self: &Arc<Self>) -> StoreResult<Exclusive> {
-        let mut s = self
-            .gate
-            .state
-            .lock()
-            .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?;
-        let until = std::time::Instant::now() + GATE_WAIT;
-        while s.closed {
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Err(StoreError::Busy(
-                    "another reset of this deployment is under way; try again when it has finished"
-                        .into(),
-                ));
-            }
-            s = self
-                .gate
-                .changed
-                .wait_timeout(s, left)
-                .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?
-                .0;
+        let (mut s, timed_out) = self.gate.wait_while(self.gate.lock()?, |s| s.closed)?;
+        if timed_out {
+            return Err(StoreError::Busy(
+                "another reset of this deployment is under way; try again when it has finished"
+                    .into(),
+            ));
         }
         if s.dropped {
             return Err(StoreError::Backend("the deployment was deleted".into()));
         }
         s.closed = true;
         // The calls inside get as long to finish as a call waits at the gate.
-        let until = std::time::Instant::now() + GATE_WAIT;
-        while s.inside > 0 {
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                s.closed = false;
-                drop(s);
-                self.gate.changed.notify_all();
-                return Err(StoreError::Busy(
-                    "calls on the deployment did not finish within 30 s; try the reset again"
-                        .into(),
-                ));
-            }
-            s = self
-                .gate
-                .changed
-                .wait_timeout(s, left)
-                .map_err(|_| StoreError::Backend("deployment gate poisoned".into()))?
-                .0;
+        let (mut s, timed_out) = self.gate.wait_while(s, |s| s.inside > 0)?;
+        if timed_out {
+            s.closed = false;
+            drop(s);
+            self.gate.changed.notify_all();
+            return Err(StoreError::Busy(
+                "calls on the deployment did not finish within 30 s; try the reset again".into(),
+            ));
         }
         drop(s);
         Ok(Exclusive {
@@ -650,7 +643,7 @@ impl SqliteDocStore {
     /// Closes the deployment's data if nothing is inside (for the open-data cache, which calls it
     /// only on data nobody else holds); returns whether it did. Never waits.
     pub fn retire_if_idle(&self) -> bool {
-        let Ok(mut s) = self.gate.state.lock() else {
+        let Ok(mut s) = self.gate.lock() else {
             return false;
         };
         if s.inside > 0 || s.closed {
@@ -665,19 +658,11 @@ impl SqliteDocStore {
     /// Shuts the deployment's data for good (it is being deleted): calls under way finish,
     /// new ones are refused, and idle connections are closed so the files can go.
     pub fn close_for_good(&self) {
-        if let Ok(mut s) = self.gate.state.lock() {
+        if let Ok(mut s) = self.gate.lock() {
             s.dropped = true;
-            let until = std::time::Instant::now() + GATE_WAIT;
-            while s.inside > 0 && std::time::Instant::now() < until {
-                s = match self
-                    .gate
-                    .changed
-                    .wait_timeout(s, std::time::Duration::from_millis(50))
-                {
-                    Ok((s, _)) => s,
-                    Err(_) => return,
-                };
-            }
+            // Calls waiting at the gate leave at once; calls inside get their time to finish.
+            self.gate.changed.notify_all();
+            let _ = self.gate.wait_while(s, |s| s.inside > 0);
         }
         self.gate.changed.notify_all();
         self.current().close();
@@ -855,18 +840,11 @@ impl SqliteDocTx {
     }
 
     /// Checks a document about to be written against its table's type in the schema.
-    fn check(&mut self, d: &Doc) -> StoreResult<()> {
-        let types = self.types()?;
-        let (checked, needs_names) = types.checks(&d.table);
-        if !checked {
-            return Ok(());
-        }
-        let names = if needs_names {
-            read_table_names(self.c()?)?
-        } else {
-            HashMap::new()
-        };
-        types.check(d, &names)
+    /// The index entries of `d`, after checking it against the schema.
+    fn prepare(&mut self, d: &Doc) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let (defs, types) = (self.defs()?, self.types()?);
+        let c = self.c()?;
+        index::prepare_write(&defs, &types, d, || read_table_names(c))
     }
 }
 
@@ -883,9 +861,7 @@ impl DocTx for SqliteDocTx {
     }
 
     fn insert(&mut self, d: &Doc) -> StoreResult<()> {
-        self.check(d)?;
-        let defs = self.defs()?;
-        let entries = index::entries(&defs, d)?;
+        let entries = self.prepare(d)?;
         let c = self.c()?;
         c.prepare_cached(
             "INSERT INTO documents (id, table_name, creation_time, value) VALUES (?1, ?2, ?3, ?4)",
@@ -904,20 +880,23 @@ impl DocTx for SqliteDocTx {
         } else {
             self.get(id)?
         };
-        if let Some(old) = &old {
-            self.check(&Doc {
-                json: json.to_string(),
-                ..old.clone()
-            })?;
-        }
+        let moved = match &old {
+            Some(old) => {
+                let new = self.prepare(&Doc {
+                    json: json.to_string(),
+                    ..old.clone()
+                })?;
+                Some(index::moved(index::entries(&defs, old)?, new))
+            }
+            None => None,
+        };
         let c = self.c()?;
         let n = c
             .prepare_cached("UPDATE documents SET value = ?1 WHERE id = ?2")
             .map_err(err)?
             .execute(params![json, id])
             .map_err(err)?;
-        if let Some(old) = old {
-            let (stale, fresh) = index::moved(&defs, &old, json)?;
+        if let Some((stale, fresh)) = moved {
             drop_entries(c, &stale)?;
             put_entries(c, &fresh, id)?;
         }
