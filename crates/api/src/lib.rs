@@ -568,6 +568,21 @@ pub struct PushResponse {
     pub indexes_removed: Vec<String>,
 }
 
+/// A deployment's latest index build on the server asked: a push that adds indexes builds them
+/// first, in batches, while the running code serves.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexBuildStatus {
+    /// `none` (no build since this server started), `running`, `done` or `failed`.
+    pub state: String,
+    pub indexes_total: u32,
+    pub indexes_done: u32,
+    /// Documents whose entries are written, over every index being built.
+    pub documents_done: u64,
+    /// The documents of their tables when the build began.
+    pub documents_total: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TableSummary {

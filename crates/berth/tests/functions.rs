@@ -292,35 +292,83 @@ fn what_clients_see_follows_the_deployment_settings() {
     assert_eq!(v["logLines"], json!(["[LOG] 'about to crash'"]));
 }
 
+/// Convex's own socket clients (`ConvexClient`, `ConvexReactClient`) against a berth deployment:
+/// live updates after writes over the socket and over HTTP, mutations resolving once their write
+/// shows, `ConvexError` data, actions, reconnection, pages and optimistic updates.
 #[test]
-fn convex_http_client_works_unchanged() {
-    let js = common::npm_package("convex");
+fn convex_clients_get_live_updates() {
+    let js = common::npm_package("react");
     let s = TestServer::start(&[]);
-    let dir = project(
+    let d = deployed(
         &s,
-        "app",
+        "live",
         &[
-            ("client.ts", &repo("tests/js/convex/client.ts")),
-            ("messages.ts", &repo("examples/messages/convex/messages.ts")),
+            ("live.ts", &repo("tests/js/live/live.ts")),
+            ("schema.ts", &repo("tests/js/live/schema.ts")),
         ],
     );
+    let text = node_tests(&js, "live.test.mjs", &d, &[]);
+    assert!(
+        text.contains("# pass 7") && text.contains("# fail 0"),
+        "{text}"
+    );
+}
+
+/// A new dev deployment `dev/admin/<reference>` with `files` pushed to it; its JSON.
+fn deployed(s: &TestServer, reference: &str, files: &[(&str, &Path)]) -> serde_json::Value {
+    let dir = project(s, reference, files);
     let d = s
         .cli()
         .run(&[
             "deployment",
             "create",
-            "dev/admin/npm",
+            &format!("dev/admin/{reference}"),
             "--type",
             "dev",
             "--json",
         ])
         .ok()
         .json();
-    let name = d["name"].as_str().unwrap().to_string();
+    let name = d["name"].as_str().unwrap();
     s.cli()
         .cwd(&dir)
-        .run(&["deploy", "--deployment", &name])
+        .run(&["deploy", "--deployment", name])
         .ok();
+    d
+}
+
+/// Runs a `node --test` file of `tests/js` against deployment `d` (its URL in
+/// `BERTH_DEPLOYMENT_URL`, plus `env`); its output, once it passed.
+fn node_tests(js: &Path, file: &str, d: &serde_json::Value, env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new("node")
+        .args(["--test", "--test-concurrency=1", file])
+        .current_dir(js)
+        .env("BERTH_DEPLOYMENT_URL", d["deploymentUrl"].as_str().unwrap())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{file} failed:\n{text}");
+    text
+}
+
+#[test]
+fn convex_http_client_works_unchanged() {
+    let js = common::npm_package("convex");
+    let s = TestServer::start(&[]);
+    let d = deployed(
+        &s,
+        "npm",
+        &[
+            ("client.ts", &repo("tests/js/convex/client.ts")),
+            ("messages.ts", &repo("examples/messages/convex/messages.ts")),
+        ],
+    );
+    let name = d["name"].as_str().unwrap();
     let key = s
         .cli()
         .run(&[
@@ -329,28 +377,13 @@ fn convex_http_client_works_unchanged() {
             "create",
             "npm-test",
             "--deployment",
-            &name,
+            name,
         ])
         .ok()
         .stdout
         .trim()
         .to_string();
-    let out = std::process::Command::new("node")
-        .args(["--test", "client.test.mjs"])
-        .current_dir(&js)
-        .env("BERTH_DEPLOYMENT_URL", d["deploymentUrl"].as_str().unwrap())
-        .env("BERTH_DEPLOY_KEY", &key)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "the ConvexHttpClient tests failed:\n{text}"
-    );
+    let text = node_tests(&js, "client.test.mjs", &d, &[("BERTH_DEPLOY_KEY", &key)]);
     assert!(
         text.contains("# pass 5") && text.contains("# fail 0"),
         "{text}"

@@ -19,6 +19,31 @@ impl Out {
         let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
     }
 
+    /// Progress of long work, on stderr: rewritten in place on a terminal; elsewhere (a CI log)
+    /// a line at most every 5 s. `done` ends it.
+    pub fn progress(&self, state: &mut Progress, msg: impl AsRef<str>) {
+        use std::io::IsTerminal;
+        let mut err = std::io::stderr();
+        if err.is_terminal() {
+            let _ = write!(err, "\r{}\x1b[K", msg.as_ref());
+            let _ = err.flush();
+            state.shown = true;
+        } else if state
+            .last_line
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(5))
+        {
+            let _ = writeln!(err, "{}", msg.as_ref());
+            state.last_line = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Ends a progress line on a terminal.
+    pub fn progress_done(&self, state: &Progress) {
+        if state.shown {
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+        }
+    }
+
     /// A result: JSON on stdout with `--json`, else `human` on stdout.
     pub fn result<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
         let text = if self.json {
@@ -42,6 +67,26 @@ impl Out {
             let _ = writeln!(std::io::stderr(), "error: {e}");
         }
     }
+}
+
+/// What a progress display has shown so far.
+#[derive(Debug, Default)]
+pub struct Progress {
+    shown: bool,
+    last_line: Option<std::time::Instant>,
+}
+
+/// `1234567` as `1,234,567`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Renders rows as an aligned table with a header.

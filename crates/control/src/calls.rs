@@ -79,13 +79,19 @@ impl Control {
             })
     }
 
+    /// Where each deployment's commits are announced on this server, for live queries.
+    pub fn commits(&self) -> std::sync::Arc<berth_store::docs::commits::CommitHub> {
+        self.store.commits()
+    }
+
     /// `sqlite` or `postgres`: the storage this server runs on.
     pub fn backend(&self) -> &'static str {
         self.store.backend()
     }
 
-    /// Replaces a deployment's code and records the push, as one store operation (the data is
-    /// checked against the schema, indexes are built and dropped); returns the new code version
+    /// Replaces a deployment's code and records the push: new indexes are built ahead, in
+    /// batches, while the running code serves; then one store operation checks the data against
+    /// the schema, commits the code and its indexes (dropping those gone) and the version; returns the new code version
     /// and the index changes. A schema the data breaks refuses the push, naming a document.
     pub async fn push_code(
         &self,
@@ -95,6 +101,9 @@ impl Control {
         message: Option<&str>,
     ) -> Result<(i64, berth_store::docs::IndexChanges), Error> {
         let (modules, functions) = (code.modules.len(), functions_in(&code.meta));
+        // New indexes are built first, while the running code goes on serving and writing.
+        self.finish_index_build(target, code.schema.indexes.clone())
+            .await?;
         let (id, now) = (target.deployment.id, self.now());
         let (version, changes) = self
             .detached(move |store| Box::pin(async move { store.push_code(id, code, now).await }))
@@ -110,6 +119,20 @@ impl Control {
                 e => internal("push code")(e),
             })?;
         self.forget(&target.deployment.name);
+        // Live queries run again with the new code (as after a write to every table).
+        let hub = self.store.commits();
+        let everything = berth_store::docs::commits::WriteSet {
+            tables: ["*".to_string()].into(),
+            tables_only: true,
+            ..Default::default()
+        };
+        hub.publish(
+            id,
+            berth_store::docs::commits::Commit {
+                ts: hub.next_ts(id),
+                writes: std::sync::Arc::new(everything),
+            },
+        );
         let names = |d: &[berth_store::docs::IndexDef]| -> Vec<String> {
             d.iter().map(|i| i.name.clone()).collect()
         };

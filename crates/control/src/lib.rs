@@ -10,6 +10,7 @@ pub mod calls;
 pub mod convex_cli;
 mod deployments;
 mod env;
+pub mod index_builds;
 mod keys;
 mod lifecycle;
 pub mod logs;
@@ -58,6 +59,8 @@ pub struct Control {
     claims: std::sync::Mutex<std::collections::HashMap<(i64, String), ClaimLock>>,
     /// Failed authentications per source address.
     pub auth_failures: auth::AuthFailures,
+    /// Each deployment's latest index build on this server.
+    builds: index_builds::Builds,
 }
 
 impl Control {
@@ -73,6 +76,7 @@ impl Control {
             epoch: Default::default(),
             claims: Default::default(),
             auth_failures: Default::default(),
+            builds: Default::default(),
         }
     }
 

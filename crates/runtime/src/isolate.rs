@@ -193,6 +193,11 @@ fn caught(ctx: &Ctx<'_>, e: JsError) -> String {
 }
 
 impl Isolate {
+    /// What the last call did to the data (see [`crate::syscalls::Host::effects`]).
+    pub fn take_effects(&self) -> crate::syscalls::Effects {
+        std::mem::take(&mut self.host.borrow_mut().effects)
+    }
+
     /// Loads `modules` into a fresh runtime and registers their functions.
     pub fn new(
         modules: &[CompiledModule],
@@ -448,6 +453,7 @@ impl Isolate {
         {
             let mut h = self.host.borrow_mut();
             h.docs = Some(docs);
+            h.effects = Default::default();
             h.logs.clear();
             h.dropped_logs = 0;
             h.log_bytes = 0;
@@ -699,16 +705,31 @@ fn run(
     let outcome = drive(
         ctx, host, functions, function, args_json, request_id, seed, now, names,
     );
-    let frame = host.borrow_mut().frames.pop();
+    let (frame, outermost) = {
+        let mut h = host.borrow_mut();
+        let frame = h.frames.pop();
+        (frame, h.frames.is_empty())
+    };
+    if let Some(reads) = frame
+        .as_ref()
+        .and_then(|f| f.reads.as_ref())
+        .filter(|_| outermost)
+    {
+        host.borrow_mut().effects.reads = reads.lock().ok().map(|r| r.clone());
+    }
     match (outcome, frame) {
         (Outcome::Value(v), Some(frame)) if function.kind == UdfKind::Mutation => {
-            if let Some(tx) = frame.tx
-                && let Err(e) = tx.commit()
-            {
-                tracing::error!(error = %e, "commit mutation");
-                return Outcome::Error(FunctionError::refused(
-                    "the mutation could not be committed; nothing was written. Try again",
-                ));
+            if let Some(tx) = frame.tx {
+                match tx.commit() {
+                    Ok(ts) if outermost => host.borrow_mut().effects.commit_ts = ts,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "commit mutation");
+                        return Outcome::Error(FunctionError::refused(
+                            "the mutation could not be committed; nothing was written. Try again",
+                        ));
+                    }
+                }
             }
             Outcome::Value(v)
         }

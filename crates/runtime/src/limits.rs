@@ -5,8 +5,9 @@
 
 use berth_store::{
     StoreError, StoreResult,
-    docs::{Bound, Doc, DocTx, Order, Position, TableInfo},
+    docs::{Bound, Doc, DocTx, Order, Position, TableInfo, commits::ReadSet},
 };
+use std::sync::{Arc, Mutex};
 
 /// What one transaction may read and write (Convex's defaults, `crates/common/src/knobs.rs`).
 #[derive(Debug, Clone, Copy)]
@@ -41,9 +42,25 @@ pub struct Metered {
     bytes_read: u64,
     writes: u64,
     bytes_written: u64,
+    /// Where what it reads is recorded (a query's, for live queries), when asked.
+    reads: Option<Arc<Mutex<ReadSet>>>,
 }
 
 impl Metered {
+    /// Records what the transaction reads into `reads`.
+    pub fn recording(mut self, reads: Option<Arc<Mutex<ReadSet>>>) -> Self {
+        self.reads = reads;
+        self
+    }
+
+    fn note(&self, f: impl FnOnce(&mut ReadSet)) {
+        if let Some(r) = &self.reads
+            && let Ok(mut r) = r.lock()
+        {
+            f(&mut r);
+        }
+    }
+
     pub fn new(
         inner: Box<dyn DocTx>,
         limits: TxLimits,
@@ -57,6 +74,7 @@ impl Metered {
             bytes_read: 0,
             writes: 0,
             bytes_written: 0,
+            reads: None,
         }
     }
 
@@ -108,6 +126,9 @@ impl DocTx for Metered {
     fn get(&mut self, id: &str) -> StoreResult<Option<Doc>> {
         let found = self.inner.get(id)?;
         self.read(found.iter())?;
+        self.note(|r| {
+            r.ids.insert(id.to_string());
+        });
         Ok(found)
     }
 
@@ -140,6 +161,20 @@ impl DocTx for Metered {
     ) -> StoreResult<Vec<(Vec<u8>, Doc)>> {
         let page = self.inner.index_scan(index, lower, upper, order, limit)?;
         self.read(page.iter().map(|(_, d)| d))?;
+        self.note(|r| {
+            // A full page read only up to its last key: what lies beyond was not seen.
+            let (mut lo, mut hi) = (lower.to_vec(), upper.to_vec());
+            if let Some((last, _)) = page
+                .last()
+                .filter(|_| page.len() as u64 >= u64::from(limit))
+            {
+                match order {
+                    Order::Asc => hi = berth_value::key::successor(last),
+                    Order::Desc => lo = last.clone(),
+                }
+            }
+            r.ranges.push((index.to_string(), lo, hi));
+        });
         Ok(page)
     }
 
@@ -154,6 +189,11 @@ impl DocTx for Metered {
     ) -> StoreResult<Vec<Doc>> {
         let page = self.inner.scan(table, order, lower, upper, after, limit)?;
         self.read(page.iter())?;
+        self.note(|r| {
+            if !r.tables.contains(table) {
+                r.tables.insert(table.to_string());
+            }
+        });
         Ok(page)
     }
 
@@ -170,10 +210,11 @@ impl DocTx for Metered {
     }
 
     fn tables(&mut self) -> StoreResult<Vec<TableInfo>> {
+        self.note(|r| r.everything = true);
         self.inner.tables()
     }
 
-    fn commit(self: Box<Self>) -> StoreResult<()> {
+    fn commit(self: Box<Self>) -> StoreResult<Option<u64>> {
         self.inner.commit()
     }
 }

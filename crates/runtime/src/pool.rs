@@ -42,6 +42,10 @@ pub struct CallResult {
     pub kind: Option<UdfKind>,
     /// The call was stopped by a limit (time or memory).
     pub hit_limit: bool,
+    /// What a query read: a live query runs again when a commit touches it.
+    pub reads: Option<berth_store::docs::commits::ReadSet>,
+    /// The commit's timestamp, for a mutation that wrote.
+    pub commit_ts: Option<u64>,
 }
 
 /// Compiled modules, the functions they export and what their schema asks of the store.
@@ -541,6 +545,8 @@ fn worker(
                             logs: Vec::new(),
                             kind: None,
                             hit_limit: failure.hit_limit,
+                            reads: None,
+                            commit_ts: None,
                         });
                         continue;
                     }
@@ -556,6 +562,8 @@ fn worker(
                             logs: Vec::new(),
                             kind: None,
                             hit_limit: false,
+                            reads: None,
+                            commit_ts: None,
                         });
                         continue;
                     }
@@ -570,6 +578,7 @@ fn worker(
                     &request.request_id,
                 );
                 let hit_limit = iso.poisoned;
+                let effects = iso.take_effects();
                 if hit_limit {
                     cache.remove(&deployment);
                     cool_off(&cooling, &deployment);
@@ -579,6 +588,8 @@ fn worker(
                     logs,
                     kind,
                     hit_limit,
+                    reads: effects.reads,
+                    commit_ts: effects.commit_ts,
                 });
             }
         }

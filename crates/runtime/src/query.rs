@@ -272,11 +272,17 @@ impl Stream {
                                 value,
                             });
                         }
-                        s.index = Some(IndexRange {
+                        let range = IndexRange {
                             name: index.to_string(),
                             fields: fields.clone(),
                             bounds,
-                        });
+                        };
+                        if range.keys().is_none() {
+                            return Err(format!(
+                                "the range given to withIndex(\"{other}\") of table '{table}' does not follow the index's fields {fields:?} in order: it must be zero or more .eq() on the first fields, then at most one lower bound (.gt/.gte) and one upper bound (.lt/.lte) on the next field; put other conditions in .filter()"
+                            ));
+                        }
+                        s.index = Some(range);
                     }
                 }
             }
@@ -446,6 +452,8 @@ impl Stream {
         if self.keys.is_none()
             && let Some(range) = self.index.take()
         {
+            // Every range has that shape (`parse` refuses others); the index may not be stored
+            // yet (code pushed before berth stored indexes).
             let stored = match range.keys() {
                 Some(keys) if tx.has_index(&range.name).map_err(|e| e.to_string())? => keys,
                 _ if self.last_key.is_some() => return Err(STALE_CURSOR.into()),

@@ -38,6 +38,8 @@ pub struct Frame {
     pub kind: UdfKind,
     pub function: String,
     pub tx: Option<Box<dyn DocTx>>,
+    /// What a query's transaction read, for live queries.
+    pub reads: Option<Arc<std::sync::Mutex<berth_store::docs::commits::ReadSet>>>,
     streams: HashMap<u32, Stream>,
     next_stream: u32,
     pub now: f64,
@@ -49,6 +51,7 @@ impl Frame {
             kind,
             function,
             tx: None,
+            reads: (kind == UdfKind::Query).then(Default::default),
             streams: HashMap::new(),
             next_stream: 1,
 
@@ -78,6 +81,16 @@ pub struct Host {
     pub tx_limits: crate::limits::TxLimits,
     /// When the running call must end (its time limit).
     pub deadline: Option<std::time::Instant>,
+    /// What the outermost function of the call did to the data: what it read (a query) and
+    /// its commit's timestamp (a mutation that wrote).
+    pub effects: Effects,
+}
+
+/// See [`Host::effects`].
+#[derive(Debug, Default, Clone)]
+pub struct Effects {
+    pub reads: Option<berth_store::docs::commits::ReadSet>,
+    pub commit_ts: Option<u64>,
 }
 
 /// The longest log line kept; longer ones are cut.
@@ -164,6 +177,7 @@ impl Host {
         Host {
             tx_limits,
             deadline: None,
+            effects: Effects::default(),
             handle,
             docs: None,
             frames: Vec::new(),
@@ -238,7 +252,10 @@ impl Host {
                     "the deployment's database is unavailable; try again".to_string()
                 }
             })?;
-            frame.tx = Some(Box::new(crate::limits::Metered::new(tx, limits, deadline)));
+            let reads = frame.reads.clone();
+            frame.tx = Some(Box::new(
+                crate::limits::Metered::new(tx, limits, deadline).recording(reads),
+            ));
         }
         frame
             .tx

@@ -474,6 +474,10 @@ export const page = query({
   },
 });
 export const missing = query({ args: {}, handler: (ctx) => ctx.db.query("people").withIndex("nope").collect() });
+export const outOfOrder = query({ args: {}, handler: (ctx) =>
+  ctx.db.query("people").withIndex("by_team_age", (q) => q.eq("age", 30)).collect() });
+export const eqAfterRange = query({ args: {}, handler: (ctx) =>
+  ctx.db.query("people").withIndex("by_team_age", (q) => q.gt("team", "a").eq("age", 30)).collect() });
 export const scanPage = query({
   args: { cursor: v.union(v.string(), v.null()) },
   handler: async (ctx, { cursor }) => (await ctx.db.query("people").paginate({ numItems: 2, cursor })).page.length,
@@ -545,6 +549,16 @@ export const remove = mutation({
         "{}",
         err.message
     );
+    // A range that does not follow the index's fields is refused, as Convex refuses it.
+    for bad in ["people:outOfOrder", "people:eqAfterRange"] {
+        let err = e.err(bad, UdfKind::Query, json!({}));
+        assert!(
+            err.message.contains("does not follow the index's fields")
+                && err.message.contains(".filter()"),
+            "{bad}: {}",
+            err.message
+        );
+    }
 }
 
 #[test]

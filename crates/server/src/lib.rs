@@ -5,6 +5,7 @@
 pub mod dashboard;
 pub mod error;
 pub mod extract;
+pub mod live;
 pub mod metrics;
 pub mod reaper;
 pub mod routes;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub control: Arc<Control>,
     pub metrics: Arc<metrics::Metrics>,
     pub runtime: Arc<berth_runtime::Pool>,
+    /// Sync sockets open and socket mutations answered, for live queries.
+    pub live: Arc<live::Live>,
 }
 
 /// A bound, bootstrapped server, not yet serving.
@@ -99,6 +102,7 @@ impl Server {
             control: control.clone(),
             metrics: Arc::new(metrics::Metrics::default()),
             runtime: Arc::new(runtime),
+            live: Default::default(),
         };
         let (app, _) = routes::router(state);
         Ok(Server {

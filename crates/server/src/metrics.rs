@@ -101,10 +101,15 @@ pub async fn track(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
     let status = resp.status().as_u16();
     let secs = started.elapsed().as_secs_f64();
     tracing::debug!(%method, %route, status, ms = secs * 1000.0, "request");
     metrics.record(&method, &route, status, secs);
+    // The time spent in the server (the W3C `Server-Timing` header): what a client's figure
+    // includes beyond it is the network and the client itself.
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("app;dur={:.3}", secs * 1000.0)) {
+        resp.headers_mut().insert("server-timing", v);
+    }
     resp
 }

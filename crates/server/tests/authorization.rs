@@ -129,6 +129,7 @@ const MATRIX: &[(&str, &str)] = &[
         "O O N O F F F F U U U U",
     ),
     ("GET /d/{name}/api/logs", "O O N O F F F F U U U U"),
+    ("GET /d/{name}/api/index_build", "O O N O F F F F U U U U"),
     // The deployment API: public calls need no credential, but one that is sent must be valid
     // and able to see the deployment; the rest needs a credential that may edit it.
     ("POST /d/{name}/api/query", "O O N O F F F F U U O O"),
@@ -509,6 +510,7 @@ async fn world() -> World {
         control: control.clone(),
         metrics: Arc::new(Metrics::default()),
         runtime: Arc::new(runtime),
+        live: Default::default(),
     };
     let (app, _) = routes::router(state);
     World {

@@ -52,6 +52,10 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
+    /// Where each deployment's commits are announced on this server (with, on PostgreSQL, the
+    /// commits other servers announce): live queries subscribe here.
+    fn commits(&self) -> std::sync::Arc<docs::commits::CommitHub>;
+
     /// True when this process is the only writer of the store (the embedded SQLite default), so
     /// that the control plane may cache what it reads and invalidate the cache on its own writes.
     fn single_writer(&self) -> bool {

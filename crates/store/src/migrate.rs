@@ -77,4 +77,9 @@ pub const POSTGRES: &[Migration] = &[
         name: "indexes",
         sql: include_str!("../migrations/postgres/0006_indexes.sql"),
     },
+    Migration {
+        version: 7,
+        name: "builds_and_commits",
+        sql: include_str!("../migrations/postgres/0007_builds_and_commits.sql"),
+    },
 ];

@@ -5,11 +5,12 @@ use crate::{
     client::{self, Client},
     commands::confirm,
     error::{CliError, CliResult},
-    output::Out,
+    output::{Out, Progress, count},
     target::{self, current_project, print_target},
 };
 use berth_api::{
-    Deployment, FunctionCall, FunctionResult, ModuleSource, PushRequest, PushResponse,
+    Deployment, FunctionCall, FunctionResult, IndexBuildStatus, ModuleSource, PushRequest,
+    PushResponse,
 };
 use berth_model::deploy_key::ParsedKey;
 use std::{
@@ -159,20 +160,48 @@ pub async fn push(
         d.name
     ));
     let started = Instant::now();
-    let resp: PushResponse = client
-        .post(
-            &format!("/d/{}/api/push", d.name),
-            &PushRequest {
-                modules,
-                dry_run,
-                message,
-            },
-        )
-        .await
-        .map_err(|e| match e.code() {
-            Some("PushFailed") => CliError::failed(e.to_string()),
-            _ => e,
-        })?;
+    let (path, body) = (
+        format!("/d/{}/api/push", d.name),
+        PushRequest {
+            modules,
+            dry_run,
+            message,
+        },
+    );
+    let request = client.post::<_, PushResponse>(&path, &body);
+    // While the push builds new indexes (before the code goes live), show how far it is.
+    tokio::pin!(request);
+    let (mut tick, mut shown) = (
+        tokio::time::interval(std::time::Duration::from_millis(500)),
+        Progress::default(),
+    );
+    let answer = loop {
+        tokio::select! {
+            answer = &mut request => break answer,
+            _ = tick.tick(), if !dry_run => {
+                let status = client
+                    .get::<IndexBuildStatus>(&format!("/d/{}/api/index_build", d.name))
+                    .await;
+                if let Ok(b) = status
+                    && b.state == "running"
+                    && b.indexes_total > 0
+                {
+                    out.progress(&mut shown, format!(
+                        "Backfilling indexes ({}/{} ready): {} of {} documents",
+                        b.indexes_done,
+                        b.indexes_total,
+                        count(b.documents_done),
+                        count(b.documents_total)
+                    ));
+                }
+            }
+        }
+    };
+    out.progress_done(&shown);
+    let resp = answer.map_err(|e| match e.code() {
+        Some("PushFailed") => CliError::failed(e.to_string()),
+        _ => e,
+    })?;
     out.info(format!(
         "{} in {} ms: {} function(s) in {} module(s){}",
         if dry_run {

@@ -377,19 +377,39 @@ pub async fn start_push(
         }},
         "app": {"definitionPath": "", "componentPath": "", "args": {}, "childComponents": {},
             "httpRoutes": {"httpModuleRoutes": null, "mounts": []}, "exports": {}},
-        "schemaChange": {"allocatedComponentIds": {}, "schemaIds": {}, "indexDiffs": {"": indexes}},
+        // `berthIndexes`: what `wait_for_schema` builds (the CLI echoes `schemaChange` back).
+        "schemaChange": {"allocatedComponentIds": {}, "schemaIds": {}, "indexDiffs": {"": indexes},
+            "berthIndexes": schema.indexes.iter().map(|d| json!({"name": d.name, "fields": d.fields})).collect::<Vec<_>>()},
         "berthPush": {
             "modules": modules.iter().map(|(path, source)| json!({"path": path, "source": source})).collect::<Vec<_>>(),
         },
     })))
 }
 
-/// Nothing to wait for: `finish_push` checks the data against the schema and builds the indexes
-/// in the transaction that commits the code.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitForSchema {
+    #[serde(default)]
+    pub admin_key: Option<String>,
+    #[serde(default)]
+    pub schema_change: Value,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// How long one `wait_for_schema` waits before it answers with the progress so far.
+const SCHEMA_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Builds the indexes the push adds, in batches while the running code serves (or joins that
+/// build), and answers when they are done or after `timeoutMs` (at most 10 s) with the progress
+/// so far: Convex's CLI asks again until it hears `complete`. The data is checked against the
+/// schema by `finish_push`, in the transaction that commits the code.
 #[utoipa::path(post, path = "/d/{name}/api/deploy2/wait_for_schema", tag = "deployment", request_body(content = Object, description = "JSON, Brotli-compressed when Content-Encoding: br"),
     params(("name" = String, Path, description = "deployment name")),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn wait_for_schema(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -398,8 +418,53 @@ pub async fn wait_for_schema(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
-    admit(&s, source, c, &name, &headers, &body).await?;
-    Ok(Json(json!({"type": "complete"})))
+    let wait: WaitForSchema = if body.is_empty() {
+        WaitForSchema::default()
+    } else {
+        push_body(&headers, &body)?
+    };
+    let p = pusher(&s, source, c, wait.admin_key.as_deref()).await?;
+    let target = edit_target(&s, p, &name, "pushing code").await?;
+    let wanted = wanted_indexes(&wait.schema_change["berthIndexes"]);
+    if wait.dry_run || wanted.is_empty() {
+        return Ok(Json(json!({"type": "complete"})));
+    }
+    let rx = s.control.build_indexes(&target, wanted).await?;
+    let limit = wait
+        .timeout_ms
+        .map_or(SCHEMA_WAIT_MAX, std::time::Duration::from_millis)
+        .min(SCHEMA_WAIT_MAX);
+    let mut watching = rx.clone();
+    let finished = tokio::time::timeout(
+        limit,
+        watching.wait_for(|b| b.state != berth_control::index_builds::BuildState::Running),
+    )
+    .await
+    .is_ok();
+    if finished {
+        berth_control::index_builds::wait_done(rx).await?;
+        return Ok(Json(json!({"type": "complete"})));
+    }
+    let p = rx.borrow().progress.clone();
+    Ok(Json(json!({"type": "inProgress", "components": {"": {
+        "schemaValidationComplete": true,
+        "indexesComplete": p.indexes_done, "indexesTotal": p.indexes_total,
+        "documentsDone": p.documents_done, "documentsTotal": p.documents_total,
+    }}})))
+}
+
+/// The indexes `start_push` put in its `schemaChange.berthIndexes`.
+fn wanted_indexes(listed: &Value) -> Vec<berth_store::docs::IndexDef> {
+    let mut fields = std::collections::HashMap::new();
+    for i in listed.as_array().into_iter().flatten() {
+        if let (Some(name), Ok(f)) = (
+            i["name"].as_str(),
+            serde_json::from_value::<Vec<String>>(i["fields"].clone()),
+        ) {
+            fields.insert(name.to_string(), f);
+        }
+    }
+    berth_store::docs::IndexDef::all_from(&fields)
 }
 
 /// Commits the modules `start_push` analyzed, all at once.

@@ -42,7 +42,7 @@ pub(super) async fn blocking<T: Send + 'static>(
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Format {
+pub(super) enum Format {
     Encoded,
     Json,
 }
@@ -131,6 +131,24 @@ async fn call(
                 e,
             ))
         })?;
+    Ok(Json(present(
+        s, &target, name, path, kind, request_id, &result, fmt,
+    )))
+}
+
+/// What a caller sees of a function's result (the deployment's settings decide whether log
+/// lines and error details reach it); its log lines go to the deployment's logs.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn present(
+    s: &AppState,
+    target: &CallTarget,
+    name: &str,
+    path: &str,
+    kind: Option<UdfKind>,
+    request_id: &str,
+    result: &berth_runtime::CallResult,
+    fmt: Format,
+) -> FunctionResult {
     let udf_type = result.kind.map(|k| k.title().to_string());
     let mut entries: Vec<berth_control::logs::LogEntry> = result
         .logs
@@ -170,10 +188,10 @@ async fn call(
     } else {
         Vec::new()
     };
-    Ok(Json(match result.outcome {
+    match &result.outcome {
         Outcome::Value(v) => FunctionResult {
             status: "success".into(),
-            value: Some(shown(&v, fmt)),
+            value: Some(shown(v, fmt)),
             error_message: None,
             error_data: None,
             log_lines,
@@ -203,7 +221,7 @@ async fn call(
                 log_lines,
             }
         }
-    }))
+    }
 }
 
 /// A call whose function, arguments and format come in a `FunctionCall` body.
@@ -545,6 +563,36 @@ pub(super) async fn edit_target(
     let target = s.control.call_target(Some(&p), name).await?;
     target.require_edit(action)?;
     Ok(target)
+}
+
+/// The deployment's latest index build on this server: `berth deploy` shows it while a push
+/// builds new indexes.
+#[utoipa::path(get, path = "/d/{name}/api/index_build", tag = "deployment",
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = berth_api::IndexBuildStatus), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn index_build(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<berth_api::IndexBuildStatus>> {
+    use berth_control::index_builds::BuildState;
+    let target = edit_target(&s, c, &name, "reading index builds").await?;
+    let build = s.control.index_build(&target);
+    let state = match build.as_ref().map(|b| &b.state) {
+        None => "none",
+        Some(BuildState::Running) => "running",
+        Some(BuildState::Done) => "done",
+        Some(BuildState::Failed(_)) => "failed",
+    };
+    let p = build.map(|b| b.progress).unwrap_or_default();
+    Ok(Json(berth_api::IndexBuildStatus {
+        state: state.into(),
+        indexes_total: p.indexes_total,
+        indexes_done: p.indexes_done,
+        documents_done: p.documents_done,
+        documents_total: p.documents_total,
+    }))
 }
 
 /// `GET /d/{name}/api/v1/list_environment_variables`.

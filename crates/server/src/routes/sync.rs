@@ -1,17 +1,26 @@
-//! The WebSocket sync protocol at `/d/{name}/api/{version}/sync`, as far as Convex's CLI uses it
-//! (`../shared/CONVEX-CLI.md` §7.1): `Connect`, `Authenticate` with an admin key, and query sets
-//! whose queries are answered once each in a `Transition`. The CLI's system queries
-//! (`_system/cli/*`: environment variables, tables, table data, table sizes, the API spec) are
-//! answered natively; any other path runs as the deployment's own query.
+//! Convex's WebSocket sync protocol at `/d/{name}/api/{version}/sync`, as `convex` 1.48's
+//! clients speak it (`ConvexClient`, `ConvexReactClient`, the CLI's `run --watch`):
+//! `Connect`, `Authenticate` (admin keys; user identity tokens are refused with an `AuthError`
+//! until berth validates them), `ModifyQuerySet`, `Mutation` and `Action`, answered with
+//! `Transition`, `MutationResponse`, `ActionResponse`, `AuthError`, `FatalError` and `Ping`.
 //!
-//! Not done: re-running subscribed queries when data changes (`run --watch` gets the first value
-//! only). A `Ping` every 30 s keeps long subscriptions open.
+//! Live queries: each subscribed query keeps what it read (tables, documents, index ranges:
+//! `berth_store::docs::commits::ReadSet`); every commit of the deployment is announced on this
+//! server with what it wrote, and the queries it touches run again; those whose answer changed
+//! go out in one `Transition` per batch of commits, at the latest commit's timestamp. A
+//! mutation's answer carries its commit's timestamp and is followed by a transition at or past
+//! it, so the client shows its result only with its writes. Mutations of one session run one at
+//! a time, in order; one sent again after a reconnect is answered from memory, not run twice.
+//! The CLI's system queries (`_system/cli/*`) are answered natively and run again on every
+//! commit.
 //!
 //! The deployment is resolved from its row before the socket is upgraded (404 or 410 over HTTP
 //! otherwise), and again before every message is answered, so a deleted or expired deployment
 //! ends its sessions. An admin credential is checked again before every message and every few
 //! seconds while the socket is quiet: a deleted key or a removed member ends the session with an
-//! `AuthError`.
+//! `AuthError`. A session pings after 15 s of quiet, ends when a send waits 30 s on a slow
+//! client, and holds at most 1,000 queries; a server holds at most 50,000 sockets, 10,000 per
+//! deployment.
 
 use super::deployment_api::{blocking, deployment_docs};
 use crate::{AppState, error::ApiResult};
@@ -24,8 +33,11 @@ use axum::{
 };
 use base64::Engine;
 use berth_control::{Principal, calls::CallTarget};
-use berth_runtime::{CallRequest, Outcome, UdfKind};
-use berth_store::docs::Order;
+use berth_runtime::{CallRequest, UdfKind};
+use berth_store::docs::{
+    Order,
+    commits::{Commit, ReadSet, WriteSet},
+};
 use serde_json::{Value, json};
 
 pub async fn sync(
@@ -36,8 +48,23 @@ pub async fn sync(
 ) -> ApiResult<Response> {
     // Nothing about the deployment is touched before its row says it exists and is live.
     let target = s.control.call_target(None, &name).await?;
-    Ok(ws.on_upgrade(move |socket| session(s, source, target, socket)))
+    let slot = s.live.open(target.deployment.id).map_err(|m| {
+        crate::error::ApiError(berth_model::Error::new(
+            berth_model::ErrorKind::Overloaded,
+            "TooManyConnections",
+            m,
+        ))
+    })?;
+    Ok(ws
+        .max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            session(s, source, target, socket).await;
+            drop(slot);
+        }))
 }
+
+/// The largest message a client may send (a mutation's arguments are at most 16 MiB in Convex).
+const MAX_MESSAGE: usize = 20 << 20;
 
 /// How often a quiet session checks that its credential still holds.
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
@@ -85,8 +112,9 @@ enum Ended {
     Fatal(String),
 }
 
-/// Where the client stands: its query set and identity versions, and the server's timestamp.
-#[derive(Default, Clone, Copy)]
+/// Where the client stands: its query set and identity versions, and the timestamp its
+/// results were read at.
+#[derive(Default, Clone, Copy, PartialEq)]
 struct Version {
     query_set: u64,
     identity: u64,
@@ -97,8 +125,55 @@ fn version_json(v: Version) -> Value {
     json!({
         "querySet": v.query_set,
         "identity": v.identity,
-        "ts": base64::engine::general_purpose::STANDARD.encode(v.ts.to_le_bytes()),
+        "ts": ts_json(v.ts),
     })
+}
+
+/// A timestamp as the protocol carries it: base64 of its 8 little-endian bytes.
+fn ts_json(ts: u64) -> String {
+    base64::engine::general_purpose::STANDARD.encode(ts.to_le_bytes())
+}
+
+/// How long a session stays quiet before it sends a `Ping` (the client gives up after 60 s).
+const PING_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
+/// Queries one session may subscribe to.
+const MAX_QUERIES: usize = 1_000;
+/// How long a send may wait on a slow client before the session ends.
+const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A subscribed query: what it runs, what it read, and (a hash of) what it last answered.
+struct Sub {
+    path: String,
+    args: Value,
+    reads: Option<ReadSet>,
+    answer: u64,
+}
+
+/// A mutation to run: its deployment, request id, path and arguments, and the client's session.
+type MutationJob = (CallTarget, u64, String, Value, Option<String>);
+
+/// A socket mutation or action that has finished, with the message that answers it.
+struct Finished {
+    message: Value,
+    /// A mutation's commit timestamp: a transition at or past it must follow the answer.
+    ts: Option<u64>,
+    /// The mutation answered, to remember for a reconnecting client: (session, request).
+    remember: Option<(String, u64)>,
+}
+
+struct Session {
+    s: AppState,
+    name: String,
+    source: Option<std::net::IpAddr>,
+    who: Identity,
+    /// The version the client holds: the last transition's end.
+    sent: Version,
+    /// Where the next transition ends.
+    next: Version,
+    queries: std::collections::BTreeMap<u64, Sub>,
+    session_id: Option<String>,
+    /// Requests run so far, for their request ids.
+    requests: u64,
 }
 
 async fn session(
@@ -107,111 +182,517 @@ async fn session(
     target: CallTarget,
     mut socket: WebSocket,
 ) {
-    let name = target.deployment.name.clone();
-    let mut sent = Version::default();
-    let mut wanted = Version::default();
-    let mut who = Identity {
-        key: None,
-        admin: None,
+    let deployment = target.deployment.id;
+    let hub = s.control.commits();
+    let mut commits = hub.subscribe(deployment);
+    let start = Version {
+        ts: hub.last_ts(deployment),
+        ..Default::default()
     };
-    let mut ping = tokio::time::interval(std::time::Duration::from_secs(30));
-    ping.tick().await;
+    let mut me = Session {
+        name: target.deployment.name.clone(),
+        s,
+        source,
+        who: Identity {
+            key: None,
+            admin: None,
+        },
+        sent: start,
+        next: start,
+        queries: Default::default(),
+        session_id: None,
+        requests: 0,
+    };
+    // The first transition starts from zero: the client's version on every new socket.
+    me.sent.ts = 0;
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Finished>();
+    // Mutations run one at a time, in the order they came.
+    let (mutations_tx, mut mutations_rx) = tokio::sync::mpsc::unbounded_channel::<MutationJob>();
+    let runner = {
+        let (s, done) = (me.s.clone(), done_tx.clone());
+        tokio::spawn(async move {
+            while let Some((target, request_id, path, args, session_id)) = mutations_rx.recv().await
+            {
+                let (result, ts) = run_function(&s, &target, &path, UdfKind::Mutation, args).await;
+                let message = match result {
+                    Ok(value) => json!({"type": "MutationResponse", "requestId": request_id,
+                        "success": true, "result": value.0, "ts": ts_json(ts.unwrap_or(0)), "logLines": value.1}),
+                    Err(failure) => failure.response("MutationResponse", request_id),
+                };
+                let remember = session_id.map(|sid| (sid, request_id));
+                if done
+                    .send(Finished {
+                        message,
+                        ts,
+                        remember,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        })
+    };
+    let mut idle = Box::pin(tokio::time::sleep(PING_AFTER));
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
     loop {
-        let msg = tokio::select! {
-            m = socket.recv() => m,
-            _ = ping.tick() => {
-                if socket.send(Message::Text(json!({"type": "Ping"}).to_string().into())).await.is_err() {
-                    return;
+        let outgoing = tokio::select! {
+            m = socket.recv() => {
+                let text = match m {
+                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                match me.message(&text, &mutations_tx, &done_tx).await {
+                    Ok(out) => out,
+                    Err(ended) => {
+                        let _ = end(&mut socket, ended, me.next.identity).await;
+                        break;
+                    }
                 }
-                continue;
             }
+            Some(finished) = done_rx.recv() => {
+                let mut out = vec![finished.message.clone()];
+                if let Some((sid, req)) = &finished.remember {
+                    me.s.live.remember(sid, *req, &finished.message);
+                }
+                if let Some(ts) = finished.ts {
+                    // Its commit is announced before its answer comes back: take it (and any
+                    // other waiting) so the transition after the answer shows its writes.
+                    let mods = me.catch_up(&mut commits).await;
+                    me.next.ts = me.next.ts.max(ts);
+                    out.push(me.transition(mods));
+                }
+                out
+            }
+            heard = commits.recv() => {
+                let mut writes = WriteSet::default();
+                let mut everything = false;
+                match heard {
+                    Ok(c) => {
+                        me.next.ts = me.next.ts.max(c.ts);
+                        writes.merge(&c.writes);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => everything = true,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        let _ = end(&mut socket, Ended::Fatal("the deployment was deleted".into()), me.next.identity).await;
+                        break;
+                    }
+                }
+                let mut mods = me.drain(&mut commits, &mut writes, &mut everything);
+                mods.extend(me.rerun(&writes, everything).await);
+                if mods.is_empty() { continue; }
+                vec![me.transition(mods)]
+            }
+            _ = &mut idle => vec![json!({"type": "Ping"})],
             _ = recheck.tick() => {
-                if who.key.is_some()
-                    && let Err(ended) = who.target(&s, None, &name).await
+                if me.who.key.is_some()
+                    && let Err(ended) = me.who.target(&me.s, None, &me.name).await
                 {
-                    let _ = end(&mut socket, ended, wanted.identity).await;
-                    return;
+                    let _ = end(&mut socket, ended, me.next.identity).await;
+                    break;
                 }
                 continue;
             }
         };
-        let text = match msg {
-            Some(Ok(Message::Text(t))) => t.to_string(),
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-            Some(Ok(_)) => continue,
-        };
-        let Ok(m) = serde_json::from_str::<Value>(&text) else {
-            let _ = send(
-                &mut socket,
-                json!({"type": "FatalError", "error": "a message was not JSON"}),
-            )
-            .await;
-            return;
-        };
-        let mut modifications = Vec::new();
-        match m["type"].as_str().unwrap_or_default() {
-            "Connect" | "Event" => continue,
-            "Authenticate" => {
-                let key = m["value"].as_str().unwrap_or_default();
-                let base = m["baseVersion"].as_u64().unwrap_or(0);
-                if m["tokenType"] == "Admin" {
-                    who.key = Some(key.to_string());
-                } else {
-                    who = Identity {
-                        key: None,
-                        admin: None,
-                    };
-                }
-                if let Err(ended) = who.target(&s, source, &name).await {
-                    let _ = end(&mut socket, ended, base).await;
+        for m in outgoing {
+            match tokio::time::timeout(SEND_WAIT, send(&mut socket, m)).await {
+                Ok(Ok(())) => {}
+                _ => {
+                    runner.abort();
                     return;
                 }
-                wanted.identity = base + 1;
+            }
+        }
+        idle.as_mut()
+            .reset(tokio::time::Instant::now() + PING_AFTER);
+    }
+    runner.abort();
+}
+
+impl Session {
+    /// Answers one client message: what to send back, or why the session ends.
+    async fn message(
+        &mut self,
+        text: &str,
+        mutations: &tokio::sync::mpsc::UnboundedSender<MutationJob>,
+        done: &tokio::sync::mpsc::UnboundedSender<Finished>,
+    ) -> Result<Vec<Value>, Ended> {
+        let m: Value = serde_json::from_str(text)
+            .map_err(|_| Ended::Fatal("a message was not JSON".into()))?;
+        match m["type"].as_str().unwrap_or_default() {
+            "Connect" => {
+                self.session_id = m["sessionId"].as_str().map(str::to_string);
+                Ok(Vec::new())
+            }
+            "Authenticate" => {
+                let base = m["baseVersion"].as_u64().unwrap_or(0);
+                match m["tokenType"].as_str() {
+                    Some("Admin") => {
+                        self.who.key = Some(m["value"].as_str().unwrap_or_default().to_string());
+                    }
+                    Some("User") => {
+                        return Err(Ended::Auth(
+                            "berth does not accept user identity tokens yet (Convex auth is not implemented); the client goes on without one".into(),
+                        ));
+                    }
+                    _ => {
+                        self.who = Identity {
+                            key: None,
+                            admin: None,
+                        };
+                    }
+                }
+                self.who.target(&self.s, self.source, &self.name).await?;
+                self.next.identity = base + 1;
+                // Every query runs again as the new identity.
+                let mods = self.rerun(&WriteSet::default(), true).await;
+                Ok(vec![self.transition(mods)])
             }
             "ModifyQuerySet" => {
-                // The deployment and the credential, as they are now, before anything is read.
-                let target = match who.target(&s, None, &name).await {
-                    Ok(t) => t,
-                    Err(ended) => {
-                        let _ = end(&mut socket, ended, wanted.identity).await;
-                        return;
-                    }
-                };
-                wanted.query_set = m["newVersion"].as_u64().unwrap_or(wanted.query_set + 1);
+                let target = self.who.target(&self.s, None, &self.name).await?;
+                self.next.query_set = m["newVersion"].as_u64().unwrap_or(self.next.query_set + 1);
+                let mut mods = Vec::new();
                 for change in m["modifications"].as_array().cloned().unwrap_or_default() {
-                    let id = change["queryId"].clone();
+                    let Some(id) = change["queryId"].as_u64() else {
+                        continue;
+                    };
                     match change["type"].as_str().unwrap_or_default() {
                         "Add" => {
-                            let path = change["udfPath"].as_str().unwrap_or_default();
+                            if self.queries.len() >= MAX_QUERIES {
+                                mods.push(json!({"type": "QueryFailed", "queryId": id,
+                                    "errorMessage": format!("a connection may subscribe to at most {MAX_QUERIES} queries; unsubscribe from some first"),
+                                    "logLines": [], "journal": null}));
+                                continue;
+                            }
+                            let path = change["udfPath"].as_str().unwrap_or_default().to_string();
                             let args = change["args"].get(0).cloned().unwrap_or_else(|| json!({}));
-                            modifications.push(match answer(&s, &target, who.admin.as_ref(), path, args).await {
-                                Ok(value) => json!({"type": "QueryUpdated", "queryId": id, "value": value, "logLines": [], "journal": null}),
-                                Err(e) => json!({"type": "QueryFailed", "queryId": id, "errorMessage": e, "logLines": [], "journal": null}),
-                            });
+                            let mut sub = Sub {
+                                path,
+                                args,
+                                reads: None,
+                                answer: 0,
+                            };
+                            mods.push(self.run_query(&target, id, &mut sub).await);
+                            self.queries.insert(id, sub);
                         }
                         "Remove" => {
-                            modifications.push(json!({"type": "QueryRemoved", "queryId": id}))
+                            self.queries.remove(&id);
+                            mods.push(json!({"type": "QueryRemoved", "queryId": id}));
                         }
                         _ => {}
                     }
                 }
+                Ok(vec![self.transition(mods)])
             }
-            _ => continue,
+            kind @ ("Mutation" | "Action") => {
+                let target = self.who.target(&self.s, None, &self.name).await?;
+                let request_id = m["requestId"].as_u64().unwrap_or(0);
+                let path = m["udfPath"].as_str().unwrap_or_default().to_string();
+                let args = m["args"].get(0).cloned().unwrap_or_else(|| json!({}));
+                if kind == "Mutation" {
+                    // A mutation sent again after a reconnect is answered, not run twice.
+                    if let Some(sid) = &self.session_id
+                        && let Some(answer) = self.s.live.answered(sid, request_id)
+                    {
+                        let ts = answer["ts"].as_str().and_then(ts_from_json);
+                        let _ = done.send(Finished {
+                            message: answer,
+                            ts,
+                            remember: None,
+                        });
+                        return Ok(Vec::new());
+                    }
+                    let _ =
+                        mutations.send((target, request_id, path, args, self.session_id.clone()));
+                    return Ok(Vec::new());
+                }
+                let (s, done) = (self.s.clone(), done.clone());
+                tokio::spawn(async move {
+                    let (result, _) = run_function(&s, &target, &path, UdfKind::Action, args).await;
+                    let message = match result {
+                        Ok(value) => json!({"type": "ActionResponse", "requestId": request_id,
+                            "success": true, "result": value.0, "logLines": value.1}),
+                        Err(failure) => failure.response("ActionResponse", request_id),
+                    };
+                    let _ = done.send(Finished {
+                        message,
+                        ts: None,
+                        remember: None,
+                    });
+                });
+                Ok(Vec::new())
+            }
+            _ => Ok(Vec::new()),
         }
-        wanted.ts = sent.ts + 1;
-        let transition = json!({
+    }
+
+    /// The next transition, from what the client holds to `next`.
+    fn transition(&mut self, modifications: Vec<Value>) -> Value {
+        let t = json!({
             "type": "Transition",
-            "startVersion": version_json(sent),
-            "endVersion": version_json(wanted),
+            "startVersion": version_json(self.sent),
+            "endVersion": version_json(self.next),
             "modifications": modifications,
         });
-        if send(&mut socket, transition).await.is_err() {
-            return;
-        }
-        sent = wanted;
+        self.sent = self.next;
+        t
     }
+
+    /// Takes every commit already announced and runs the queries they touch again.
+    async fn catch_up(
+        &mut self,
+        commits: &mut tokio::sync::broadcast::Receiver<Commit>,
+    ) -> Vec<Value> {
+        let (mut writes, mut everything) = (WriteSet::default(), false);
+        let mut mods = self.drain(commits, &mut writes, &mut everything);
+        mods.extend(self.rerun(&writes, everything).await);
+        mods
+    }
+
+    /// Gathers the commits waiting in `commits` into one batch.
+    fn drain(
+        &mut self,
+        commits: &mut tokio::sync::broadcast::Receiver<Commit>,
+        writes: &mut WriteSet,
+        everything: &mut bool,
+    ) -> Vec<Value> {
+        loop {
+            match commits.try_recv() {
+                Ok(c) => {
+                    self.next.ts = self.next.ts.max(c.ts);
+                    writes.merge(&c.writes);
+                }
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => *everything = true,
+                Err(_) => return Vec::new(),
+            }
+        }
+    }
+
+    /// Runs again the queries that `writes` touched (all of them with `everything`), and answers
+    /// those whose result changed.
+    async fn rerun(&mut self, writes: &WriteSet, everything: bool) -> Vec<Value> {
+        let touched: Vec<u64> = self
+            .queries
+            .iter()
+            .filter(|(_, q)| everything || q.reads.as_ref().is_none_or(|r| r.touched_by(writes)))
+            .map(|(id, _)| *id)
+            .collect();
+        if touched.is_empty() {
+            return Vec::new();
+        }
+        let Ok(target) = self.who.target(&self.s, None, &self.name).await else {
+            return Vec::new();
+        };
+        let mut mods = Vec::new();
+        for id in touched {
+            let Some(mut sub) = self.queries.remove(&id) else {
+                continue;
+            };
+            let before = sub.answer;
+            let m = self.run_query(&target, id, &mut sub).await;
+            if sub.answer != before {
+                mods.push(m);
+            }
+            self.queries.insert(id, sub);
+        }
+        mods
+    }
+
+    /// Runs a subscribed query; its answer as a modification of the query set.
+    async fn run_query(&mut self, target: &CallTarget, id: u64, sub: &mut Sub) -> Value {
+        self.requests += 1;
+        let system = sub.path.starts_with("_system/");
+        let (m, reads) = if system {
+            let answer = answer(
+                &self.s,
+                target,
+                self.who.admin.as_ref(),
+                &sub.path,
+                sub.args.clone(),
+            )
+            .await;
+            let m = match answer {
+                Ok(value) => {
+                    json!({"type": "QueryUpdated", "queryId": id, "value": value, "logLines": [], "journal": null})
+                }
+                Err(e) => {
+                    json!({"type": "QueryFailed", "queryId": id, "errorMessage": e, "logLines": [], "journal": null})
+                }
+            };
+            (m, None)
+        } else {
+            let (result, reads) =
+                run_query_function(&self.s, target, &sub.path, sub.args.clone()).await;
+            let m = match result {
+                Ok((value, logs)) => {
+                    json!({"type": "QueryUpdated", "queryId": id, "value": value, "logLines": logs, "journal": null})
+                }
+                Err(f) => {
+                    let mut m = json!({"type": "QueryFailed", "queryId": id, "errorMessage": f.message, "logLines": f.logs, "journal": null});
+                    if let Some(d) = f.data {
+                        m["errorData"] = d;
+                    }
+                    m
+                }
+            };
+            (m, reads)
+        };
+        sub.reads = reads;
+        sub.answer = answer_hash(&m);
+        m
+    }
+}
+
+/// A hash of what a modification says about its query (value or error), log lines aside.
+fn answer_hash(m: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    m["type"].to_string().hash(&mut h);
+    m["value"].to_string().hash(&mut h);
+    m["errorMessage"].to_string().hash(&mut h);
+    m["errorData"].to_string().hash(&mut h);
+    h.finish()
+}
+
+fn ts_from_json(text: &str) -> Option<u64> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+}
+
+/// A function that failed, as the socket tells it.
+struct Failure {
+    message: String,
+    data: Option<Value>,
+    logs: Vec<String>,
+}
+
+impl Failure {
+    fn response(self, kind: &str, request_id: u64) -> Value {
+        let mut m = json!({"type": kind, "requestId": request_id, "success": false,
+            "result": self.message, "logLines": self.logs});
+        if let Some(d) = self.data {
+            m["errorData"] = d;
+        }
+        m
+    }
+}
+
+type Answered = Result<(Value, Vec<String>), Failure>;
+
+/// Runs a mutation or action for the socket: its answer (value and log lines, or the failure)
+/// and, for a mutation that wrote, its commit's timestamp.
+async fn run_function(
+    s: &AppState,
+    target: &CallTarget,
+    path: &str,
+    kind: UdfKind,
+    args: Value,
+) -> (Answered, Option<u64>) {
+    match call_for_socket(s, target, path, kind, args).await {
+        Ok(result) => {
+            let ts = result
+                .commit_ts
+                .or_else(|| Some(s.control.commits().last_ts(target.deployment.id)));
+            (shown(s, target, path, kind, &result), ts)
+        }
+        Err(message) => (
+            Err(Failure {
+                message,
+                data: None,
+                logs: Vec::new(),
+            }),
+            None,
+        ),
+    }
+}
+
+/// Runs one of the deployment's own queries: its answer and what it read.
+async fn run_query_function(
+    s: &AppState,
+    target: &CallTarget,
+    path: &str,
+    args: Value,
+) -> (Answered, Option<ReadSet>) {
+    match call_for_socket(s, target, path, UdfKind::Query, args).await {
+        Ok(mut result) => {
+            let reads = result.reads.take();
+            (shown(s, target, path, UdfKind::Query, &result), reads)
+        }
+        Err(message) => (
+            Err(Failure {
+                message,
+                data: None,
+                logs: Vec::new(),
+            }),
+            None,
+        ),
+    }
+}
+
+async fn call_for_socket(
+    s: &AppState,
+    target: &CallTarget,
+    path: &str,
+    kind: UdfKind,
+    args: Value,
+) -> Result<berth_runtime::CallResult, String> {
+    let docs = deployment_docs(s, target).await.map_err(|e| e.0.message)?;
+    let request = CallRequest {
+        path: path.to_string(),
+        kind: Some(kind),
+        internal_ok: false,
+        args,
+        request_id: request_id(),
+    };
+    s.runtime
+        .call(
+            &target.deployment.name,
+            target.deployment.code_version,
+            docs,
+            request,
+        )
+        .await
+}
+
+/// What the caller sees of a result, as the HTTP API shows it (the deployment's settings decide
+/// on log lines and error details); the log lines go to the deployment's logs.
+fn shown(
+    s: &AppState,
+    target: &CallTarget,
+    path: &str,
+    kind: UdfKind,
+    result: &berth_runtime::CallResult,
+) -> Answered {
+    let r = super::deployment_api::present(
+        s,
+        target,
+        &target.deployment.name,
+        path,
+        Some(kind),
+        &request_id(),
+        result,
+        super::deployment_api::Format::Encoded,
+    );
+    if r.status == "success" {
+        Ok((r.value.unwrap_or(Value::Null), r.log_lines))
+    } else {
+        Err(Failure {
+            message: r.error_message.unwrap_or_default(),
+            data: r.error_data,
+            logs: r.log_lines,
+        })
+    }
+}
+
+fn request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    format!("{:016x}", h.finish())
 }
 
 /// Tells the client why its session ends.
@@ -338,7 +819,7 @@ async fn answer(
         Some(other) => Err(format!(
             "berth does not implement the system query _system/cli/{other}"
         )),
-        None => user_query(s, target, path, args, docs).await,
+        None => Err(format!("{path} is not a system query")),
     }
 }
 
@@ -371,34 +852,4 @@ async fn table_data(
         "isDone": page.len() < limit as usize,
         "continueCursor": page.last().map(|d| format!("{:?}~{}", d.creation_time, d.id)).unwrap_or_default(),
     }))
-}
-
-/// One of the deployment's own queries, run as the caller (an admin may run internal ones).
-async fn user_query(
-    s: &AppState,
-    target: &CallTarget,
-    path: &str,
-    args: Value,
-    docs: std::sync::Arc<dyn berth_store::docs::DocStore>,
-) -> Result<Value, String> {
-    let request = CallRequest {
-        path: path.to_string(),
-        kind: Some(UdfKind::Query),
-        internal_ok: target.can_edit,
-        args,
-        request_id: "sync".into(),
-    };
-    let result = s
-        .runtime
-        .call(
-            &target.deployment.name,
-            target.deployment.code_version,
-            docs,
-            request,
-        )
-        .await?;
-    match result.outcome {
-        Outcome::Value(v) => Ok(v),
-        Outcome::Error(e) => Err(e.message),
-    }
 }

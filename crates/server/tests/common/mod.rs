@@ -75,6 +75,7 @@ pub async fn world() -> World {
         control: control.clone(),
         metrics: Arc::new(Metrics::default()),
         runtime: Arc::new(runtime),
+        live: Default::default(),
     });
     World {
         app,

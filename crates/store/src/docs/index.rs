@@ -264,3 +264,106 @@ pub(crate) fn moved(gone: Vec<(String, Vec<u8>)>, new: Vec<(String, Vec<u8>)>) -
     let fresh = new.into_iter().filter(|e| !gone.contains(e)).collect();
     (stale, fresh)
 }
+
+/// Indexes built ahead of the push whose code will read them (kept beside the code, `code_meta`
+/// key `ahead`, as `{"table.index": complete}`). Writes keep their entries like any index's;
+/// queries do not read them; the push that commits the code makes them serving.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Ahead(pub std::collections::BTreeMap<String, bool>);
+
+impl Ahead {
+    pub(crate) fn parse(text: Option<&str>) -> StoreResult<Ahead> {
+        match text {
+            None => Ok(Ahead::default()),
+            Some(t) => serde_json::from_str(t)
+                .map(Ahead)
+                .map_err(|e| StoreError::Backend(format!("stored index builds: {e}"))),
+        }
+    }
+
+    /// The text to store; `None` when no index is ahead.
+    pub(crate) fn json(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| serde_json::Value::from_iter(self.0.clone()).to_string())
+    }
+
+    /// Whether `name` is stored for a coming push, not for the code that serves.
+    pub(crate) fn holds(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    pub(crate) fn incomplete(&self, name: &str) -> bool {
+        self.0.get(name) == Some(&false)
+    }
+
+    /// The indexes of `table` still being filled: a write that changes or deletes one of its
+    /// documents marks it for them, so that a fill does not write an entry read before.
+    pub(crate) fn filling<'a>(
+        &'a self,
+        defs: &'a [IndexDef],
+        table: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        defs.iter()
+            .filter(move |d| d.table == table && self.incomplete(&d.name))
+            .map(|d| d.name.as_str())
+    }
+}
+
+/// What starting to build `wanted` ahead of its push does: `register` are stored (replacing an
+/// ahead index of that name whose fields differ, its entries cleared) and marked incomplete;
+/// `fill` are every index whose entries are still to be written. An index whose name serves
+/// with other fields is left to the push's own transaction.
+pub(crate) fn plan_ahead(
+    stored: &[IndexDef],
+    ahead: &Ahead,
+    wanted: &[IndexDef],
+) -> (Vec<IndexDef>, Vec<IndexDef>) {
+    let (mut register, mut fill) = (Vec::new(), Vec::new());
+    for w in wanted {
+        match stored.iter().find(|s| s.name == w.name) {
+            None => {
+                register.push(w.clone());
+                fill.push(w.clone());
+            }
+            Some(s) if ahead.holds(&w.name) => {
+                if s != w {
+                    register.push(w.clone());
+                    fill.push(w.clone());
+                } else if ahead.incomplete(&w.name) {
+                    fill.push(w.clone());
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    (register, fill)
+}
+
+/// What committing code whose schema wants `wanted` does to the stored indexes: `changes` is
+/// what the push reports (against the indexes the old code served); `drop` lose their entries
+/// and `build` are built in the commit's transaction (an incomplete ahead index is both).
+pub(crate) struct CommitPlan {
+    pub changes: IndexChanges,
+    pub drop: Vec<IndexDef>,
+    pub build: Vec<IndexDef>,
+}
+
+pub(crate) fn plan_commit(stored: &[IndexDef], ahead: &Ahead, wanted: &[IndexDef]) -> CommitPlan {
+    let serving: Vec<IndexDef> = stored
+        .iter()
+        .filter(|s| !ahead.holds(&s.name))
+        .cloned()
+        .collect();
+    CommitPlan {
+        changes: IndexChanges::between(&serving, wanted),
+        drop: stored
+            .iter()
+            .filter(|s| !wanted.contains(s) || ahead.incomplete(&s.name))
+            .cloned()
+            .collect(),
+        build: wanted
+            .iter()
+            .filter(|w| !stored.contains(w) || ahead.incomplete(&w.name))
+            .cloned()
+            .collect(),
+    }
+}

@@ -22,17 +22,48 @@ pub struct PgDocStore {
     handle: Handle,
     /// Table numbers never change once committed; remembered after the first read.
     tables: Arc<Mutex<HashMap<String, u32>>>,
+    announce: Announce,
 }
 
+/// Where commits are announced: this server's hub, and the channel other servers listen on
+/// (tagged with this server's id, so it does not hear its own commits twice).
+#[derive(Clone)]
+pub struct Announce {
+    pub hub: Arc<super::commits::CommitHub>,
+    pub server: u64,
+}
+
+/// The channel on which every server announces its commits: `server:deployment:ts:tables`.
+pub const COMMITS_CHANNEL: &str = "berth_commits";
+
+/// The longest table list a commit's notice carries; past it, the notice says `*` (every table).
+const NOTICE_TABLES: usize = 6000;
+
 impl PgDocStore {
-    pub fn new(pool: PgPool, deployment: i64, handle: Handle) -> Self {
+    pub fn new(pool: PgPool, deployment: i64, handle: Handle, announce: Announce) -> Self {
         Self {
             pool,
             deployment,
             handle,
             tables: Default::default(),
+            announce,
         }
     }
+}
+
+/// A commit another server announced: its deployment and timestamp, and the tables it wrote
+/// (`None`: every table).
+pub fn parse_notice(payload: &str, me: u64) -> Option<(i64, u64, Option<Vec<String>>)> {
+    let mut parts = payload.splitn(4, ':');
+    let server: u64 = parts.next()?.parse().ok()?;
+    if server == me {
+        return None;
+    }
+    let deployment = parts.next()?.parse().ok()?;
+    let ts = parts.next()?.parse().ok()?;
+    let tables = parts.next()?;
+    let tables = (tables != "*").then(|| tables.split('\u{1f}').map(str::to_string).collect());
+    Some((deployment, ts, tables))
 }
 
 fn doc(r: &PgRow) -> StoreResult<Doc> {
@@ -67,10 +98,13 @@ pub(crate) async fn read_index_defs(c: &mut PgConn, deployment: i64) -> StoreRes
         .collect()
 }
 
+/// Writes index entries; with `keep_existing`, an entry already there is left as it is (an
+/// index being filled while writes keep it).
 async fn put_entries(
     c: &mut PgConn,
     deployment: i64,
     entries: &[(String, Vec<u8>, String)],
+    keep_existing: bool,
 ) -> StoreResult<()> {
     for chunk in entries.chunks(1000) {
         let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
@@ -82,6 +116,9 @@ async fn put_entries(
                 .push_bind(key)
                 .push_bind(id);
         });
+        if keep_existing {
+            q.push(" ON CONFLICT DO NOTHING");
+        }
         q.build().execute(&mut *c).await.map_err(backend)?;
     }
     Ok(())
@@ -106,27 +143,116 @@ async fn drop_entries(
     Ok(())
 }
 
-/// Builds the entries of `def` from its table's documents.
-pub(crate) async fn backfill(c: &mut PgConn, deployment: i64, def: &IndexDef) -> StoreResult<()> {
-    let rows = sqlx::query(
-        "SELECT id, table_name, creation_time, value FROM documents WHERE deployment_id = $1 AND table_name = $2",
+/// Builds the entries of `def` from its table's documents, in `c`'s transaction, sorted by key a
+/// chunk at a time.
+pub(crate) async fn build_index(
+    c: &mut PgConn,
+    deployment: i64,
+    def: &IndexDef,
+) -> StoreResult<()> {
+    let mut after: Option<Position> = None;
+    loop {
+        let rows = sqlx::query(
+            "SELECT id, table_name, creation_time, value FROM documents
+             WHERE deployment_id = $1 AND table_name = $2 AND (creation_time, id) > ($3, $4)
+             ORDER BY creation_time, id LIMIT $5",
+        )
+        .bind(deployment)
+        .bind(&def.table)
+        .bind(after.as_ref().map_or(f64::NEG_INFINITY, |a| a.0))
+        .bind(after.as_ref().map_or("", |a| a.1.as_str()))
+        .bind(i64::from(super::AHEAD_CHUNK))
+        .fetch_all(&mut *c)
+        .await
+        .map_err(backend)?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let d = doc(r)?;
+            let key = index::entry_key(&def.fields, &index::decoded(&d)?, d.creation_time, &d.id);
+            after = Some((d.creation_time, d.id.clone()));
+            entries.push((def.name.clone(), key, d.id));
+        }
+        entries.sort_unstable();
+        put_entries(c, deployment, &entries, false).await?;
+        if rows.len() < super::AHEAD_CHUNK as usize {
+            return Ok(());
+        }
+    }
+}
+
+/// Marks every index being built ahead complete (a copy has just built them all).
+pub(crate) async fn complete_ahead(c: &mut PgConn, deployment: i64) -> StoreResult<()> {
+    let mut ahead = read_ahead(c, deployment).await?;
+    if ahead.0.is_empty() {
+        return Ok(());
+    }
+    ahead.0.values_mut().for_each(|done| *done = true);
+    write_meta(c, deployment, "ahead", ahead.json().as_deref()).await
+}
+
+pub(crate) async fn read_ahead(c: &mut PgConn, deployment: i64) -> StoreResult<index::Ahead> {
+    index::Ahead::parse(read_meta(c, deployment, "ahead").await?.as_deref())
+}
+
+async fn read_meta(c: &mut PgConn, deployment: i64, key: &str) -> StoreResult<Option<String>> {
+    sqlx::query_scalar("SELECT value FROM code_meta WHERE deployment_id = $1 AND key = $2")
+        .bind(deployment)
+        .bind(key)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(backend)
+}
+
+async fn write_meta(
+    c: &mut PgConn,
+    deployment: i64,
+    key: &str,
+    value: Option<&str>,
+) -> StoreResult<()> {
+    let q = match value {
+        Some(v) => sqlx::query(
+            "INSERT INTO code_meta (deployment_id, key, value) VALUES ($1, $2, $3)
+             ON CONFLICT (deployment_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(deployment)
+        .bind(key)
+        .bind(v),
+        None => sqlx::query("DELETE FROM code_meta WHERE deployment_id = $1 AND key = $2")
+            .bind(deployment)
+            .bind(key),
+    };
+    q.execute(&mut *c).await.map(|_| ()).map_err(backend)
+}
+
+/// Deletes an index, its entries and what a build of it had marked.
+async fn clear_index(c: &mut PgConn, deployment: i64, name: &str) -> StoreResult<()> {
+    for sql in [
+        "DELETE FROM index_entries WHERE deployment_id = $1 AND index_name = $2",
+        "DELETE FROM ahead_dirty WHERE deployment_id = $1 AND index_name = $2",
+        "DELETE FROM deployment_indexes WHERE deployment_id = $1 AND name = $2",
+    ] {
+        sqlx::query(sql)
+            .bind(deployment)
+            .bind(name)
+            .execute(&mut *c)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+async fn register_index(c: &mut PgConn, deployment: i64, def: &IndexDef) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO deployment_indexes (deployment_id, name, table_name, fields) VALUES ($1, $2, $3, $4)",
     )
     .bind(deployment)
+    .bind(&def.name)
     .bind(&def.table)
-    .fetch_all(&mut *c)
+    .bind(def.fields_json())
+    .execute(&mut *c)
     .await
-    .map_err(backend)?;
-    let mut entries = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let d = doc(r)?;
-        let value = index::decoded(&d)?;
-        entries.push((
-            def.name.clone(),
-            index::entry_key(&def.fields, &value, d.creation_time, &d.id),
-            d.id,
-        ));
-    }
-    put_entries(c, deployment, &entries).await
+    .map(|_| ())
+    .map_err(backend)
 }
 
 async fn read_types(c: &mut PgConn, deployment: i64) -> StoreResult<index::Types> {
@@ -202,21 +328,8 @@ pub(crate) async fn replace_code_in(
         .await
         .map_err(backend)?;
     check_existing(c, deployment, schema).await?;
-    for (key, value) in [
-        ("functions", meta.to_string()),
-        ("schema", schema.types_json()),
-    ] {
-        sqlx::query(
-            "INSERT INTO code_meta (deployment_id, key, value) VALUES ($1, $2, $3)
-             ON CONFLICT (deployment_id, key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(deployment)
-        .bind(key)
-        .bind(value)
-        .execute(&mut *c)
-        .await
-        .map_err(backend)?;
-    }
+    write_meta(c, deployment, "functions", Some(meta)).await?;
+    write_meta(c, deployment, "schema", Some(&schema.types_json())).await?;
     sqlx::query("DELETE FROM modules WHERE deployment_id = $1")
         .bind(deployment)
         .execute(&mut *c)
@@ -238,41 +351,44 @@ pub(crate) async fn replace_code_in(
     sync_indexes(c, deployment, &schema.indexes).await
 }
 
-/// Makes the deployment's stored indexes those of `wanted`, in `c`'s transaction.
+/// Makes the deployment's stored indexes those of `wanted`, in `c`'s transaction: gone ones lose
+/// their entries, new ones (and ones built ahead but not finished) are built, and those built
+/// ahead serve from now on.
 async fn sync_indexes(
     c: &mut PgConn,
     deployment: i64,
     wanted: &[IndexDef],
 ) -> StoreResult<IndexChanges> {
-    let existing = read_index_defs(c, deployment).await?;
-    let (removed, added) = index::diff(&existing, wanted);
-    for r in &removed {
-        for sql in [
-            "DELETE FROM index_entries WHERE deployment_id = $1 AND index_name = $2",
-            "DELETE FROM deployment_indexes WHERE deployment_id = $1 AND name = $2",
-        ] {
-            sqlx::query(sql)
-                .bind(deployment)
-                .bind(&r.name)
-                .execute(&mut *c)
-                .await
-                .map_err(backend)?;
-        }
+    let stored = read_index_defs(c, deployment).await?;
+    let ahead = read_ahead(c, deployment).await?;
+    let plan = index::plan_commit(&stored, &ahead, wanted);
+    for r in &plan.drop {
+        clear_index(c, deployment, &r.name).await?;
     }
-    for a in &added {
-        sqlx::query(
-            "INSERT INTO deployment_indexes (deployment_id, name, table_name, fields) VALUES ($1, $2, $3, $4)",
-        )
+    for a in &plan.build {
+        register_index(c, deployment, a).await?;
+        build_index(c, deployment, a).await?;
+    }
+    write_meta(c, deployment, "ahead", None).await?;
+    sqlx::query("DELETE FROM ahead_dirty WHERE deployment_id = $1")
         .bind(deployment)
-        .bind(&a.name)
-        .bind(&a.table)
-        .bind(a.fields_json())
         .execute(&mut *c)
         .await
         .map_err(backend)?;
-        backfill(c, deployment, a).await?;
+    Ok(plan.changes)
+}
+
+impl PgDocStore {
+    /// A write transaction holding the deployment's write lock.
+    async fn write_tx(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(self.deployment)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        Ok(tx)
     }
-    Ok(IndexChanges { added, removed })
 }
 
 impl DocStore for PgDocStore {
@@ -287,13 +403,7 @@ impl DocStore for PgDocStore {
                     .await
                     .map_err(backend);
             }
-            let mut tx = self.pool.begin().await.map_err(backend)?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(deployment)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            Ok::<_, StoreError>(tx)
+            self.write_tx().await
         })?;
         Ok(Box::new(PgDocTx {
             tx: Some(tx),
@@ -303,6 +413,9 @@ impl DocStore for PgDocStore {
             new_tables: HashMap::new(),
             defs: None,
             types: None,
+            ahead: None,
+            writes: Default::default(),
+            announce: self.announce.clone(),
         }))
     }
 
@@ -327,10 +440,77 @@ impl DocStore for PgDocStore {
             .collect()
     }
 
+    fn begin_ahead(&self, wanted: &[IndexDef]) -> StoreResult<Vec<IndexDef>> {
+        let d = self.deployment;
+        self.handle.block_on(async {
+            let mut c = self.write_tx().await?;
+            let mut ahead = read_ahead(&mut c, d).await?;
+            let stored = read_index_defs(&mut c, d).await?;
+            let (register, fill) = index::plan_ahead(&stored, &ahead, wanted);
+            for r in &register {
+                clear_index(&mut c, d, &r.name).await?;
+                register_index(&mut c, d, r).await?;
+                ahead.0.insert(r.name.clone(), false);
+            }
+            if !register.is_empty() {
+                write_meta(&mut c, d, "ahead", ahead.json().as_deref()).await?;
+            }
+            c.commit().await.map_err(backend)?;
+            Ok(fill)
+        })
+    }
+
+    fn fill_ahead(
+        &self,
+        def: &IndexDef,
+        entries: &[(Vec<u8>, String)],
+        last: bool,
+    ) -> StoreResult<bool> {
+        let d = self.deployment;
+        self.handle.block_on(async {
+            let mut c = self.write_tx().await?;
+            let mut ahead = read_ahead(&mut c, d).await?;
+            if !ahead.incomplete(&def.name) || !read_index_defs(&mut c, d).await?.contains(def) {
+                return Ok(false);
+            }
+            let changed: std::collections::HashSet<String> = sqlx::query_scalar(
+                "SELECT doc_id FROM ahead_dirty WHERE deployment_id = $1 AND index_name = $2",
+            )
+            .bind(d)
+            .bind(&def.name)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .collect();
+            let kept: Vec<(String, Vec<u8>, String)> = entries
+                .iter()
+                .filter(|(_, id)| !changed.contains(id))
+                .map(|(key, id)| (def.name.clone(), key.clone(), id.clone()))
+                .collect();
+            put_entries(&mut c, d, &kept, true).await?;
+            if last {
+                ahead.0.insert(def.name.clone(), true);
+                write_meta(&mut c, d, "ahead", ahead.json().as_deref()).await?;
+                sqlx::query("DELETE FROM ahead_dirty WHERE deployment_id = $1 AND index_name = $2")
+                    .bind(d)
+                    .bind(&def.name)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(backend)?;
+            }
+            c.commit().await.map_err(backend)?;
+            Ok(true)
+        })
+    }
+
     fn indexes(&self) -> StoreResult<Vec<IndexDef>> {
         self.handle.block_on(async {
             let mut c = self.pool.acquire().await.map_err(backend)?;
-            read_index_defs(&mut c, self.deployment).await
+            let ahead = read_ahead(&mut c, self.deployment).await?;
+            let mut defs = read_index_defs(&mut c, self.deployment).await?;
+            defs.retain(|d| !ahead.holds(&d.name));
+            Ok(defs)
         })
     }
 
@@ -418,6 +598,11 @@ struct PgDocTx {
     defs: Option<Arc<Vec<IndexDef>>>,
     /// The schema's document types, read once per transaction.
     types: Option<Arc<index::Types>>,
+    /// The indexes being built ahead of a push, read with `defs`.
+    ahead: Option<Arc<index::Ahead>>,
+    /// What this transaction wrote, announced when it commits.
+    writes: super::commits::WriteSet,
+    announce: Announce,
 }
 
 impl PgDocTx {
@@ -434,13 +619,14 @@ impl PgDocTx {
     fn load_schema(&mut self) -> StoreResult<()> {
         let (h, d) = (self.handle.clone(), self.deployment);
         let tx = self.tx()?;
-        let row: (String, Option<String>) = h
+        let row: (String, Option<String>, Option<String>) = h
             .block_on(
                 sqlx::query_as(
                     "SELECT
                        (SELECT coalesce(json_agg(json_build_array(name, table_name, fields) ORDER BY name), '[]'::json)::text
                           FROM deployment_indexes WHERE deployment_id = $1),
-                       (SELECT value FROM code_meta WHERE deployment_id = $1 AND key = 'schema')",
+                       (SELECT value FROM code_meta WHERE deployment_id = $1 AND key = 'schema'),
+                       (SELECT value FROM code_meta WHERE deployment_id = $1 AND key = 'ahead')",
                 )
                 .bind(d)
                 .fetch_one(&mut **tx),
@@ -458,6 +644,7 @@ impl PgDocTx {
         }
         let (validation, tables) = SchemaDef::types_from(row.1.as_deref())?;
         self.defs = Some(Arc::new(defs));
+        self.ahead = Some(Arc::new(index::Ahead::parse(row.2.as_deref())?));
         self.types = Some(Arc::new(index::Types::new(validation, tables)));
         Ok(())
     }
@@ -478,6 +665,30 @@ impl PgDocTx {
         self.defs
             .clone()
             .ok_or_else(|| StoreError::Backend("indexes not loaded".into()))
+    }
+
+    /// Marks a document that is changed or deleted for the indexes of its table still being
+    /// filled: their fill skips it (this write keeps its entries).
+    fn mark_changed(&mut self, defs: &[IndexDef], old: &Doc) -> StoreResult<()> {
+        let Some(ahead) = self.ahead.clone() else {
+            return Ok(());
+        };
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        for name in ahead.filling(defs, &old.table) {
+            h.block_on(
+                sqlx::query(
+                    "INSERT INTO ahead_dirty (deployment_id, index_name, doc_id) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(d)
+                .bind(name)
+                .bind(&old.id)
+                .execute(&mut **tx),
+            )
+            .map_err(backend)?;
+        }
+        Ok(())
     }
 
     fn tx(&mut self) -> StoreResult<&mut Transaction<'static, Postgres>> {
@@ -520,8 +731,14 @@ impl DocTx for PgDocTx {
                 .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
-            put_entries(tx, d, &entries).await
-        })
+            put_entries(tx, d, &entries, false).await
+        })?;
+        self.writes.wrote(
+            &doc.table,
+            &doc.id,
+            entries.into_iter().map(|(n, k, _)| (n, k)),
+        );
+        Ok(())
     }
 
     fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool> {
@@ -538,6 +755,7 @@ impl DocTx for PgDocTx {
                     json: json.to_string(),
                     ..old.clone()
                 })?;
+                self.mark_changed(&defs, old)?;
                 let (stale, fresh) = index::moved(index::entries(&defs, old)?, new);
                 let fresh: Vec<_> = fresh
                     .into_iter()
@@ -549,46 +767,62 @@ impl DocTx for PgDocTx {
         };
         let (h, d) = (self.handle.clone(), self.deployment);
         let tx = self.tx()?;
-        h.block_on(async {
-            let n =
-                sqlx::query("UPDATE documents SET value = $1 WHERE deployment_id = $2 AND id = $3")
-                    .bind(json)
-                    .bind(d)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
+        let table: Option<String> = h.block_on(async {
+            let table = sqlx::query_scalar(
+                "UPDATE documents SET value = $1 WHERE deployment_id = $2 AND id = $3 RETURNING table_name",
+            )
+            .bind(json)
+            .bind(d)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend)?;
             drop_entries(tx, d, &stale).await?;
-            put_entries(tx, d, &fresh).await?;
-            Ok(n > 0)
-        })
+            put_entries(tx, d, &fresh, false).await?;
+            Ok::<_, StoreError>(table)
+        })?;
+        if let Some(t) = &table {
+            let keys = stale
+                .into_iter()
+                .chain(fresh.into_iter().map(|(n, k, _)| (n, k)));
+            self.writes.wrote(t, id, keys);
+        }
+        Ok(table.is_some())
     }
 
     fn delete(&mut self, id: &str) -> StoreResult<bool> {
         let defs = self.defs()?;
         let old = if defs.is_empty() { None } else { self.get(id)? };
         let gone = match &old {
-            Some(old) => index::entries(&defs, old)?,
+            Some(old) => {
+                self.mark_changed(&defs, old)?;
+                index::entries(&defs, old)?
+            }
             None => Vec::new(),
         };
         let (h, d) = (self.handle.clone(), self.deployment);
         let tx = self.tx()?;
-        h.block_on(async {
-            let n = sqlx::query("DELETE FROM documents WHERE deployment_id = $1 AND id = $2")
-                .bind(d)
-                .bind(id)
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?
-                .rows_affected();
+        let table: Option<String> = h.block_on(async {
+            let table = sqlx::query_scalar(
+                "DELETE FROM documents WHERE deployment_id = $1 AND id = $2 RETURNING table_name",
+            )
+            .bind(d)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend)?;
             drop_entries(tx, d, &gone).await?;
-            Ok(n > 0)
-        })
+            Ok::<_, StoreError>(table)
+        })?;
+        if let Some(t) = &table {
+            self.writes.wrote(t, id, gone);
+        }
+        Ok(table.is_some())
     }
 
     fn has_index(&mut self, index: &str) -> StoreResult<bool> {
-        Ok(self.defs()?.iter().any(|d| d.name == index))
+        let serves = self.defs()?.iter().any(|d| d.name == index);
+        Ok(serves && !self.ahead.as_ref().is_some_and(|a| a.holds(index)))
     }
 
     fn index_scan(
@@ -787,18 +1021,61 @@ impl DocTx for PgDocTx {
             .collect()
     }
 
-    fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        let tx = self
+    fn commit(mut self: Box<Self>) -> StoreResult<Option<u64>> {
+        let mut tx = self
             .tx
             .take()
             .ok_or_else(|| StoreError::Backend("the transaction is finished".into()))?;
-        self.handle.block_on(tx.commit()).map_err(backend)?;
+        let (d, announce) = (self.deployment, self.announce.clone());
+        let writes = std::mem::take(&mut self.writes);
+        let ts = self.handle.block_on(async {
+            let ts = if writes.is_empty() {
+                None
+            } else {
+                // The deployment's next timestamp (under its write lock, so in commit order on
+                // every server) and the notice to the other servers, in one round trip; the
+                // notice goes out when the transaction commits.
+                let tables: Vec<&str> = writes.tables.iter().map(String::as_str).collect();
+                let mut listed = tables.join("\u{1f}");
+                if listed.len() > NOTICE_TABLES {
+                    listed = "*".into();
+                }
+                let now = announce.hub.next_ts(d);
+                let ts: i64 = sqlx::query_scalar(
+                    "WITH c AS (
+                        INSERT INTO deployment_clock (deployment_id, ts) VALUES ($1, $2)
+                        ON CONFLICT (deployment_id) DO UPDATE SET ts = greatest(deployment_clock.ts + 1, excluded.ts)
+                        RETURNING ts)
+                     SELECT ts FROM c, pg_notify($3, $4 || ':' || $1 || ':' || c.ts || ':' || $5) AS n",
+                )
+                .bind(d)
+                .bind(i64::try_from(now).unwrap_or(i64::MAX))
+                .bind(COMMITS_CHANNEL)
+                .bind(announce.server.to_string())
+                .bind(listed)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+                Some(ts as u64)
+            };
+            tx.commit().await.map_err(backend)?;
+            Ok::<_, StoreError>(ts)
+        })?;
         if !self.new_tables.is_empty()
             && let Ok(mut t) = self.tables.lock()
         {
             t.extend(self.new_tables.drain());
         }
-        Ok(())
+        if let Some(ts) = ts {
+            announce.hub.publish(
+                d,
+                super::commits::Commit {
+                    ts,
+                    writes: Arc::new(writes),
+                },
+            );
+        }
+        Ok(ts)
     }
 }
 

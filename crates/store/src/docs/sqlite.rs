@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS indexes (
     table_name TEXT NOT NULL,
     fields     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ahead_dirty (
+    index_name TEXT NOT NULL,
+    doc_id     TEXT NOT NULL,
+    PRIMARY KEY (index_name, doc_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS index_entries (
     index_name TEXT NOT NULL,
     key        BLOB NOT NULL,
@@ -100,7 +105,10 @@ impl Inner {
         }
         let c = Connection::open(&self.path).map_err(err)?;
         c.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
+            // Reads through a memory map of the file (the OS's page cache, shared by every
+            // connection) instead of a read call per page missing from SQLite's own small cache.
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+             PRAGMA mmap_size = 268435456;",
         )
         .map_err(err)?;
         Ok(c)
@@ -235,7 +243,8 @@ fn read_code_and_env(inner: &Inner) -> StoreResult<CodeAndEnv> {
         modules: read_modules(&c)?,
         meta: read_meta(&c)?,
         types: read_meta_key(&c, "schema")?,
-        indexes: read_index_defs(&c)?,
+        // Those being built ahead of a push are left behind.
+        indexes: serving_indexes(&c)?,
         env: read_env(&c)?.into_iter().collect(),
     };
     inner.give_back(c);
@@ -254,6 +263,9 @@ impl Drop for Exclusive {
 pub struct SqliteDocStore {
     gate: Arc<Gate>,
     inner: Mutex<Arc<Inner>>,
+    /// The deployment's id, under which its commits are announced.
+    deployment: i64,
+    commits: Arc<super::commits::CommitHub>,
 }
 
 impl Inner {
@@ -492,41 +504,86 @@ fn drop_entries(conn: &Connection, entries: &[(String, Vec<u8>)]) -> StoreResult
 }
 
 /// Makes the stored indexes those of `wanted`, in `conn`'s transaction: entries of indexes that
-/// are gone are deleted, new ones are built from their table's documents.
+/// are gone are deleted, new ones (and ones built ahead but not finished) are built from their
+/// table's documents, and the indexes built ahead serve from now on.
 fn sync_indexes(conn: &Connection, wanted: &[IndexDef]) -> StoreResult<IndexChanges> {
-    let existing = read_index_defs(conn)?;
-    let (removed, added) = index::diff(&existing, wanted);
-    for r in &removed {
-        conn.execute("DELETE FROM index_entries WHERE index_name = ?1", [&r.name])
-            .map_err(err)?;
+    let stored = read_index_defs(conn)?;
+    let plan = index::plan_commit(&stored, &read_ahead(conn)?, wanted);
+    for r in &plan.drop {
+        clear_index(conn, &r.name)?;
         conn.execute("DELETE FROM indexes WHERE name = ?1", [&r.name])
             .map_err(err)?;
     }
-    for a in &added {
-        conn.execute(
-            "INSERT INTO indexes (name, table_name, fields) VALUES (?1, ?2, ?3)",
-            params![a.name, a.table, a.fields_json()],
+    for a in &plan.build {
+        register_index(conn, a)?;
+        build_index(conn, a)?;
+    }
+    write_meta_key(conn, "ahead", None)?;
+    conn.execute("DELETE FROM ahead_dirty", []).map_err(err)?;
+    Ok(plan.changes)
+}
+
+/// The indexes the running code reads: those being built ahead of a push left out.
+fn serving_indexes(conn: &Connection) -> StoreResult<Vec<IndexDef>> {
+    let ahead = read_ahead(conn)?;
+    let mut defs = read_index_defs(conn)?;
+    defs.retain(|d| !ahead.holds(&d.name));
+    Ok(defs)
+}
+
+fn read_ahead(conn: &Connection) -> StoreResult<index::Ahead> {
+    index::Ahead::parse(read_meta_key(conn, "ahead")?.as_deref())
+}
+
+/// Deletes an index's entries (and what a build of it had marked).
+fn clear_index(conn: &Connection, name: &str) -> StoreResult<()> {
+    for sql in [
+        "DELETE FROM index_entries WHERE index_name = ?1",
+        "DELETE FROM ahead_dirty WHERE index_name = ?1",
+    ] {
+        conn.execute(sql, [name]).map_err(err)?;
+    }
+    Ok(())
+}
+
+fn register_index(conn: &Connection, def: &IndexDef) -> StoreResult<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO indexes (name, table_name, fields) VALUES (?1, ?2, ?3)",
+        params![def.name, def.table, def.fields_json()],
+    )
+    .map(|_| ())
+    .map_err(err)
+}
+
+/// Builds the entries of `def` from its table's documents, in `conn`'s transaction: sorted by
+/// key a chunk at a time, so the inserts fill runs of the index instead of pages all over it.
+fn build_index(conn: &Connection, def: &IndexDef) -> StoreResult<()> {
+    let mut docs = conn
+        .prepare_cached(
+            "SELECT id, table_name, creation_time, value FROM documents WHERE table_name = ?1",
         )
         .map_err(err)?;
-        let mut docs = conn
-            .prepare(
-                "SELECT id, table_name, creation_time, value FROM documents WHERE table_name = ?1",
-            )
-            .map_err(err)?;
-        let rows = docs.query_map([&a.table], doc).map_err(err)?;
-        let mut put = conn
-            .prepare_cached(
-                "INSERT INTO index_entries (index_name, key, doc_id) VALUES (?1, ?2, ?3)",
-            )
-            .map_err(err)?;
-        for row in rows {
-            let d = row.map_err(err)?;
-            let value = index::decoded(&d)?;
-            let key = index::entry_key(&a.fields, &value, d.creation_time, &d.id);
-            put.execute(params![a.name, key, d.id]).map_err(err)?;
+    let rows = docs.query_map([&def.table], doc).map_err(err)?;
+    let mut put = conn
+        .prepare_cached("INSERT INTO index_entries (index_name, key, doc_id) VALUES (?1, ?2, ?3)")
+        .map_err(err)?;
+    let mut chunk: Vec<(Vec<u8>, String)> = Vec::new();
+    let mut flush = |chunk: &mut Vec<(Vec<u8>, String)>| -> StoreResult<()> {
+        chunk.sort_unstable();
+        for (key, id) in chunk.drain(..) {
+            put.execute(params![def.name, key, id]).map_err(err)?;
+        }
+        Ok(())
+    };
+    for row in rows {
+        let d = row.map_err(err)?;
+        let key = index::entry_key(&def.fields, &index::decoded(&d)?, d.creation_time, &d.id);
+        chunk.push((key, d.id));
+        if chunk.len() == super::AHEAD_CHUNK as usize {
+            flush(&mut chunk)?;
         }
     }
-    Ok(IndexChanges { added, removed })
+    flush(&mut chunk)
 }
 
 /// Prepares a copy made by [`SqliteDocStore::snapshot_into`] to become `to`'s next file: `to`'s
@@ -558,9 +615,20 @@ impl SqliteDocStore {
     /// Opens (creating) the deployment's file. Only the store calls this, for a deployment whose
     /// row it has just read.
     pub fn open(file: &Path) -> StoreResult<Self> {
+        Self::open_announcing(file, 0, Default::default())
+    }
+
+    /// Opens deployment `deployment`'s file; its commits are announced on `commits`.
+    pub fn open_announcing(
+        file: &Path,
+        deployment: i64,
+        commits: Arc<super::commits::CommitHub>,
+    ) -> StoreResult<Self> {
         Ok(Self {
             gate: Default::default(),
             inner: Mutex::new(Inner::open(file)?),
+            deployment,
+            commits,
         })
     }
 
@@ -672,6 +740,22 @@ impl SqliteDocStore {
     pub fn path(&self) -> PathBuf {
         self.current().path.clone()
     }
+
+    /// Runs `f` in a write transaction of its own, committed when `f` succeeds.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let (_ticket, inner) = self.enter()?;
+        let mut conn = inner.connect()?;
+        let out = (|| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(err)?;
+            Ok(out)
+        })();
+        inner.give_back(conn);
+        out
+    }
 }
 
 impl DocStore for SqliteDocStore {
@@ -687,6 +771,9 @@ impl DocStore for SqliteDocStore {
             new_tables: HashMap::new(),
             defs: None,
             types: None,
+            ahead: None,
+            writes: Default::default(),
+            announce: write.then(|| (self.deployment, self.commits.clone())),
             _ticket: ticket,
         }))
     }
@@ -705,27 +792,68 @@ impl DocStore for SqliteDocStore {
         meta: &str,
         schema: &SchemaDef,
     ) -> StoreResult<IndexChanges> {
-        let (_ticket, inner) = self.enter()?;
-        let mut conn = inner.connect()?;
-        let changes = (|| {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        self.write(|tx| {
+            check_existing(tx, schema)?;
+            write_code(tx, modules, Some(meta))?;
+            write_meta_key(tx, "schema", Some(&schema.types_json()))?;
+            sync_indexes(tx, &schema.indexes)
+        })
+    }
+
+    fn begin_ahead(&self, wanted: &[IndexDef]) -> StoreResult<Vec<IndexDef>> {
+        self.write(|tx| {
+            let mut ahead = read_ahead(tx)?;
+            let (register, fill) = index::plan_ahead(&read_index_defs(tx)?, &ahead, wanted);
+            for r in &register {
+                clear_index(tx, &r.name)?;
+                register_index(tx, r)?;
+                ahead.0.insert(r.name.clone(), false);
+            }
+            if !register.is_empty() {
+                write_meta_key(tx, "ahead", ahead.json().as_deref())?;
+            }
+            Ok(fill)
+        })
+    }
+
+    fn fill_ahead(
+        &self,
+        def: &IndexDef,
+        entries: &[(Vec<u8>, String)],
+        last: bool,
+    ) -> StoreResult<bool> {
+        self.write(|tx| {
+            let mut ahead = read_ahead(tx)?;
+            if !ahead.incomplete(&def.name) || !read_index_defs(tx)?.contains(def) {
+                return Ok(false);
+            }
+            let mut changed = tx
+                .prepare_cached("SELECT 1 FROM ahead_dirty WHERE index_name = ?1 AND doc_id = ?2")
                 .map_err(err)?;
-            check_existing(&tx, schema)?;
-            write_code(&tx, modules, Some(meta))?;
-            write_meta_key(&tx, "schema", Some(&schema.types_json()))?;
-            let changes = sync_indexes(&tx, &schema.indexes)?;
-            tx.commit().map_err(err)?;
-            Ok::<_, StoreError>(changes)
-        })();
-        inner.give_back(conn);
-        changes
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO index_entries (index_name, key, doc_id) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for (key, id) in entries {
+                if !changed.exists(params![def.name, id]).map_err(err)? {
+                    put.execute(params![def.name, key, id]).map_err(err)?;
+                }
+            }
+            if last {
+                ahead.0.insert(def.name.clone(), true);
+                write_meta_key(tx, "ahead", ahead.json().as_deref())?;
+                tx.execute("DELETE FROM ahead_dirty WHERE index_name = ?1", [&def.name])
+                    .map_err(err)?;
+            }
+            Ok(true)
+        })
     }
 
     fn indexes(&self) -> StoreResult<Vec<IndexDef>> {
         let (_ticket, inner) = self.enter()?;
         let conn = inner.connect()?;
-        let out = read_index_defs(&conn)?;
+        let out = serving_indexes(&conn)?;
         inner.give_back(conn);
         Ok(out)
     }
@@ -760,17 +888,8 @@ impl DocStore for SqliteDocStore {
     }
 
     fn update_env(&self, changes: &[(String, Option<String>)]) -> StoreResult<()> {
-        let (_ticket, inner) = self.enter()?;
-        let mut conn = inner.connect()?;
-        {
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(err)?;
-            write_env(&tx, changes)?;
-            tx.commit().map_err(err)?;
-        }
-        inner.give_back(conn);
-        if let Ok(mut m) = inner.memo.lock() {
+        self.write(|tx| write_env(tx, changes))?;
+        if let Ok(mut m) = self.current().memo.lock() {
             m.env = None;
             m.env_version += 1;
         }
@@ -790,6 +909,12 @@ struct SqliteDocTx {
     defs: Option<Arc<Vec<IndexDef>>>,
     /// The schema's document types, read once per transaction.
     types: Option<Arc<index::Types>>,
+    /// The indexes being built ahead of a push, read once per transaction.
+    ahead: Option<Arc<index::Ahead>>,
+    /// What this transaction wrote, announced when it commits.
+    writes: super::commits::WriteSet,
+    /// Where a write transaction announces its commit: the deployment and the hub.
+    announce: Option<(i64, Arc<super::commits::CommitHub>)>,
     /// Declared last: the transaction leaves the gate after its connection is back.
     _ticket: Ticket,
 }
@@ -839,7 +964,31 @@ impl SqliteDocTx {
         Ok(types)
     }
 
-    /// Checks a document about to be written against its table's type in the schema.
+    fn ahead(&mut self) -> StoreResult<Arc<index::Ahead>> {
+        if let Some(a) = &self.ahead {
+            return Ok(a.clone());
+        }
+        let ahead = Arc::new(read_ahead(self.c()?)?);
+        self.ahead = Some(ahead.clone());
+        Ok(ahead)
+    }
+
+    /// Marks a document that is changed or deleted for the indexes of its table still being
+    /// filled: their fill skips it (this write keeps its entries).
+    fn mark_changed(&mut self, defs: &[IndexDef], old: &Doc) -> StoreResult<()> {
+        let ahead = self.ahead()?;
+        let c = self.c()?;
+        for name in ahead.filling(defs, &old.table) {
+            c.prepare_cached(
+                "INSERT OR IGNORE INTO ahead_dirty (index_name, doc_id) VALUES (?1, ?2)",
+            )
+            .map_err(err)?
+            .execute(params![name, old.id])
+            .map_err(err)?;
+        }
+        Ok(())
+    }
+
     /// The index entries of `d`, after checking it against the schema.
     fn prepare(&mut self, d: &Doc) -> StoreResult<Vec<(String, Vec<u8>)>> {
         let (defs, types) = (self.defs()?, self.types()?);
@@ -869,7 +1018,9 @@ impl DocTx for SqliteDocTx {
         .map_err(err)?
         .execute(params![d.id, d.table, d.creation_time, d.json])
         .map_err(err)?;
-        put_entries(c, &entries, &d.id)
+        put_entries(c, &entries, &d.id)?;
+        self.writes.wrote(&d.table, &d.id, entries);
+        Ok(())
     }
 
     fn replace(&mut self, id: &str, json: &str) -> StoreResult<bool> {
@@ -886,6 +1037,7 @@ impl DocTx for SqliteDocTx {
                     json: json.to_string(),
                     ..old.clone()
                 })?;
+                self.mark_changed(&defs, old)?;
                 Some(index::moved(index::entries(&defs, old)?, new))
             }
             None => None,
@@ -899,6 +1051,17 @@ impl DocTx for SqliteDocTx {
         if let Some((stale, fresh)) = moved {
             drop_entries(c, &stale)?;
             put_entries(c, &fresh, id)?;
+            if let Some(old) = &old {
+                self.writes
+                    .wrote(&old.table, id, stale.into_iter().chain(fresh));
+            }
+        } else if n > 0 {
+            // No index nor schema: the table is known from the id's number.
+            let table =
+                berth_value::ids::table_number(id).and_then(|n| self.table_name(n).ok().flatten());
+            if let Some(t) = table {
+                self.writes.wrote(&t, id, []);
+            }
         }
         Ok(n > 0)
     }
@@ -913,13 +1076,22 @@ impl DocTx for SqliteDocTx {
             .execute([id])
             .map_err(err)?;
         if let Some(old) = old {
-            drop_entries(c, &index::entries(&defs, &old)?)?;
+            let gone = index::entries(&defs, &old)?;
+            drop_entries(c, &gone)?;
+            self.mark_changed(&defs, &old)?;
+            self.writes.wrote(&old.table, id, gone);
+        } else if n > 0 {
+            let table =
+                berth_value::ids::table_number(id).and_then(|n| self.table_name(n).ok().flatten());
+            if let Some(t) = table {
+                self.writes.wrote(&t, id, []);
+            }
         }
         Ok(n > 0)
     }
 
     fn has_index(&mut self, index: &str) -> StoreResult<bool> {
-        Ok(self.defs()?.iter().any(|d| d.name == index))
+        Ok(self.defs()?.iter().any(|d| d.name == index) && !self.ahead()?.holds(index))
     }
 
     fn index_scan(
@@ -1100,11 +1272,16 @@ impl DocTx for SqliteDocTx {
         rows.collect::<Result<Vec<_>, _>>().map_err(err)
     }
 
-    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+    fn commit(mut self: Box<Self>) -> StoreResult<Option<u64>> {
         let c = self
             .conn
             .take()
             .ok_or_else(|| StoreError::Backend("the transaction is finished".into()))?;
+        // Taken while the write lock is held: timestamps follow commit order.
+        let ts = match &self.announce {
+            Some((id, hub)) if !self.writes.is_empty() => Some(hub.next_ts(*id)),
+            _ => None,
+        };
         let result = c.execute_batch("COMMIT").map_err(err);
         self.done = true;
         match result {
@@ -1115,7 +1292,11 @@ impl DocTx for SqliteDocTx {
                     m.tables.extend(self.new_tables.drain());
                 }
                 self.inner.give_back(c);
-                Ok(())
+                if let (Some(ts), Some((id, hub))) = (ts, &self.announce) {
+                    let writes = Arc::new(std::mem::take(&mut self.writes));
+                    hub.publish(*id, super::commits::Commit { ts, writes });
+                }
+                Ok(ts)
             }
             Err(e) => {
                 let _ = c.execute_batch("ROLLBACK");

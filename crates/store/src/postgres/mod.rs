@@ -30,6 +30,81 @@ pub struct PgStore {
     /// Deployment ids seen with a row (ids are never reused), so opening data costs no query.
     known_ids: std::sync::Mutex<std::collections::HashSet<i64>>,
     pool: PgPool,
+    announce: crate::docs::postgres::Announce,
+    /// Hears the other servers' commits while the store lives.
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// Passes the commits other servers announce (`NOTIFY berth_commits`) to this server's hub, as
+/// the tables they wrote. `sqlx`'s listener reconnects by itself when its connection drops.
+async fn listen_for_commits(pool: PgPool, announce: crate::docs::postgres::Announce) {
+    use crate::docs::commits::{Commit, WriteSet};
+    let mut listener = loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut l) => match l.listen(crate::docs::postgres::COMMITS_CHANNEL).await {
+                Ok(()) => break l,
+                Err(e) => tracing::warn!(error = %e, "listen for commits"),
+            },
+            Err(e) => tracing::warn!(error = %e, "listen for commits"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    loop {
+        match listener.recv().await {
+            Ok(n) => {
+                let Some((deployment, ts, tables)) =
+                    crate::docs::postgres::parse_notice(n.payload(), announce.server)
+                else {
+                    continue;
+                };
+                let writes = WriteSet {
+                    tables: tables.unwrap_or_default().into_iter().collect(),
+                    tables_only: true,
+                    ..Default::default()
+                };
+                // An empty table list means "every table": a read set with `everything`, or
+                // any table, is touched.
+                let writes = if writes.tables.is_empty() {
+                    WriteSet {
+                        tables: ["*".to_string()].into(),
+                        ..writes
+                    }
+                } else {
+                    writes
+                };
+                announce.hub.publish(
+                    deployment,
+                    Commit {
+                        ts,
+                        writes: std::sync::Arc::new(writes),
+                    },
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "commit notices");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// An id for this server's announcements, so it can tell its own commit notices from others'.
+fn rand_server_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
 }
 
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
@@ -72,9 +147,16 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
+        let announce = crate::docs::postgres::Announce {
+            hub: Default::default(),
+            server: rand_server_id(),
+        };
+        let listener = tokio::spawn(listen_for_commits(pool.clone(), announce.clone()));
         let store = Self {
             known_ids: Default::default(),
             pool,
+            announce,
+            listener,
         };
         store.migrate().await?;
         Ok(store)
@@ -165,6 +247,10 @@ const TEAM_COLS: &str = "id, slug, name, plan, deployment_limit_override, create
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn commits(&self) -> std::sync::Arc<crate::docs::commits::CommitHub> {
+        self.announce.hub.clone()
     }
 
     fn keeps_logs(&self) -> bool {
@@ -825,6 +911,7 @@ impl Store for PgStore {
             self.pool.clone(),
             deployment_id,
             tokio::runtime::Handle::current(),
+            self.announce.clone(),
         )))
     }
 
@@ -1084,6 +1171,7 @@ async fn copy_locked(
         .map_err(backend)?;
     let mut statements = vec![
         "DELETE FROM index_entries WHERE deployment_id = $2",
+        "DELETE FROM ahead_dirty WHERE deployment_id = $2",
         "DELETE FROM documents WHERE deployment_id = $2",
         "DELETE FROM deployment_tables WHERE deployment_id = $2",
         "INSERT INTO deployment_tables (deployment_id, number, name) SELECT $2, number, name FROM deployment_tables WHERE deployment_id = $1",
@@ -1105,9 +1193,11 @@ async fn copy_locked(
     }
     // The target keeps its own indexes: entries copied where the source has the same index,
     // built from the copied documents where not.
+    // (An index the source is still building ahead of a push has entries for only part of it.)
+    let building = crate::docs::postgres::read_ahead(&mut tx, src).await?;
     let theirs = crate::docs::postgres::read_index_defs(&mut tx, src).await?;
     for def in crate::docs::postgres::read_index_defs(&mut tx, dst).await? {
-        if theirs.contains(&def) {
+        if theirs.contains(&def) && !building.incomplete(&def.name) {
             sqlx::query(
                     "INSERT INTO index_entries (deployment_id, index_name, key, doc_id)
                      SELECT $2, index_name, key, doc_id FROM index_entries WHERE deployment_id = $1 AND index_name = $3",
@@ -1119,8 +1209,10 @@ async fn copy_locked(
                 .await
                 .map_err(backend)?;
         } else {
-            crate::docs::postgres::backfill(&mut tx, dst, &def).await?;
+            crate::docs::postgres::build_index(&mut tx, dst, &def).await?;
         }
     }
+    // Every index of the target is whole now, those it was building ahead of a push included.
+    crate::docs::postgres::complete_ahead(&mut tx, dst).await?;
     tx.commit().await.map_err(backend)
 }

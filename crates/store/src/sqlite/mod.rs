@@ -31,6 +31,7 @@ pub struct SqliteStore {
     opening: tokio::sync::Mutex<()>,
     /// Copies (resets, branches) run one at a time: each writes its target's next generation.
     copying: tokio::sync::Mutex<()>,
+    commits: std::sync::Arc<crate::docs::commits::CommitHub>,
 }
 
 /// How many deployments' data stay open when idle; each holds a few file descriptors.
@@ -114,6 +115,7 @@ impl SqliteStore {
             docs: Default::default(),
             opening: Default::default(),
             copying: Default::default(),
+            commits: Default::default(),
         };
         store.migrate().await?;
         crate::docs::sqlite::private_file(&data_dir.join("berth.db"))?;
@@ -165,9 +167,12 @@ impl SqliteStore {
                 .map_err(backend)?;
         let (name, generation) = row.ok_or(StoreError::NoDeployment(id))?;
         let file = self.deployment_file(&name, generation)?;
-        let opened = tokio::task::spawn_blocking(move || SqliteDocStore::open(&file))
-            .await
-            .map_err(|e| StoreError::Backend(format!("open deployment data: {e}")))??;
+        let commits = self.commits.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            SqliteDocStore::open_announcing(&file, id, commits)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("open deployment data: {e}")))??;
         let opened = std::sync::Arc::new(opened);
         self.docs_cache()?.insert(id, opened.clone());
         Ok(opened)
@@ -296,6 +301,10 @@ const TEAM_COLS: &str = "id, slug, name, plan, deployment_limit_override, create
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn commits(&self) -> std::sync::Arc<crate::docs::commits::CommitHub> {
+        self.commits.clone()
     }
 
     fn single_writer(&self) -> bool {

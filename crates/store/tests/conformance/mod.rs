@@ -1216,6 +1216,170 @@ pub async fn a_push_moves_code_indexes_and_version_together(s: &dyn Store) {
     .unwrap();
 }
 
+/// Every document of `things`, read in creation order.
+fn all_things(docs: &dyn berth_store::docs::DocStore) -> Vec<berth_store::docs::Doc> {
+    let mut tx = docs.begin(false).unwrap();
+    tx.scan(
+        "things",
+        berth_store::docs::Order::Asc,
+        None,
+        None,
+        None,
+        u32::MAX,
+    )
+    .unwrap()
+}
+
+/// The ids `things.by_tag` gives for its whole range.
+fn by_tag_ids(docs: &dyn berth_store::docs::DocStore) -> Vec<String> {
+    let mut tx = docs.begin(false).unwrap();
+    tx.index_scan(
+        "things.by_tag",
+        &[],
+        &[0xff],
+        berth_store::docs::Order::Asc,
+        u32::MAX,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|(_, d)| d.id)
+    .collect()
+}
+
+/// An index built ahead of its push, in batches while writes go on: not read until the push
+/// commits, then exactly what a sort of the table gives. One begun but left unfinished is built
+/// whole by the push; one the push does not want is dropped.
+pub async fn indexes_built_ahead_serve_only_once_pushed(s: &dyn Store) {
+    use berth_store::docs::{BuildProgress, IndexDef, SchemaDef};
+    let (t, p) = default_ids(s).await;
+    let d = s
+        .create_deployment(&new_deployment(
+            "ahead-101",
+            "dev/ahead",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
+        .await
+        .unwrap();
+    let docs = s.deployment_docs(d.id).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        let tags = ["b", "a", "c"];
+        let mut tx = docs.begin(true).unwrap();
+        for i in 0..3500 {
+            tx.insert(&thing(i, Some(tags[(i % 3) as usize]), f64::from(i % 7)))
+                .unwrap();
+        }
+        tx.commit().unwrap();
+        let by_tag = IndexDef {
+            name: "things.by_tag".into(),
+            table: "things".into(),
+            fields: vec!["tag".into(), "n".into()],
+        };
+        let by_n = IndexDef {
+            name: "things.by_n".into(),
+            table: "things".into(),
+            fields: vec!["n".into()],
+        };
+        // Writes run beside the build: inserts, replaces of documents on both sides of where
+        // the build has got to, deletes.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (docs, stop) = (docs.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) || i < 50 {
+                    let mut tx = docs.begin(true).unwrap();
+                    tx.insert(&thing(5000 + i, Some("a"), 1.0)).unwrap();
+                    let moved = thing((i * 37) % 3500, Some("z"), f64::from(i));
+                    tx.replace(&moved.id, &moved.json).unwrap();
+                    tx.delete(&thing((i * 53 + 11) % 3500, None, 0.0).id)
+                        .unwrap();
+                    tx.commit().unwrap();
+                    i += 1;
+                }
+            })
+        };
+        let mut seen: Vec<BuildProgress> = Vec::new();
+        berth_store::docs::build_ahead(&*docs, std::slice::from_ref(&by_tag), &mut |p| {
+            seen.push(p.clone());
+            // Not read before the push, whatever the build has done.
+            let mut tx = docs.begin(false).unwrap();
+            assert!(!tx.has_index("things.by_tag").unwrap());
+        })
+        .unwrap();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        writer.join().unwrap();
+        let last = seen.last().unwrap();
+        assert_eq!((last.indexes_done, last.indexes_total), (1, 1));
+        assert_eq!(last.documents_done, last.documents_total);
+        assert!(seen.len() >= 3, "{seen:?}");
+        assert!(
+            seen.windows(2)
+                .all(|w| w[0].documents_done <= w[1].documents_done)
+        );
+        assert!(docs.indexes().unwrap().is_empty());
+        // The push finds it built, reports it added and serves it.
+        let schema = SchemaDef {
+            indexes: vec![by_tag.clone()],
+            ..Default::default()
+        };
+        let changes = docs.replace_code(&[], "[]", &schema).unwrap();
+        assert_eq!(changes.added, vec![by_tag.clone()]);
+        assert_eq!(docs.indexes().unwrap(), vec![by_tag.clone()]);
+        assert_eq!(
+            by_tag_ids(&*docs),
+            sorted_reference(&all_things(&*docs), None)
+        );
+
+        // Begun, a few entries written, then pushed: the push builds the rest itself.
+        let wanted = [by_tag.clone(), by_n.clone()];
+        assert_eq!(docs.begin_ahead(&wanted).unwrap(), vec![by_n.clone()]);
+        let some: Vec<(Vec<u8>, String)> = all_things(&*docs)[..10]
+            .iter()
+            .map(|d| {
+                let v = berth_value::decode(&serde_json::from_str(&d.json).unwrap()).unwrap();
+                let key =
+                    berth_store::docs::index::entry_key(&by_n.fields, &v, d.creation_time, &d.id);
+                (key, d.id.clone())
+            })
+            .collect();
+        assert!(docs.fill_ahead(&by_n, &some, false).unwrap());
+        let both = SchemaDef {
+            indexes: wanted.to_vec(),
+            ..Default::default()
+        };
+        let changes = docs.replace_code(&[], "[]", &both).unwrap();
+        assert_eq!(changes.added, vec![by_n.clone()]);
+        let count = |index: &str| {
+            let mut tx = docs.begin(false).unwrap();
+            tx.index_scan(index, &[], &[0xff], berth_store::docs::Order::Asc, u32::MAX)
+                .unwrap()
+                .len()
+        };
+        assert_eq!(count("things.by_n"), all_things(&*docs).len());
+
+        // Begun for a push that never came: the next push without it drops its entries.
+        let by_day = IndexDef {
+            name: "things.by_day".into(),
+            table: "things".into(),
+            fields: vec!["day".into()],
+        };
+        berth_store::docs::build_ahead(&*docs, std::slice::from_ref(&by_day), &mut |_| {}).unwrap();
+        assert_eq!(count("things.by_day"), all_things(&*docs).len());
+        // Once complete, a fill that comes late (another server's build) writes nothing.
+        assert!(!docs.fill_ahead(&by_day, &some, false).unwrap());
+        let changes = docs.replace_code(&[], "[]", &both).unwrap();
+        assert!(changes.is_empty(), "{changes:?}");
+        assert_eq!(count("things.by_day"), 0);
+        // Building it again after that push starts from nothing and is complete.
+        berth_store::docs::build_ahead(&*docs, std::slice::from_ref(&by_day), &mut |_| {}).unwrap();
+        assert_eq!(count("things.by_day"), all_things(&*docs).len());
+    })
+    .await
+    .unwrap();
+}
+
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:path) => {
@@ -1242,6 +1406,7 @@ macro_rules! conformance_tests {
             concurrent_writers_all_land,
             copies_replace_documents_and_keep_the_targets_code,
             a_push_moves_code_indexes_and_version_together,
+            indexes_built_ahead_serve_only_once_pushed,
         );
     };
     (@each $make:path, $($name:ident),* $(,)?) => {

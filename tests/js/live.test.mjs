@@ -1,0 +1,137 @@
+// Live queries with Convex's own clients over the WebSocket sync protocol. Run by the Rust test
+// `convex_clients_get_live_updates`, which starts berth, pushes ./live and sets:
+//   BERTH_DEPLOYMENT_URL  the deployment's URL (…/d/<name>)
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import WebSocket from "ws";
+import { ConvexClient, ConvexHttpClient } from "convex/browser";
+import { ConvexReactClient } from "convex/react";
+import { ConvexError } from "convex/values";
+import { anyApi } from "convex/server";
+
+const url = process.env.BERTH_DEPLOYMENT_URL;
+const api = anyApi;
+// Every socket the clients open, so a test can drop one.
+const sockets = [];
+class TrackedWebSocket extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    sockets.push(this);
+  }
+}
+const options = { webSocketConstructor: TrackedWebSocket, skipConvexDeploymentUrlCheck: true, unsavedChangesWarning: false };
+const clients = [];
+const live = () => {
+  const c = new ConvexClient(url, options);
+  clients.push(c);
+  return c;
+};
+after(async () => {
+  for (const c of clients) await c.close();
+});
+
+/** Resolves with the first value `values` holds that passes `ok`, or fails after 10 s. */
+async function until(values, ok, what) {
+  const start = Date.now();
+  while (Date.now() - start < 10_000) {
+    const found = values.find(ok);
+    if (found !== undefined) return found;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`${what}: never came; saw ${JSON.stringify(values)}`);
+}
+
+test("a subscription sees every write, over the socket and over HTTP, in order", async () => {
+  const c = live();
+  const seen = [];
+  c.onUpdate(api.live.byChannel, { channel: "a" }, (v) => seen.push(v));
+  await until(seen, (v) => Array.isArray(v) && v.length === 0, "the first (empty) value");
+  await c.mutation(api.live.add, { channel: "a", text: "one" });
+  await new ConvexHttpClient(url).mutation(api.live.add, { channel: "a", text: "two" });
+  await c.mutation(api.live.add, { channel: "b", text: "elsewhere" });
+  await c.mutation(api.live.add, { channel: "a", text: "three" });
+  await until(seen, (v) => v.length === 3, "all three notes of channel a");
+  // Every value seen grows by one note at a time: nothing out of order, nothing from channel b.
+  const lengths = seen.map((v) => v.length);
+  assert.deepEqual(lengths, [...lengths].sort((x, y) => x - y), `in order: ${JSON.stringify(seen)}`);
+  assert.deepEqual(seen.at(-1), ["one", "two", "three"]);
+});
+
+test("a mutation resolves only once its write shows in the subscriptions", async () => {
+  const c = live();
+  const counts = [];
+  c.onUpdate(api.live.count, {}, (n) => counts.push(n));
+  const first = await until(counts, (n) => typeof n === "number", "the first count");
+  for (let i = 0; i < 5; i++) {
+    await c.mutation(api.live.add, { channel: "c", text: `n${i}` });
+    assert.equal(counts.at(-1), first + i + 1, "the count already includes the write");
+  }
+});
+
+test("a ConvexError thrown by a subscribed query reaches the client with its data", async () => {
+  const c = live();
+  const errors = [];
+  const values = [];
+  c.onUpdate(api.live.guarded, { channel: "g" }, (v) => values.push(v), (e) => errors.push(e));
+  await until(values, (v) => v === 0, "the first value");
+  await c.mutation(api.live.add, { channel: "g", text: "x" });
+  await c.mutation(api.live.add, { channel: "g", text: "y" });
+  const e = await until(errors, () => true, "the error");
+  assert.ok(e instanceof ConvexError, `got ${e}`);
+  assert.deepEqual(e.data, { tooMany: 2 });
+});
+
+test("actions and failing mutations are answered over the socket", async () => {
+  const c = live();
+  assert.equal(await c.action(api.live.shout, { text: "hi" }), "HI");
+  await assert.rejects(c.mutation(api.live.refuse, {}), (e) => {
+    assert.ok(e instanceof ConvexError, `got ${e}`);
+    assert.deepEqual(e.data, { code: 7 });
+    return true;
+  });
+});
+
+test("a dropped connection reconnects and resubscribes", async () => {
+  const c = live();
+  const seen = [];
+  c.onUpdate(api.live.byChannel, { channel: "r" }, (v) => seen.push(v));
+  await until(seen, (v) => v.length === 0, "the first value");
+  const before = sockets.length;
+  sockets.at(-1).close();
+  await until({ find: (ok) => (ok(sockets.length) ? sockets.length : undefined) }, (n) => n > before, "a new socket");
+  await new ConvexHttpClient(url).mutation(api.live.add, { channel: "r", text: "after the drop" });
+  await until(seen, (v) => v.length === 1, "the write made after reconnecting");
+  assert.deepEqual(seen.at(-1), ["after the drop"]);
+});
+
+test("a paginated query's first page updates on insert", async () => {
+  const c = live();
+  const pages = [];
+  c.onUpdate(api.live.page, { paginationOpts: { numItems: 3, cursor: null } }, (p) => pages.push(p));
+  await until(pages, (p) => p && Array.isArray(p.page), "the first page");
+  await c.mutation(api.live.add, { channel: "p", text: "newest" });
+  const p = await until(pages, (p) => p.page[0]?.text === "newest", "the insert on the first page");
+  assert.ok(p.page.length <= 3);
+});
+
+test("ConvexReactClient: an optimistic update shows at once and settles on the server's value", async () => {
+  const c = new ConvexReactClient(url, options);
+  try {
+    const watch = c.watchQuery(api.live.byChannel, { channel: "o" });
+    const seen = [];
+    const stop = watch.onUpdate(() => seen.push(watch.localQueryResult()));
+    await until(seen, (v) => Array.isArray(v), "the first value");
+    const done = c.mutation(api.live.add, { channel: "o", text: "mine" }, {
+      optimisticUpdate: (store, args) => {
+        const now = store.getQuery(api.live.byChannel, { channel: "o" });
+        if (now !== undefined) store.setQuery(api.live.byChannel, { channel: "o" }, [...now, `${args.text} (pending)`]);
+      },
+    });
+    assert.deepEqual(watch.localQueryResult(), ["mine (pending)"], "shown before the server answers");
+    await done;
+    assert.deepEqual(watch.localQueryResult(), ["mine"], "settled on the server's value");
+    stop();
+  } finally {
+    await c.close();
+  }
+});
