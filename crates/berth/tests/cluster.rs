@@ -276,3 +276,42 @@ fn logs_written_through_one_server_are_read_through_the_other() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A live query on one server hears a commit made through the other (`NOTIFY berth_commits`):
+/// the subscription's new value arrives in a transition, and the other server's writes to
+/// tables it did not read send nothing.
+#[test]
+fn a_subscription_on_one_server_sees_a_mutation_through_the_other() {
+    let Some(db) = database("a_subscription_on_one_server_sees_a_mutation_through_the_other")
+    else {
+        return;
+    };
+    let (a, b) = cluster(&db, &[]);
+    let name = deploy_counter(&a);
+    let id = call(&b.url, "mutation", &name, "counter:create", json!({}));
+    let id = id.as_str().unwrap().to_string();
+    let mut ws = common::ws::Ws::connect(&a.url, &format!("/d/{name}/api/1.48.0/sync")).unwrap();
+    ws.send(
+        &json!({"type": "Connect", "sessionId": "two-servers", "connectionCount": 0,
+            "lastCloseReason": "InitialConnect", "clientTs": 0})
+        .to_string(),
+    );
+    ws.send(
+        &json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+            {"type": "Add", "queryId": 0, "udfPath": "counter:get", "args": [{"id": id}]}]})
+        .to_string(),
+    );
+    let first = ws.recv_json().unwrap();
+    assert_eq!(first["type"], "Transition", "{first}");
+    assert_eq!(first["modifications"][0]["value"], json!(0), "{first}");
+    // A write elsewhere on the deployment (another table) changes nothing for this query.
+    call(&b.url, "mutation", &name, "counter:add", json!({"tag": "x"}));
+    // The increment through server B reaches the subscription held on server A.
+    let started = Instant::now();
+    call(&b.url, "mutation", &name, "counter:increment", json!({"id": id}));
+    let update = ws.recv_json().unwrap();
+    assert_eq!(update["type"], "Transition", "{update}");
+    assert_eq!(update["modifications"][0]["value"], json!(1), "{update}");
+    assert_eq!(update["startVersion"], first["endVersion"], "{update}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

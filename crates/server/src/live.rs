@@ -1,6 +1,8 @@
 //! What this server keeps for live queries across sessions: how many sync sockets are open (in
-//! all, and per deployment), and the answers of recent socket mutations, so that a client that
-//! reconnects and sends its unconfirmed mutations again does not run them twice.
+//! all, and per deployment), the answers of recent socket mutations, so that a client that
+//! reconnects and sends its unconfirmed mutations again does not run them twice, and the runs of
+//! live queries under way, so that a commit that touches the same query in a thousand sessions
+//! runs it once.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -16,7 +18,64 @@ const REMEMBERED: usize = 10_000;
 pub struct Live {
     open: Mutex<Open>,
     answered: Mutex<Answered>,
+    runs: Mutex<HashMap<RunKey, (u64, Arc<tokio::sync::OnceCell<Arc<RunResult>>>)>>,
 }
+
+/// What a live query's run gave: its value and log lines, or its failure; and what it read.
+pub struct RunResult {
+    pub answer: Result<(serde_json::Value, Vec<String>), Failure>,
+    pub reads: Option<berth_store::docs::commits::ReadSet>,
+    /// A hash of the answer (log lines aside), to tell whether it changed.
+    pub hash: u64,
+}
+
+impl RunResult {
+    pub fn new(
+        answer: Result<(serde_json::Value, Vec<String>), Failure>,
+        reads: Option<berth_store::docs::commits::ReadSet>,
+    ) -> RunResult {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        match &answer {
+            Ok((v, _)) => (0u8, v.to_string()).hash(&mut h),
+            Err(f) => (1u8, &f.message, f.data.as_ref().map(|d| d.to_string())).hash(&mut h),
+        }
+        RunResult {
+            answer,
+            reads,
+            hash: h.finish(),
+        }
+    }
+
+    /// The answer as a modification of query `id` in a transition.
+    pub fn modification(&self, id: u64) -> serde_json::Value {
+        match &self.answer {
+            Ok((value, logs)) => serde_json::json!({"type": "QueryUpdated", "queryId": id,
+                "value": value, "logLines": logs, "journal": null}),
+            Err(f) => {
+                let mut m = serde_json::json!({"type": "QueryFailed", "queryId": id,
+                    "errorMessage": f.message, "logLines": f.logs, "journal": null});
+                if let Some(d) = &f.data {
+                    m["errorData"] = d.clone();
+                }
+                m
+            }
+        }
+    }
+}
+
+/// A function that failed, as the socket tells it: the message, the `ConvexError` data, and the
+/// log lines.
+#[derive(Clone)]
+pub struct Failure {
+    pub message: String,
+    pub data: Option<serde_json::Value>,
+    pub logs: Vec<String>,
+}
+
+/// A live query as every session that subscribes to it runs it: deployment, code version, path
+/// and arguments (as JSON text).
+pub type RunKey = (i64, i64, String, String);
 
 #[derive(Default)]
 struct Open {
@@ -71,6 +130,57 @@ impl Live {
             live: self.clone(),
             deployment,
         })
+    }
+
+    /// The answer of a live query read at or after commit `ts`: one run serves every session
+    /// that asks for it meanwhile (a run that started after a later commit serves too: its
+    /// answer is newer, never older, than what the session has heard of). A finished run is
+    /// kept a second, for the sessions still catching up on the same commit.
+    ///
+    /// `latest` is the deployment's latest commit timestamp known when a new run starts: every
+    /// commit up to it is committed, so the run reads them all, and it serves any session that
+    /// has heard of no later commit.
+    pub async fn shared_run<F>(
+        self: &Arc<Self>,
+        key: RunKey,
+        ts: u64,
+        latest: u64,
+        run: F,
+    ) -> Arc<RunResult>
+    where
+        F: std::future::Future<Output = RunResult>,
+    {
+        let cell = self.runs.lock().ok().map(|mut runs| match runs.get(&key) {
+            Some((at, cell)) if *at >= ts => cell.clone(),
+            _ => {
+                let cell = Arc::new(tokio::sync::OnceCell::new());
+                runs.insert(key.clone(), (latest.max(ts), cell.clone()));
+                cell
+            }
+        });
+        let Some(cell) = cell else {
+            return Arc::new(run.await);
+        };
+        let mut ran = false;
+        let answer = cell
+            .get_or_init(|| async {
+                ran = true;
+                Arc::new(run.await)
+            })
+            .await
+            .clone();
+        if ran {
+            let live = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                if let Ok(mut runs) = live.runs.lock()
+                    && runs.get(&key).is_some_and(|(_, c)| Arc::ptr_eq(c, &cell))
+                {
+                    runs.remove(&key);
+                }
+            });
+        }
+        answer
     }
 
     /// The answer already sent for this session's request, if any.

@@ -136,6 +136,18 @@ fn ts_json(ts: u64) -> String {
 
 /// How long a session stays quiet before it sends a `Ping` (the client gives up after 60 s).
 const PING_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
+/// The least time between two transitions a session sends for other clients' commits: under a
+/// stream of writes, what comes meanwhile goes out together.
+const MIN_GAP: std::time::Duration = std::time::Duration::from_millis(20);
+/// How long until the next multiple of [`MIN_GAP`] since the epoch.
+fn until_next_tick() -> std::time::Duration {
+    let gap = MIN_GAP.as_nanos() as u64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    std::time::Duration::from_nanos(gap - now % gap)
+}
+
 /// Queries one session may subscribe to.
 const MAX_QUERIES: usize = 1_000;
 /// How long a send may wait on a slow client before the session ends.
@@ -172,8 +184,10 @@ struct Session {
     next: Version,
     queries: std::collections::BTreeMap<u64, Sub>,
     session_id: Option<String>,
-    /// Requests run so far, for their request ids.
-    requests: u64,
+    /// The deployment as last resolved for this session, and when.
+    target: Option<(CallTarget, std::time::Instant)>,
+    /// When commits last changed an answer of this session.
+    last_update: std::time::Instant,
 }
 
 async fn session(
@@ -201,7 +215,8 @@ async fn session(
         next: start,
         queries: Default::default(),
         session_id: None,
-        requests: 0,
+        target: None,
+        last_update: std::time::Instant::now() - MIN_GAP,
     };
     // The first transition starts from zero: the client's version on every new socket.
     me.sent.ts = 0;
@@ -280,9 +295,17 @@ async fn session(
                         break;
                     }
                 }
+                // Under a stream of commits, one transition per session every `MIN_GAP`: the
+                // commits that come meanwhile are taken together.
+                // The wait ends on a tick shared by every session, so that sessions wake
+                // together and one run of a query serves them all.
+                if me.last_update.elapsed() < MIN_GAP {
+                    tokio::time::sleep(until_next_tick()).await;
+                }
                 let mut mods = me.drain(&mut commits, &mut writes, &mut everything);
                 mods.extend(me.rerun(&writes, everything).await);
                 if mods.is_empty() { continue; }
+                me.last_update = std::time::Instant::now();
                 vec![me.transition(mods)]
             }
             _ = &mut idle => vec![json!({"type": "Ping"})],
@@ -374,7 +397,7 @@ impl Session {
                                 reads: None,
                                 answer: 0,
                             };
-                            mods.push(self.run_query(&target, id, &mut sub).await);
+                            mods.push(self.run_query(&target, &mut sub).await.modification(id));
                             self.queries.insert(id, sub);
                         }
                         "Remove" => {
@@ -482,7 +505,10 @@ impl Session {
         if touched.is_empty() {
             return Vec::new();
         }
-        let Ok(target) = self.who.target(&self.s, None, &self.name).await else {
+        if everything || writes.tables.contains("*") {
+            self.target = None; // a push: the code version changed
+        }
+        let Ok(target) = self.target().await else {
             return Vec::new();
         };
         let mut mods = Vec::new();
@@ -491,69 +517,56 @@ impl Session {
                 continue;
             };
             let before = sub.answer;
-            let m = self.run_query(&target, id, &mut sub).await;
-            if sub.answer != before {
-                mods.push(m);
+            let ran = self.run_query(&target, &mut sub).await;
+            if ran.hash != before {
+                mods.push(ran.modification(id));
             }
             self.queries.insert(id, sub);
         }
         mods
     }
 
-    /// Runs a subscribed query; its answer as a modification of the query set.
-    async fn run_query(&mut self, target: &CallTarget, id: u64, sub: &mut Sub) -> Value {
-        self.requests += 1;
-        let system = sub.path.starts_with("_system/");
-        let (m, reads) = if system {
-            let answer = answer(
-                &self.s,
-                target,
-                self.who.admin.as_ref(),
-                &sub.path,
-                sub.args.clone(),
-            )
-            .await;
-            let m = match answer {
-                Ok(value) => {
-                    json!({"type": "QueryUpdated", "queryId": id, "value": value, "logLines": [], "journal": null})
-                }
-                Err(e) => {
-                    json!({"type": "QueryFailed", "queryId": id, "errorMessage": e, "logLines": [], "journal": null})
-                }
-            };
-            (m, None)
+    /// Runs a subscribed query (or takes the run another session of this server made after
+    /// the same commit); notes what it read and a hash of its answer.
+    async fn run_query(&mut self, target: &CallTarget, sub: &mut Sub) -> Arc<RunResult> {
+        let ran = if sub.path.starts_with("_system/") {
+            let answer = answer(&self.s, target, self.who.admin.as_ref(), &sub.path, sub.args.clone()).await;
+            Arc::new(RunResult::new(
+                answer.map(|v| (v, Vec::new())).map_err(|message| Failure {
+                    message,
+                    data: None,
+                    logs: Vec::new(),
+                }),
+                None,
+            ))
         } else {
-            let (result, reads) =
-                run_query_function(&self.s, target, &sub.path, sub.args.clone()).await;
-            let m = match result {
-                Ok((value, logs)) => {
-                    json!({"type": "QueryUpdated", "queryId": id, "value": value, "logLines": logs, "journal": null})
-                }
-                Err(f) => {
-                    let mut m = json!({"type": "QueryFailed", "queryId": id, "errorMessage": f.message, "logLines": f.logs, "journal": null});
-                    if let Some(d) = f.data {
-                        m["errorData"] = d;
-                    }
-                    m
-                }
-            };
-            (m, reads)
+            let key = (
+                target.deployment.id,
+                target.deployment.code_version,
+                sub.path.clone(),
+                sub.args.to_string(),
+            );
+            let run = run_query_function(&self.s, target, &sub.path, sub.args.clone());
+            let latest = self.s.control.commits().last_ts(target.deployment.id);
+            self.s.live.shared_run(key, self.next.ts, latest, run).await
         };
-        sub.reads = reads;
-        sub.answer = answer_hash(&m);
-        m
+        sub.reads = ran.reads.clone();
+        sub.answer = ran.hash;
+        ran
     }
-}
 
-/// A hash of what a modification says about its query (value or error), log lines aside.
-fn answer_hash(m: &Value) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    m["type"].to_string().hash(&mut h);
-    m["value"].to_string().hash(&mut h);
-    m["errorMessage"].to_string().hash(&mut h);
-    m["errorData"].to_string().hash(&mut h);
-    h.finish()
+    /// The deployment as this session reaches it, checked again at most every few seconds (and
+    /// at every message of the client).
+    async fn target(&mut self) -> Result<CallTarget, Ended> {
+        if let Some((t, at)) = &self.target
+            && at.elapsed() < RECHECK
+        {
+            return Ok(t.clone());
+        }
+        let t = self.who.target(&self.s, None, &self.name).await?;
+        self.target = Some((t.clone(), std::time::Instant::now()));
+        Ok(t)
+    }
 }
 
 fn ts_from_json(text: &str) -> Option<u64> {
@@ -561,13 +574,6 @@ fn ts_from_json(text: &str) -> Option<u64> {
         .decode(text)
         .ok()?;
     Some(u64::from_le_bytes(bytes.try_into().ok()?))
-}
-
-/// A function that failed, as the socket tells it.
-struct Failure {
-    message: String,
-    data: Option<Value>,
-    logs: Vec<String>,
 }
 
 impl Failure {
@@ -582,6 +588,8 @@ impl Failure {
 }
 
 type Answered = Result<(Value, Vec<String>), Failure>;
+use crate::live::{Failure, RunResult};
+use std::sync::Arc;
 
 /// Runs a mutation or action for the socket: its answer (value and log lines, or the failure)
 /// and, for a mutation that wrote, its commit's timestamp.
@@ -611,18 +619,13 @@ async fn run_function(
 }
 
 /// Runs one of the deployment's own queries: its answer and what it read.
-async fn run_query_function(
-    s: &AppState,
-    target: &CallTarget,
-    path: &str,
-    args: Value,
-) -> (Answered, Option<ReadSet>) {
+async fn run_query_function(s: &AppState, target: &CallTarget, path: &str, args: Value) -> RunResult {
     match call_for_socket(s, target, path, UdfKind::Query, args).await {
         Ok(mut result) => {
             let reads = result.reads.take();
-            (shown(s, target, path, UdfKind::Query, &result), reads)
+            RunResult::new(shown(s, target, path, UdfKind::Query, &result), reads)
         }
-        Err(message) => (
+        Err(message) => RunResult::new(
             Err(Failure {
                 message,
                 data: None,
