@@ -491,6 +491,36 @@ pub struct FunctionCall {
     pub format: Option<String>,
 }
 
+/// `POST /d/{name}/api/watch`: a query to watch.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchRequest {
+    /// The query: `dir/file:export`.
+    pub path: String,
+    #[serde(default)]
+    pub args: Option<serde_json::Value>,
+    /// `convex_encoded_json` (default) or `json`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The `token` of the result the caller already has: the answer waits until it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Seconds to wait for a change (default 25, at most 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
+}
+
+/// What a watch saw: the query's result when it differs from `after`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchResult {
+    pub changed: bool,
+    /// Names this result: pass it as `after` to wait for the next change.
+    pub token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<FunctionResult>,
+}
+
 /// `POST /d/{name}/api/run/{path}`: a call for curl users.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct RunCall {

@@ -305,10 +305,22 @@ fn a_subscription_on_one_server_sees_a_mutation_through_the_other() {
     assert_eq!(first["type"], "Transition", "{first}");
     assert_eq!(first["modifications"][0]["value"], json!(0), "{first}");
     // A write elsewhere on the deployment (another table) changes nothing for this query.
-    call(&b.url, "mutation", &name, "counter:add", json!({"tag": "x"}));
+    call(
+        &b.url,
+        "mutation",
+        &name,
+        "counter:add",
+        json!({"tag": "x"}),
+    );
     // The increment through server B reaches the subscription held on server A.
     let started = Instant::now();
-    call(&b.url, "mutation", &name, "counter:increment", json!({"id": id}));
+    call(
+        &b.url,
+        "mutation",
+        &name,
+        "counter:increment",
+        json!({"id": id}),
+    );
     let update = ws.recv_json().unwrap();
     assert_eq!(update["type"], "Transition", "{update}");
     assert_eq!(update["modifications"][0]["value"], json!(1), "{update}");

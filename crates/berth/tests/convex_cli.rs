@@ -182,6 +182,66 @@ fn convex_cli_works_unchanged_against_berth() {
     let (ok, out) = cli.run(&home, &["run", "format:duration", r#"{"ms": "soon"}"#], &[]);
     assert!(!ok && out.contains("v.number()"), "{out}");
 
+    // `run --watch` prints the query again when a write changes it.
+    let mut watch = cli
+        .command(
+            &home,
+            &[
+                "run",
+                "messages:byAuthor",
+                r#"{"author": "watcher"}"#,
+                "--watch",
+            ],
+            &[],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = {
+        let stdout = watch.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        rx
+    };
+    let wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut seen = String::new();
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = lines.recv_timeout(std::time::Duration::from_millis(200)) {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains(what) {
+                    return;
+                }
+            }
+        }
+        panic!("npx convex run --watch never printed {what:?}; printed:\n{seen}");
+    };
+    wait_for("[]");
+    cli.ok(
+        &home,
+        &[
+            "run",
+            "messages:send",
+            r#"{"author": "watcher", "body": "seen live"}"#,
+        ],
+        &[],
+    );
+    wait_for("seen live");
+    let _ = watch.kill();
+    let _ = watch.wait();
+
     // Environment variables.
     cli.ok(&home, &["env", "set", "GREETING", "hi there"], &[]);
     let berth_env = s
@@ -202,7 +262,7 @@ fn convex_cli_works_unchanged_against_berth() {
 
     // Logs: history, then it follows until stopped.
     let mut logs = cli
-        .command(&home, &["logs", "--history", "5"], &[])
+        .command(&home, &["logs", "--history", "20"], &[])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

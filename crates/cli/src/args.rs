@@ -76,6 +76,9 @@ pub enum Command {
     /// default production deployment (asking first).
     Deploy(DeployArgs),
     /// Run a function on the target deployment and print its result.
+    #[command(
+        after_help = "Examples:\n  berth run messages:list\n  berth run messages:send '{\"author\":\"ada\",\"body\":\"hi\"}'\n  berth run messages:list --watch          # print again on every change (a query)\n  berth run seed:default --push           # push convex/ first"
+    )]
     Run(RunArgs),
     /// List the target deployment's tables, or show a table's documents (newest first).
     Data(DataArgs),
@@ -187,6 +190,10 @@ pub struct RunArgs {
     /// Push convex/ to the target first.
     #[arg(long)]
     pub push: bool,
+    /// Keep watching the query: print its result again whenever a commit changes it (Ctrl-C
+    /// stops). With --json, one JSON value a line.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, Args)]

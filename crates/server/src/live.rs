@@ -18,8 +18,11 @@ const REMEMBERED: usize = 10_000;
 pub struct Live {
     open: Mutex<Open>,
     answered: Mutex<Answered>,
-    runs: Mutex<HashMap<RunKey, (u64, Arc<tokio::sync::OnceCell<Arc<RunResult>>>)>>,
+    runs: Mutex<HashMap<RunKey, (u64, SharedRun)>>,
 }
+
+/// A run of a live query, answered once for every session waiting on it.
+type SharedRun = Arc<tokio::sync::OnceCell<Arc<RunResult>>>;
 
 /// What a live query's run gave: its value and log lines, or its failure; and what it read.
 pub struct RunResult {

@@ -10,7 +10,7 @@ use crate::{
 };
 use berth_api::{
     Deployment, FunctionCall, FunctionResult, IndexBuildStatus, ModuleSource, PushRequest,
-    PushResponse,
+    PushResponse, WatchRequest, WatchResult,
 };
 use berth_model::deploy_key::ParsedKey;
 use std::{
@@ -287,6 +287,9 @@ pub async fn run_function(g: &Global, args: RunArgs, out: &Out) -> CliResult {
             "the arguments must be a JSON object, e.g. '{\"author\": \"ada\"}'",
         ));
     }
+    if args.watch {
+        return watch(&client, &d, &args.function, fn_args, out).await;
+    }
     let call = FunctionCall {
         path: args.function.clone(),
         args: Some(fn_args),
@@ -298,6 +301,11 @@ pub async fn run_function(g: &Global, args: RunArgs, out: &Out) -> CliResult {
     for line in &r.log_lines {
         out.info(line);
     }
+    shown(r, out)
+}
+
+/// Prints a function's result: its value, or its error as the command's failure.
+fn shown(r: FunctionResult, out: &Out) -> CliResult {
     if r.status == "success" {
         let value = r.value.clone().unwrap_or(serde_json::Value::Null);
         out.result(&value, |v| {
@@ -312,5 +320,44 @@ pub async fn run_function(g: &Global, args: RunArgs, out: &Out) -> CliResult {
             message.push_str(&format!("\nerror data: {data}"));
         }
         Err(CliError::failed(message))
+    }
+}
+
+/// `berth run --watch`: prints the query's result, then again whenever it changes.
+async fn watch(
+    client: &Client,
+    d: &Deployment,
+    function: &str,
+    args: serde_json::Value,
+    out: &Out,
+) -> CliResult {
+    out.info(format!(
+        "Watching {function} on {} (Ctrl-C to stop)…",
+        d.name
+    ));
+    let mut after: Option<String> = None;
+    loop {
+        let w: WatchResult = client
+            .post(
+                &format!("/d/{}/api/watch", d.name),
+                &WatchRequest {
+                    path: function.to_string(),
+                    args: Some(args.clone()),
+                    format: Some("json".into()),
+                    after: after.clone(),
+                    wait: None,
+                },
+            )
+            .await?;
+        if let Some(r) = w.result.filter(|_| w.changed) {
+            for line in &r.log_lines {
+                out.info(line);
+            }
+            // A failing query is shown and watched on: the next change may fix it.
+            if let Err(e) = shown(r, out) {
+                out.error(&e);
+            }
+        }
+        after = Some(w.token);
     }
 }

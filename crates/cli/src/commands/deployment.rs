@@ -30,6 +30,7 @@ pub async fn run(g: &Global, cmd: DeploymentCommand, out: &Out) -> CliResult {
             function: run,
             args,
             push: false,
+            watch: false,
         };
         return super::deploy::run_function(&g, run, out).await;
     }

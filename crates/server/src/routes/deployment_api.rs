@@ -112,7 +112,23 @@ async fn call(
     if kind.is_none() {
         target.require_edit("calling functions through /api/function")?;
     }
-    let docs = deployment_docs(s, &target).await?;
+    let result = run_call(s, &target, path, kind, args, request_id).await?;
+    Ok(Json(present(
+        s, &target, name, path, kind, request_id, &result, fmt,
+    )))
+}
+
+/// Runs a function of a resolved deployment (internal ones too when `kind` is `None` and the
+/// caller may edit it).
+async fn run_call(
+    s: &AppState,
+    target: &CallTarget,
+    path: &str,
+    kind: Option<UdfKind>,
+    args: JsonValue,
+    request_id: &str,
+) -> ApiResult<berth_runtime::CallResult> {
+    let docs = deployment_docs(s, target).await?;
     let request = CallRequest {
         path: path.to_string(),
         kind,
@@ -120,9 +136,13 @@ async fn call(
         args,
         request_id: request_id.to_string(),
     };
-    let result = s
-        .runtime
-        .call(name, target.deployment.code_version, docs, request)
+    s.runtime
+        .call(
+            &target.deployment.name,
+            target.deployment.code_version,
+            docs,
+            request,
+        )
         .await
         .map_err(|e| {
             ApiError(Error::new(
@@ -130,10 +150,108 @@ async fn call(
                 "RuntimeUnavailable",
                 e,
             ))
-        })?;
-    Ok(Json(present(
-        s, &target, name, path, kind, request_id, &result, fmt,
-    )))
+        })
+}
+
+/// Longest a watch waits for a change before it answers `changed: false`.
+const WATCH_WAIT_MAX: u64 = 60;
+
+/// Watches a public query: answers its result at once when it differs from the one `after`
+/// names (or when there is no `after`), else as soon as a commit changes it, else after `wait`
+/// seconds (25 by default, 60 at most) with `changed: false`. `berth run --watch` and the
+/// dashboard call it in a loop, passing back `token`.
+#[utoipa::path(post, path = "/d/{name}/api/watch", tag = "deployment", request_body = berth_api::WatchRequest,
+    params(("name" = String, Path, description = "deployment name")),
+    responses((status = 200, body = berth_api::WatchResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn watch(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    RequestId(id): RequestId,
+    Body(b): Body<berth_api::WatchRequest>,
+) -> ApiResult<Json<berth_api::WatchResult>> {
+    let fmt = format(b.format.as_deref())?;
+    let args = arguments(b.args)?;
+    let target = s.control.call_target(c.as_ref(), &name).await?;
+    let hub = s.control.commits();
+    // Subscribed before the first run: no commit between the run and the wait is missed.
+    let mut commits = hub.subscribe(target.deployment.id);
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_secs(b.wait.unwrap_or(25).min(WATCH_WAIT_MAX));
+    loop {
+        let mut result = run_call(
+            &s,
+            &target,
+            &b.path,
+            Some(UdfKind::Query),
+            args.clone(),
+            &id,
+        )
+        .await?;
+        let reads = result.reads.take();
+        let shown = present(
+            &s,
+            &target,
+            &name,
+            &b.path,
+            Some(UdfKind::Query),
+            &id,
+            &result,
+            fmt,
+        );
+        let token = watch_token(&shown);
+        if b.after.as_deref() != Some(token.as_str()) {
+            return Ok(Json(berth_api::WatchResult {
+                changed: true,
+                token,
+                result: Some(shown),
+            }));
+        }
+        // Unchanged: wait for a commit that touches what it read.
+        loop {
+            let heard = tokio::time::timeout_at(deadline, commits.recv()).await;
+            match heard {
+                Err(_) => {
+                    return Ok(Json(berth_api::WatchResult {
+                        changed: false,
+                        token,
+                        result: None,
+                    }));
+                }
+                Ok(Ok(commit)) => {
+                    if reads.as_ref().is_none_or(|r| r.touched_by(&commit.writes)) {
+                        break;
+                    }
+                }
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                    return Err(ApiError(Error::not_found(
+                        "DeploymentNotFound",
+                        format!("deployment '{name}' was deleted while the watch waited"),
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// Names a result (value or error, log lines and the request id aside) for `watch`'s `after`.
+fn watch_token(r: &FunctionResult) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    r.status.hash(&mut h);
+    r.value.as_ref().map(|v| v.to_string()).hash(&mut h);
+    r.error_message
+        .as_deref()
+        .map(|m| {
+            m.strip_prefix("[Request ID: ")
+                .and_then(|m| m.split_once("] "))
+                .map_or(m, |(_, rest)| rest)
+        })
+        .hash(&mut h);
+    r.error_data.as_ref().map(|v| v.to_string()).hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 /// What a caller sees of a function's result (the deployment's settings decide whether log

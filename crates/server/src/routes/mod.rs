@@ -135,6 +135,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deployment_api::update_env))
         .routes(routes!(deployment_api::logs))
         .routes(routes!(deployment_api::index_build))
+        .routes(routes!(deployment_api::watch))
 }
 
 /// All routes with their OpenAPI document. `/v1/openapi.json` serves that document.

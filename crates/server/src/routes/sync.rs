@@ -530,7 +530,14 @@ impl Session {
     /// the same commit); notes what it read and a hash of its answer.
     async fn run_query(&mut self, target: &CallTarget, sub: &mut Sub) -> Arc<RunResult> {
         let ran = if sub.path.starts_with("_system/") {
-            let answer = answer(&self.s, target, self.who.admin.as_ref(), &sub.path, sub.args.clone()).await;
+            let answer = answer(
+                &self.s,
+                target,
+                self.who.admin.as_ref(),
+                &sub.path,
+                sub.args.clone(),
+            )
+            .await;
             Arc::new(RunResult::new(
                 answer.map(|v| (v, Vec::new())).map_err(|message| Failure {
                     message,
@@ -619,7 +626,12 @@ async fn run_function(
 }
 
 /// Runs one of the deployment's own queries: its answer and what it read.
-async fn run_query_function(s: &AppState, target: &CallTarget, path: &str, args: Value) -> RunResult {
+async fn run_query_function(
+    s: &AppState,
+    target: &CallTarget,
+    path: &str,
+    args: Value,
+) -> RunResult {
     match call_for_socket(s, target, path, UdfKind::Query, args).await {
         Ok(mut result) => {
             let reads = result.reads.take();
