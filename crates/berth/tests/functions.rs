@@ -314,6 +314,40 @@ fn convex_clients_get_live_updates() {
     );
 }
 
+/// A React app in a real browser (Debian's Chromium): `useQuery` shows a list, `useMutation`
+/// adds to it, and a second tab sees the new item (`tests/js/react.test.mjs`). Without Chromium
+/// it is skipped, except under `CI=true`.
+#[test]
+fn a_react_app_updates_live_in_a_real_browser() {
+    let chromium = std::path::PathBuf::from(
+        std::env::var("BERTH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string()),
+    );
+    if !chromium.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "Chromium is not installed (/usr/bin/chromium, or BERTH_CHROMIUM): `apt-get install chromium`; in CI the browser tests must run"
+        );
+        eprintln!("SKIPPED: Chromium is not installed (apt-get install chromium)");
+        return;
+    }
+    let js = common::npm_package("react-dom");
+    let s = TestServer::start(&[]);
+    let d = deployed(
+        &s,
+        "react",
+        &[
+            ("live.ts", &repo("tests/js/live/live.ts")),
+            ("schema.ts", &repo("tests/js/live/schema.ts")),
+        ],
+    );
+    let chromium = chromium.to_string_lossy().into_owned();
+    let text = node_tests(&js, "react.test.mjs", &d, &[("CHROMIUM", &chromium)]);
+    assert!(
+        text.contains("# pass 1") && text.contains("# fail 0"),
+        "{text}"
+    );
+}
+
 /// A new dev deployment `dev/admin/<reference>` with `files` pushed to it; its JSON.
 fn deployed(s: &TestServer, reference: &str, files: &[(&str, &Path)]) -> serde_json::Value {
     let dir = project(s, reference, files);

@@ -133,6 +133,7 @@ const MATRIX: &[(&str, &str)] = &[
     // The deployment API: public calls need no credential, but one that is sent must be valid
     // and able to see the deployment; the rest needs a credential that may edit it.
     ("POST /d/{name}/api/query", "O O N O F F F F U U O O"),
+    ("POST /d/{name}/api/watch", "O O N O F F F F U U O O"),
     ("POST /d/{name}/api/mutation", "O O N O F F F F U U O O"),
     ("POST /d/{name}/api/action", "O O N O F F F F U U O O"),
     ("POST /d/{name}/api/run/{*path}", "O O N O F F F F U U O O"),
