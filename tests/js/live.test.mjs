@@ -111,7 +111,36 @@ test("a paginated query's first page updates on insert", async () => {
   await until(pages, (p) => p && Array.isArray(p.page), "the first page");
   await c.mutation(api.live.add, { channel: "p", text: "newest" });
   const p = await until(pages, (p) => p.page[0]?.text === "newest", "the insert on the first page");
-  assert.ok(p.page.length <= 3);
+  // The page keeps its end (its journal): it grows by the new row rather than dropping its last.
+  assert.equal(p.page.length, 4);
+});
+
+test("a page keeps its bounds while rows are written around it (its journal)", async () => {
+  const c = live();
+  for (const text of ["n1", "n2", "n3", "n4"]) await c.mutation(api.live.add, { channel: "pg", text });
+  const texts = (p) => p.page.map((n) => n.text);
+  const first = [];
+  c.onUpdate(api.live.pageOf, { channel: "pg", paginationOpts: { numItems: 2, cursor: null } }, (p) => first.push(p));
+  const p0 = await until(first, (p) => p?.page?.length === 2, "the first page");
+  assert.deepEqual(texts(p0), ["n4", "n3"]);
+  const second = [];
+  c.onUpdate(api.live.pageOf, { channel: "pg", paginationOpts: { numItems: 2, cursor: p0.continueCursor } }, (p) => second.push(p));
+  const p1 = await until(second, (p) => p?.page?.length === 2, "the second page");
+  assert.deepEqual(texts(p1), ["n2", "n1"]);
+  // A newer row joins the first page, which grows: n3 stays on it instead of falling between pages.
+  await c.mutation(api.live.add, { channel: "pg", text: "n5" });
+  const grown = await until(first, (p) => p.page.length === 3, "the first page with n5");
+  assert.deepEqual(texts(grown), ["n5", "n4", "n3"]);
+  assert.equal(grown.continueCursor, p0.continueCursor, "the page ends where it did");
+  assert.deepEqual(texts(second.at(-1)), ["n2", "n1"]);
+  // An endCursor in the arguments (how usePaginatedQuery splits a page) bounds the page too.
+  const http = new ConvexHttpClient(url);
+  const bounded = await http.query(api.live.pageOf, {
+    channel: "pg",
+    paginationOpts: { numItems: 1, cursor: null, endCursor: p0.continueCursor },
+  });
+  assert.deepEqual(texts(bounded), ["n5", "n4", "n3"]);
+  assert.equal(bounded.continueCursor, p0.continueCursor);
 });
 
 test("ConvexReactClient: an optimistic update shows at once and settles on the server's value", async () => {

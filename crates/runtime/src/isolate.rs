@@ -193,6 +193,11 @@ fn caught(ctx: &Ctx<'_>, e: JsError) -> String {
 }
 
 impl Isolate {
+    /// Where the next call's `paginate` ends (see [`crate::CallRequest::page_end`]).
+    pub fn set_page_end(&self, end: Option<String>) {
+        self.host.borrow_mut().page_end = end;
+    }
+
     /// What the last call did to the data (see [`crate::syscalls::Host::effects`]).
     pub fn take_effects(&self) -> crate::syscalls::Effects {
         std::mem::take(&mut self.host.borrow_mut().effects)

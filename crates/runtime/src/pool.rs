@@ -32,6 +32,9 @@ pub struct CallRequest {
     /// The arguments object, encoded.
     pub args: Json,
     pub request_id: String,
+    /// Where the page of the query's `paginate` ends (inclusive), when the caller keeps a
+    /// live page's bounds (Convex's query journal); an `endCursor` in the arguments wins.
+    pub page_end: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -568,6 +571,7 @@ fn worker(
                         continue;
                     }
                 };
+                iso.set_page_end(request.page_end.clone());
                 let (outcome, logs, kind) = iso.invoke(
                     docs,
                     env,

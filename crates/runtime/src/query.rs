@@ -107,6 +107,13 @@ impl IndexRange {
 
 const PAGE: u32 = 128;
 
+/// Where a page ends (inclusive): a key of a stored index, or a position in creation order.
+#[derive(Debug, Clone)]
+pub enum PageEnd {
+    Key(Vec<u8>),
+    Position(f64, String),
+}
+
 /// A cursor made by another way of reading the same query (before or after a push that stored
 /// or dropped its index): it cannot say where to go on.
 const STALE_CURSOR: &str = "the pagination cursor was made for another version of this query (a push changed its indexes); start again from the beginning (cursor: null)";
@@ -336,6 +343,44 @@ impl Stream {
             .map_err(|_| "the pagination cursor is not one berth made".to_string())?;
         self.position = Some((t, id.to_string()));
         Ok(())
+    }
+
+    /// Where a page that ends at `cursor` (inclusive) stops.
+    pub fn end_of(&self, cursor: &str) -> Result<PageEnd, String> {
+        if let Some(k) = cursor.strip_prefix("k:") {
+            if self.index.is_none() {
+                return Err(STALE_CURSOR.into());
+            }
+            return base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(k)
+                .map(PageEnd::Key)
+                .map_err(|_| "the end cursor is not one berth made".to_string());
+        }
+        let (t, id) = cursor
+            .split_once('~')
+            .ok_or("the end cursor is not one berth made")?;
+        let t: f64 = t
+            .parse()
+            .map_err(|_| "the end cursor is not one berth made".to_string())?;
+        Ok(PageEnd::Position(t, id.to_string()))
+    }
+
+    /// Whether the document just read lies past `end` in the scan's direction.
+    pub fn beyond(&self, end: &PageEnd) -> bool {
+        let order = match end {
+            PageEnd::Key(k) => match &self.last_key {
+                Some(last) => last.as_slice().cmp(k.as_slice()),
+                None => return false,
+            },
+            PageEnd::Position(t, id) => match &self.position {
+                Some((pt, pid)) => pt.total_cmp(t).then_with(|| pid.as_str().cmp(id)),
+                None => return false,
+            },
+        };
+        match self.order {
+            Order::Asc => order.is_gt(),
+            Order::Desc => order.is_lt(),
+        }
     }
 
     /// Where reading stands, as a pagination cursor.

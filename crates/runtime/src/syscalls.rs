@@ -84,6 +84,8 @@ pub struct Host {
     /// What the outermost function of the call did to the data: what it read (a query) and
     /// its commit's timestamp (a mutation that wrote).
     pub effects: Effects,
+    /// Where the call's first `paginate` ends, unless its arguments say (a live page's bounds).
+    pub page_end: Option<String>,
 }
 
 /// See [`Host::effects`].
@@ -178,6 +180,7 @@ impl Host {
             tx_limits,
             deadline: None,
             effects: Effects::default(),
+            page_end: None,
             handle,
             docs: None,
             frames: Vec::new(),
@@ -521,12 +524,25 @@ impl Host {
             return Err(format!("paginate: numItems must be at least 1, not {size}"));
         }
         let size = size.min(8192.0) as usize;
-        stream.read_ahead(size);
+        // With an end cursor (a live query keeping its page's bounds, or `usePaginatedQuery`
+        // splitting a page), the page is everything up to it, however many that is.
+        let given = a
+            .get("endCursor")
+            .and_then(Json::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
+        let end_text = given.or_else(|| self.page_end.take());
+        let end = match &end_text {
+            Some(c) => Some(stream.end_of(c)?),
+            None => None,
+        };
+        stream.read_ahead(if end.is_some() { 128 } else { size });
         let tx = self.tx()?;
         let mut page = Vec::new();
         let mut done = false;
-        while page.len() < size {
+        while end.is_some() || page.len() < size {
             match stream.next(tx.as_mut())? {
+                Some(_) if end.as_ref().is_some_and(|e| stream.beyond(e)) => break,
                 Some(text) => {
                     page.push(serde_json::from_str::<Json>(&text).map_err(|e| e.to_string())?)
                 }
@@ -536,6 +552,10 @@ impl Host {
                 }
             }
         }
-        Ok(json!({"page": page, "isDone": done, "continueCursor": stream.cursor()}))
+        let cursor = match (&end, done) {
+            (Some(_), false) => end_text.clone().unwrap_or_default(),
+            _ => stream.cursor(),
+        };
+        Ok(json!({"page": page, "isDone": done, "continueCursor": cursor}))
     }
 }

@@ -28,6 +28,16 @@ export const page = query({
   handler: (ctx, { paginationOpts }) => ctx.db.query("notes").order("desc").paginate(paginationOpts),
 });
 
+export const pageOf = query({
+  args: { channel: v.string(), paginationOpts: paginationOptsValidator },
+  handler: (ctx, { channel, paginationOpts }) =>
+    ctx.db
+      .query("notes")
+      .withIndex("by_channel", (q) => q.eq("channel", channel))
+      .order("desc")
+      .paginate(paginationOpts),
+});
+
 export const guarded = query({
   args: { channel: v.string() },
   handler: async (ctx, { channel }) => {

@@ -154,7 +154,7 @@ class Query {
   }
   async paginate(opts) {
     if (!opts || typeof opts.numItems !== "number") throw new Error("paginate needs { numItems, cursor }");
-    const r = await asyncSyscall("1.0/queryPage", { query: this.q, cursor: opts.cursor ?? null, pageSize: opts.numItems });
+    const r = await asyncSyscall("1.0/queryPage", { query: this.q, cursor: opts.cursor ?? null, endCursor: opts.endCursor ?? null, pageSize: opts.numItems });
     return { page: r.page.map(jsonToConvex), isDone: r.isDone, continueCursor: r.continueCursor };
   }
 }

@@ -135,6 +135,7 @@ async fn run_call(
         internal_ok: kind.is_none() && target.can_edit,
         args,
         request_id: request_id.to_string(),
+        page_end: None,
     };
     s.runtime
         .call(

@@ -159,6 +159,34 @@ struct Sub {
     args: Value,
     reads: Option<ReadSet>,
     answer: u64,
+    /// Where its page ends, for a paginated query: it runs again up to there, so that rows
+    /// written meanwhile grow or shrink this page instead of moving rows between pages.
+    end: Option<String>,
+}
+
+impl Sub {
+    /// Its journal (Convex's name for what a query decided in its last run): the end cursor.
+    fn journal(&self) -> Value {
+        match &self.end {
+            Some(end) => json!(json!({"endCursor": end}).to_string()),
+            None => Value::Null,
+        }
+    }
+
+    /// Keeps the end of a page it answered (none once the page reached the end: rows added at
+    /// the end then show in it).
+    fn note_page(&mut self, answer: &Value) {
+        if self.args.get("paginationOpts").is_none() {
+            return;
+        }
+        self.end = match (
+            answer["isDone"].as_bool(),
+            answer["continueCursor"].as_str(),
+        ) {
+            (Some(false), Some(c)) if answer["page"].is_array() => Some(c.to_string()),
+            _ => None,
+        };
+    }
 }
 
 /// A mutation to run: its deployment, request id, path and arguments, and the client's session.
@@ -391,13 +419,20 @@ impl Session {
                             }
                             let path = change["udfPath"].as_str().unwrap_or_default().to_string();
                             let args = change["args"].get(0).cloned().unwrap_or_else(|| json!({}));
+                            // A journal from an earlier socket keeps the page's end.
+                            let end = change["journal"]
+                                .as_str()
+                                .and_then(|j| serde_json::from_str::<Value>(j).ok())
+                                .and_then(|j| j["endCursor"].as_str().map(str::to_string));
                             let mut sub = Sub {
                                 path,
                                 args,
                                 reads: None,
                                 answer: 0,
+                                end,
                             };
-                            mods.push(self.run_query(&target, &mut sub).await.modification(id));
+                            let ran = self.run_query(&target, &mut sub).await;
+                            mods.push(with_journal(ran.modification(id), &sub));
                             self.queries.insert(id, sub);
                         }
                         "Remove" => {
@@ -519,7 +554,7 @@ impl Session {
             let before = sub.answer;
             let ran = self.run_query(&target, &mut sub).await;
             if ran.hash != before {
-                mods.push(ran.modification(id));
+                mods.push(with_journal(ran.modification(id), &sub));
             }
             self.queries.insert(id, sub);
         }
@@ -551,14 +586,23 @@ impl Session {
                 target.deployment.id,
                 target.deployment.code_version,
                 sub.path.clone(),
-                sub.args.to_string(),
+                format!("{}{}", sub.args, sub.end.as_deref().unwrap_or_default()),
             );
-            let run = run_query_function(&self.s, target, &sub.path, sub.args.clone());
+            let run = run_query_function(
+                &self.s,
+                target,
+                &sub.path,
+                sub.args.clone(),
+                sub.end.clone(),
+            );
             let latest = self.s.control.commits().last_ts(target.deployment.id);
             self.s.live.shared_run(key, self.next.ts, latest, run).await
         };
         sub.reads = ran.reads.clone();
         sub.answer = ran.hash;
+        if let Ok((value, _)) = &ran.answer {
+            sub.note_page(value);
+        }
         ran
     }
 
@@ -574,6 +618,14 @@ impl Session {
         self.target = Some((t.clone(), std::time::Instant::now()));
         Ok(t)
     }
+}
+
+/// A modification with the query's journal.
+fn with_journal(mut m: Value, sub: &Sub) -> Value {
+    if m.get("journal").is_some() {
+        m["journal"] = sub.journal();
+    }
+    m
 }
 
 fn ts_from_json(text: &str) -> Option<u64> {
@@ -607,7 +659,7 @@ async fn run_function(
     kind: UdfKind,
     args: Value,
 ) -> (Answered, Option<u64>) {
-    match call_for_socket(s, target, path, kind, args).await {
+    match call_for_socket(s, target, path, kind, args, None).await {
         Ok(result) => {
             let ts = result
                 .commit_ts
@@ -631,8 +683,9 @@ async fn run_query_function(
     target: &CallTarget,
     path: &str,
     args: Value,
+    page_end: Option<String>,
 ) -> RunResult {
-    match call_for_socket(s, target, path, UdfKind::Query, args).await {
+    match call_for_socket(s, target, path, UdfKind::Query, args, page_end).await {
         Ok(mut result) => {
             let reads = result.reads.take();
             RunResult::new(shown(s, target, path, UdfKind::Query, &result), reads)
@@ -654,6 +707,7 @@ async fn call_for_socket(
     path: &str,
     kind: UdfKind,
     args: Value,
+    page_end: Option<String>,
 ) -> Result<berth_runtime::CallResult, String> {
     let docs = deployment_docs(s, target).await.map_err(|e| e.0.message)?;
     let request = CallRequest {
@@ -662,6 +716,7 @@ async fn call_for_socket(
         internal_ok: false,
         args,
         request_id: request_id(),
+        page_end,
     };
     s.runtime
         .call(
