@@ -146,6 +146,16 @@ test('run a function: its result and its log lines', async () => {
   await admin.click('[data-testid=fn-run]');
   await admin.waitForSelector('[data-testid=fn-result]');
   assert.match(await admin.textContent('[data-testid=fn-result]'), /sent from the dashboard/);
+  // A query's result is live: a message sent elsewhere (over HTTP) shows without running again.
+  assert.match(await admin.textContent('[data-testid=fn-live]'), /live/);
+  const sent = await fetch(`${url}/d/${dev}/api/mutation`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ path: 'messages:send', args: { author: 'elsewhere', body: 'arrived live' } }),
+  });
+  assert.equal(sent.status, 200);
+  await admin.waitForFunction(() => /arrived live/.test(document.querySelector('[data-testid=fn-result]')?.textContent ?? ''), null, { timeout: 10_000 });
+  assert.match(await admin.textContent('[data-testid=fn-live]'), /updated at/);
 
   // Bad JSON never reaches the server; a failing call shows the server's error.
   await admin.fill('[data-testid=fn-args]', '{nope');

@@ -612,7 +612,9 @@ async function functions(ctx, body) {
       h('span', { class: 'mono' }, f.path), h('span', {}, badge(f.kind), f.visibility === 'internal' ? ' ' : '', f.visibility === 'internal' ? badge('internal') : ''));
     return b;
   });
+  let watching = 0; // bumped when another function is selected: the last one's watch stops
   function select(f, button) {
+    watching++;
     for (const i of items) i.classList.toggle('active', i === button);
     const args = h('textarea', { rows: 6, 'data-testid': 'fn-args', spellcheck: 'false', 'aria-label': 'Arguments (JSON)' });
     args.value = JSON.stringify(exampleArgs(f.args));
@@ -629,17 +631,35 @@ async function functions(ctx, body) {
         run.disabled = true;
         const id = requestId();
         const started = performance.now();
+        const mine = ++watching;
+        const shown = (r) => r.status === 'success' ? JSON.stringify(r.value, null, 2) : r.errorMessage + (r.errorData !== undefined ? `\n\ndata: ${JSON.stringify(r.errorData, null, 2)}` : '');
         try {
-          const r = await api('POST', `${ctx.base}/api/function`, { path: f.path, args: parsed, format: 'json' }, { 'Convex-Request-Id': id });
+          // A query is watched: its result here follows every write that changes it.
+          const call = { path: f.path, args: parsed, format: 'json' };
+          const w = f.kind === 'query' ? await api('POST', `${ctx.base}/api/watch`, call, { 'Convex-Request-Id': id }) : null;
+          const r = w ? w.result : await api('POST', `${ctx.base}/api/function`, call, { 'Convex-Request-Id': id });
           const ms = Math.round(performance.now() - started);
           const lines = (await api('GET', `${ctx.base}/api/logs?limit=1000`)).entries.filter((e) => e.requestId === id);
-          fill(out, 
-            h('p', {}, r.status === 'success' ? h('span', { class: 'ok', 'data-testid': 'fn-status' }, 'success') : h('span', { class: 'error', 'data-testid': 'fn-status' }, 'error'), h('span', { class: 'muted' }, ` in ${ms} ms · request ${id}`)),
-            h('pre', { class: 'out', 'data-testid': 'fn-result' }, r.status === 'success' ? JSON.stringify(r.value, null, 2) : r.errorMessage + (r.errorData !== undefined ? `\n\ndata: ${JSON.stringify(r.errorData, null, 2)}` : '')),
+          const result = h('pre', { class: 'out', 'data-testid': 'fn-result' }, shown(r));
+          const live = h('span', { class: 'muted', 'data-testid': 'fn-live' }, w ? ' · live: updates as the data changes' : '');
+          fill(out,
+            h('p', {}, r.status === 'success' ? h('span', { class: 'ok', 'data-testid': 'fn-status' }, 'success') : h('span', { class: 'error', 'data-testid': 'fn-status' }, 'error'), h('span', { class: 'muted' }, ` in ${ms} ms · request ${id}`), live),
+            result,
             h('h2', {}, 'Log lines'),
             lines.length ? h('div', { class: 'logs', 'data-testid': 'fn-logs' }, lines.map(logLine)) : h('p', { class: 'muted' }, 'None.'));
+          run.disabled = false;
+          let token = w?.token;
+          while (token && mine === watching && document.body.contains(result)) {
+            const next = await api('POST', `${ctx.base}/api/watch`, { ...call, after: token, wait: 25 });
+            if (mine !== watching || !document.body.contains(result)) break;
+            if (next.changed) {
+              result.textContent = shown(next.result);
+              live.textContent = ` · live: updated at ${new Date().toLocaleTimeString()}`;
+            }
+            token = next.token;
+          }
         } catch (e) {
-          fill(out, errorBox(e));
+          if (mine === watching) fill(out, errorBox(e));
         } finally {
           run.disabled = false;
         }

@@ -112,19 +112,20 @@ async fn call(
     if kind.is_none() {
         target.require_edit("calling functions through /api/function")?;
     }
-    let result = run_call(s, &target, path, kind, args, request_id).await?;
+    let internal = kind.is_none() && target.can_edit;
+    let result = run_call(s, &target, path, kind, internal, args, request_id).await?;
     Ok(Json(present(
         s, &target, name, path, kind, request_id, &result, fmt,
     )))
 }
 
-/// Runs a function of a resolved deployment (internal ones too when `kind` is `None` and the
-/// caller may edit it).
+/// Runs a function of a resolved deployment (internal ones too with `internal`).
 async fn run_call(
     s: &AppState,
     target: &CallTarget,
     path: &str,
     kind: Option<UdfKind>,
+    internal: bool,
     args: JsonValue,
     request_id: &str,
 ) -> ApiResult<berth_runtime::CallResult> {
@@ -132,7 +133,7 @@ async fn run_call(
     let request = CallRequest {
         path: path.to_string(),
         kind,
-        internal_ok: kind.is_none() && target.can_edit,
+        internal_ok: internal,
         args,
         request_id: request_id.to_string(),
         page_end: None,
@@ -157,7 +158,8 @@ async fn run_call(
 /// Longest a watch waits for a change before it answers `changed: false`.
 const WATCH_WAIT_MAX: u64 = 60;
 
-/// Watches a public query: answers its result at once when it differs from the one `after`
+/// Watches a query (internal ones too for a caller who may edit the deployment): answers its
+/// result at once when it differs from the one `after`
 /// names (or when there is no `after`), else as soon as a commit changes it, else after `wait`
 /// seconds (25 by default, 60 at most) with `changed: false`. `berth run --watch` and the
 /// dashboard call it in a loop, passing back `token`.
@@ -181,11 +183,13 @@ pub async fn watch(
     let deadline = tokio::time::Instant::now()
         + std::time::Duration::from_secs(b.wait.unwrap_or(25).min(WATCH_WAIT_MAX));
     loop {
+        // Internal queries too, for a caller who may edit the deployment (the dashboard).
         let mut result = run_call(
             &s,
             &target,
             &b.path,
             Some(UdfKind::Query),
+            target.can_edit,
             args.clone(),
             &id,
         )
