@@ -79,6 +79,20 @@ impl Control {
             })
     }
 
+    /// Tells the deployment's live queries on this server that anything may have changed (new
+    /// code, new data): they all run again. Other servers' sessions are not told: they keep
+    /// their answers until a commit touches them, and run the new code from then on.
+    pub(crate) fn announce_everything(&self, id: i64) {
+        let hub = self.store.commits();
+        hub.publish(
+            id,
+            berth_store::docs::commits::Commit {
+                ts: hub.next_ts(id),
+                writes: std::sync::Arc::new(berth_store::docs::commits::WriteSet::everything()),
+            },
+        );
+    }
+
     /// Where each deployment's commits are announced on this server, for live queries.
     pub fn commits(&self) -> std::sync::Arc<berth_store::docs::commits::CommitHub> {
         self.store.commits()
@@ -119,20 +133,8 @@ impl Control {
                 e => internal("push code")(e),
             })?;
         self.forget(&target.deployment.name);
-        // Live queries run again with the new code (as after a write to every table).
-        let hub = self.store.commits();
-        let everything = berth_store::docs::commits::WriteSet {
-            tables: ["*".to_string()].into(),
-            tables_only: true,
-            ..Default::default()
-        };
-        hub.publish(
-            id,
-            berth_store::docs::commits::Commit {
-                ts: hub.next_ts(id),
-                writes: std::sync::Arc::new(everything),
-            },
-        );
+        // Live queries run again with the new code.
+        self.announce_everything(id);
         let names = |d: &[berth_store::docs::IndexDef]| -> Vec<String> {
             d.iter().map(|i| i.name.clone()).collect()
         };

@@ -632,6 +632,8 @@ impl Control {
         .await
         .and_then(|r| r)
         .map_err(internal("copy deployment data"))?;
+        // Every live query of the target runs again on its new data.
+        self.announce_everything(to);
         self.audit(
             Some(a.project.team.team.id),
             p,
@@ -648,6 +650,8 @@ impl Control {
     /// no deployment refers to; it is logged, not returned, since the deletion itself happened.
     pub(crate) async fn drop_data(&self, d: &DeploymentRecord) {
         self.forget_deployment(&d.name);
+        // Its live queries' sessions hear the channel close and end.
+        self.store.commits().forget(d.id);
         if let Err(e) = self.store.drop_deployment_data(d).await {
             tracing::warn!(deployment = %d.name, error = %e, "could not delete the deployment's data files");
         }

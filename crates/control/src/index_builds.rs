@@ -52,16 +52,23 @@ impl Control {
                     return Ok(rx);
                 }
                 Some(rx) if rx.borrow().state == BuildState::Running => {
-                    let _ = wait_done(rx).await;
+                    if wait_done(rx).await.is_err() {
+                        // Its task is gone without a word (it panicked): forget it.
+                        if let Ok(mut builds) = self.builds.lock() {
+                            builds.remove(&id);
+                        }
+                    }
                 }
                 _ => break,
             }
         }
         let docs = self.deployment_docs(target).await?;
         let mut builds = self.builds.lock().map_err(|_| Error::internal())?;
+        // Another request started the same build meanwhile: join it. (One of other indexes
+        // that started meanwhile is not joined: this build runs beside it, which is safe.)
         if let Some(rx) = builds
             .get(&id)
-            .filter(|rx| rx.borrow().state == BuildState::Running)
+            .filter(|rx| rx.borrow().state == BuildState::Running && rx.borrow().wanted == wanted)
         {
             return Ok(rx.clone());
         }

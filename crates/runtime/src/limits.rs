@@ -125,10 +125,10 @@ impl Metered {
 impl DocTx for Metered {
     fn get(&mut self, id: &str) -> StoreResult<Option<Doc>> {
         let found = self.inner.get(id)?;
-        self.read(found.iter())?;
         self.note(|r| {
             r.ids.insert(id.to_string());
         });
+        self.read(found.iter())?;
         Ok(found)
     }
 
@@ -160,8 +160,11 @@ impl DocTx for Metered {
         limit: u32,
     ) -> StoreResult<Vec<(Vec<u8>, Doc)>> {
         let page = self.inner.index_scan(index, lower, upper, order, limit)?;
-        self.read(page.iter().map(|(_, d)| d))?;
+        // Noted before it is charged: a read that passes a limit still counts as read.
         self.note(|r| {
+            // The documents returned: a write that changes one of them in place (its keys
+            // unchanged) must touch this read too.
+            r.ids.extend(page.iter().map(|(_, d)| d.id.clone()));
             // A full page read only up to its last key: what lies beyond was not seen.
             let (mut lo, mut hi) = (lower.to_vec(), upper.to_vec());
             if let Some((last, _)) = page
@@ -175,6 +178,7 @@ impl DocTx for Metered {
             }
             r.ranges.push((index.to_string(), lo, hi));
         });
+        self.read(page.iter().map(|(_, d)| d))?;
         Ok(page)
     }
 
@@ -188,12 +192,12 @@ impl DocTx for Metered {
         limit: u32,
     ) -> StoreResult<Vec<Doc>> {
         let page = self.inner.scan(table, order, lower, upper, after, limit)?;
-        self.read(page.iter())?;
         self.note(|r| {
             if !r.tables.contains(table) {
                 r.tables.insert(table.to_string());
             }
         });
+        self.read(page.iter())?;
         Ok(page)
     }
 

@@ -345,16 +345,21 @@ impl Stream {
         Ok(())
     }
 
-    /// Where a page that ends at `cursor` (inclusive) stops.
-    pub fn end_of(&self, cursor: &str) -> Result<PageEnd, String> {
+    /// Where a page that ends at `cursor` (inclusive) stops; `None` when this stream cannot
+    /// tell (a range of an index that is not stored, read in its fields' order: the page then
+    /// reads its number of documents, as before end cursors).
+    pub fn end_of(&self, cursor: &str) -> Result<Option<PageEnd>, String> {
         if let Some(k) = cursor.strip_prefix("k:") {
             if self.index.is_none() {
                 return Err(STALE_CURSOR.into());
             }
             return base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(k)
-                .map(PageEnd::Key)
+                .map(|k| Some(PageEnd::Key(k)))
                 .map_err(|_| "the end cursor is not one berth made".to_string());
+        }
+        if self.index.is_some() {
+            return Ok(None);
         }
         let (t, id) = cursor
             .split_once('~')
@@ -362,7 +367,7 @@ impl Stream {
         let t: f64 = t
             .parse()
             .map_err(|_| "the end cursor is not one berth made".to_string())?;
-        Ok(PageEnd::Position(t, id.to_string()))
+        Ok(Some(PageEnd::Position(t, id.to_string())))
     }
 
     /// Whether the document just read lies past `end` in the scan's direction.

@@ -533,7 +533,7 @@ impl Host {
             .map(str::to_string);
         let end_text = given.or_else(|| self.page_end.take());
         let end = match &end_text {
-            Some(c) => Some(stream.end_of(c)?),
+            Some(c) => stream.end_of(c)?,
             None => None,
         };
         stream.read_ahead(if end.is_some() { 128 } else { size });

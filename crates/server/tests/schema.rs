@@ -151,11 +151,11 @@ async fn an_index_is_built_ahead_while_the_running_code_serves() {
     };
     let push_uri = format!("/d/{}/api/push", w.deployment);
     assert_eq!(post(&w, &push_uri, modules(false)).await.0, StatusCode::OK);
-    for from in (0..20_000).step_by(5000) {
+    for from in (0..20_000).step_by(500) {
         let (_, body) = post(
             &w,
             &format!("/d/{}/api/mutation", w.deployment),
-            serde_json::json!({"path": "items:addMany", "args": {"from": from, "count": 5000}}),
+            serde_json::json!({"path": "items:addMany", "args": {"from": from, "count": 500}}),
         )
         .await;
         assert!(body.contains("success"), "{body}");

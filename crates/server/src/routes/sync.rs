@@ -197,8 +197,6 @@ struct Finished {
     message: Value,
     /// A mutation's commit timestamp: a transition at or past it must follow the answer.
     ts: Option<u64>,
-    /// The mutation answered, to remember for a reconnecting client: (session, request).
-    remember: Option<(String, u64)>,
 }
 
 struct Session {
@@ -216,6 +214,8 @@ struct Session {
     target: Option<(CallTarget, std::time::Instant)>,
     /// When commits last changed an answer of this session.
     last_update: std::time::Instant,
+    /// A commit could not be taken into account: the session must end.
+    broken: bool,
 }
 
 async fn session(
@@ -245,6 +245,7 @@ async fn session(
         session_id: None,
         target: None,
         last_update: std::time::Instant::now() - MIN_GAP,
+        broken: false,
     };
     // The first transition starts from zero: the client's version on every new socket.
     me.sent.ts = 0;
@@ -262,15 +263,12 @@ async fn session(
                         "success": true, "result": value.0, "ts": ts_json(ts.unwrap_or(0)), "logLines": value.1}),
                     Err(failure) => failure.response("MutationResponse", request_id),
                 };
-                let remember = session_id.map(|sid| (sid, request_id));
-                if done
-                    .send(Finished {
-                        message,
-                        ts,
-                        remember,
-                    })
-                    .is_err()
-                {
+                // Remembered before it is sent: a client that lost the socket meanwhile and
+                // sends the mutation again gets this answer instead of a second run.
+                if let Some(sid) = &session_id {
+                    s.live.remember(sid, request_id, &message);
+                }
+                if done.send(Finished { message, ts }).is_err() {
                     return;
                 }
             }
@@ -297,9 +295,6 @@ async fn session(
             }
             Some(finished) = done_rx.recv() => {
                 let mut out = vec![finished.message.clone()];
-                if let Some((sid, req)) = &finished.remember {
-                    me.s.live.remember(sid, *req, &finished.message);
-                }
                 if let Some(ts) = finished.ts {
                     // Its commit is announced before its answer comes back: take it (and any
                     // other waiting) so the transition after the answer shows its writes.
@@ -338,28 +333,29 @@ async fn session(
             }
             _ = &mut idle => vec![json!({"type": "Ping"})],
             _ = recheck.tick() => {
-                if me.who.key.is_some()
-                    && let Err(ended) = me.who.target(&me.s, None, &me.name).await
-                {
+                // The credential, and for every session the deployment (deleted, expired).
+                if let Err(ended) = me.who.target(&me.s, None, &me.name).await {
                     let _ = end(&mut socket, ended, me.next.identity).await;
                     break;
                 }
                 continue;
             }
         };
+        if me.broken {
+            break;
+        }
         for m in outgoing {
             match tokio::time::timeout(SEND_WAIT, send(&mut socket, m)).await {
                 Ok(Ok(())) => {}
-                _ => {
-                    runner.abort();
-                    return;
-                }
+                _ => return,
             }
         }
         idle.as_mut()
             .reset(tokio::time::Instant::now() + PING_AFTER);
     }
-    runner.abort();
+    // The mutations still queued end with the session's channel; the one running finishes
+    // (and its answer is remembered).
+    drop(runner);
 }
 
 impl Session {
@@ -458,7 +454,6 @@ impl Session {
                         let _ = done.send(Finished {
                             message: answer,
                             ts,
-                            remember: None,
                         });
                         return Ok(Vec::new());
                     }
@@ -474,11 +469,7 @@ impl Session {
                             "success": true, "result": value.0, "logLines": value.1}),
                         Err(failure) => failure.response("ActionResponse", request_id),
                     };
-                    let _ = done.send(Finished {
-                        message,
-                        ts: None,
-                        remember: None,
-                    });
+                    let _ = done.send(Finished { message, ts: None });
                 });
                 Ok(Vec::new())
             }
@@ -544,6 +535,9 @@ impl Session {
             self.target = None; // a push: the code version changed
         }
         let Ok(target) = self.target().await else {
+            // The commits are taken; a transition claiming them without these queries' new
+            // answers would be wrong. The session ends instead (the client reconnects).
+            self.broken = true;
             return Vec::new();
         };
         let mut mods = Vec::new();
@@ -598,7 +592,13 @@ impl Session {
             let latest = self.s.control.commits().last_ts(target.deployment.id);
             self.s.live.shared_run(key, self.next.ts, latest, run).await
         };
-        sub.reads = ran.reads.clone();
+        // A query that failed may have failed before reading what would change its answer:
+        // it runs again on every commit.
+        sub.reads = if ran.answer.is_ok() {
+            ran.reads.clone()
+        } else {
+            None
+        };
         sub.answer = ran.hash;
         if let Ok((value, _)) = &ran.answer {
             sub.note_page(value);

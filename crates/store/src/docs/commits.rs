@@ -26,6 +26,15 @@ impl WriteSet {
         self.tables.is_empty()
     }
 
+    /// A write that touches every read (a push, a reset, lost notices).
+    pub fn everything() -> WriteSet {
+        WriteSet {
+            tables: ["*".to_string()].into(),
+            tables_only: true,
+            ..Default::default()
+        }
+    }
+
     /// Records a write of document `id` of `table` and the index entries it added or removed.
     pub fn wrote(
         &mut self,
@@ -106,7 +115,10 @@ pub struct CommitHub {
 
 struct Channel {
     sender: broadcast::Sender<Commit>,
+    /// The latest timestamp announced: every commit up to it is committed.
     last: u64,
+    /// The latest timestamp handed out, perhaps to a commit not done yet.
+    issued: u64,
 }
 
 /// Commits a subscriber may fall behind by before it is told it lagged (and must re-read all).
@@ -127,6 +139,7 @@ impl CommitHub {
         let ch = map.entry(id).or_insert_with(|| Channel {
             sender: broadcast::channel(BACKLOG).0,
             last: 0,
+            issued: 0,
         });
         f(ch)
     }
@@ -135,32 +148,51 @@ impl CommitHub {
     /// caller holds its write lock, so timestamps follow commit order).
     pub fn next_ts(&self, id: i64) -> u64 {
         self.with(id, |ch| {
-            ch.last = (ch.last + 1).max(now_ns());
-            ch.last
+            ch.issued = (ch.issued.max(ch.last) + 1).max(now_ns());
+            ch.issued
         })
     }
 
-    /// Notes a timestamp given elsewhere (by the database, for a commit of another server).
-    pub fn observe(&self, id: i64, ts: u64) {
-        self.with(id, |ch| ch.last = ch.last.max(ts));
-    }
-
-    /// The latest commit timestamp of the deployment known here (0 before any).
+    /// The latest commit timestamp of the deployment announced here (0 before any): every
+    /// commit up to it is committed, so a read that starts now sees them all.
     pub fn last_ts(&self, id: i64) -> u64 {
         self.with(id, |ch| ch.last)
     }
 
-    /// Announces a commit to the deployment's subscribers.
+    /// Announces a commit to the deployment's subscribers (nothing is kept for a deployment
+    /// this server has neither written nor subscribed to: another server's notices of it).
     pub fn publish(&self, id: i64, commit: Commit) {
-        self.with(id, |ch| {
+        let mut map = match self.deployments.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(ch) = map.get_mut(&id) {
             ch.last = ch.last.max(commit.ts);
             let _ = ch.sender.send(commit);
-        });
+        }
     }
 
     /// Hears every commit of the deployment from now on.
     pub fn subscribe(&self, id: i64) -> broadcast::Receiver<Commit> {
         self.with(id, |ch| ch.sender.subscribe())
+    }
+
+    /// Announces to every deployment's subscribers that anything may have changed (commit
+    /// notices were lost): each runs all its queries again.
+    pub fn publish_everywhere(&self) {
+        let ids: Vec<i64> = match self.deployments.lock() {
+            Ok(m) => m.keys().copied().collect(),
+            Err(_) => return,
+        };
+        for id in ids {
+            self.publish(
+                id,
+                Commit {
+                    ts: self.last_ts(id),
+                    writes: Arc::new(WriteSet::everything()),
+                },
+            );
+        }
     }
 
     /// Forgets a deleted deployment: its subscribers hear the channel close.

@@ -667,15 +667,24 @@ impl PgDocTx {
             .ok_or_else(|| StoreError::Backend("indexes not loaded".into()))
     }
 
-    /// Marks a document that is changed or deleted for the indexes of its table still being
-    /// filled: their fill skips it (this write keeps its entries).
-    fn mark_changed(&mut self, defs: &[IndexDef], old: &Doc) -> StoreResult<()> {
+    /// Marks a document that is deleted (`put: None`), or whose entry this write puts (`put`),
+    /// for the indexes of its table still being filled: their fill skips it, since this write
+    /// keeps its entries. A change that leaves an index's key as it was is not marked for it.
+    fn mark_changed(
+        &mut self,
+        defs: &[IndexDef],
+        old: &Doc,
+        put: Option<&[(String, Vec<u8>)]>,
+    ) -> StoreResult<()> {
         let Some(ahead) = self.ahead.clone() else {
             return Ok(());
         };
         let (h, d) = (self.handle.clone(), self.deployment);
         let tx = self.tx()?;
-        for name in ahead.filling(defs, &old.table) {
+        let marked = ahead
+            .filling(defs, &old.table)
+            .filter(|name| put.is_none_or(|p| p.iter().any(|(n, _)| n == name)));
+        for name in marked {
             h.block_on(
                 sqlx::query(
                     "INSERT INTO ahead_dirty (deployment_id, index_name, doc_id) VALUES ($1, $2, $3)
@@ -755,8 +764,8 @@ impl DocTx for PgDocTx {
                     json: json.to_string(),
                     ..old.clone()
                 })?;
-                self.mark_changed(&defs, old)?;
                 let (stale, fresh) = index::moved(index::entries(&defs, old)?, new);
+                self.mark_changed(&defs, old, Some(&fresh))?;
                 let fresh: Vec<_> = fresh
                     .into_iter()
                     .map(|(n, k)| (n, k, id.to_string()))
@@ -795,7 +804,7 @@ impl DocTx for PgDocTx {
         let old = if defs.is_empty() { None } else { self.get(id)? };
         let gone = match &old {
             Some(old) => {
-                self.mark_changed(&defs, old)?;
+                self.mark_changed(&defs, old, None)?;
                 index::entries(&defs, old)?
             }
             None => Vec::new(),

@@ -973,12 +973,22 @@ impl SqliteDocTx {
         Ok(ahead)
     }
 
-    /// Marks a document that is changed or deleted for the indexes of its table still being
-    /// filled: their fill skips it (this write keeps its entries).
-    fn mark_changed(&mut self, defs: &[IndexDef], old: &Doc) -> StoreResult<()> {
+    /// Marks a document that is deleted (`put: None`), or whose entry this write puts (`put`),
+    /// for the indexes of its table still being filled: their fill skips it, since this write
+    /// keeps its entries. A change that leaves an index's key as it was is not marked for it:
+    /// the fill's entry, read before, is the same.
+    fn mark_changed(
+        &mut self,
+        defs: &[IndexDef],
+        old: &Doc,
+        put: Option<&[(String, Vec<u8>)]>,
+    ) -> StoreResult<()> {
         let ahead = self.ahead()?;
         let c = self.c()?;
-        for name in ahead.filling(defs, &old.table) {
+        let marked = ahead
+            .filling(defs, &old.table)
+            .filter(|name| put.is_none_or(|p| p.iter().any(|(n, _)| n == name)));
+        for name in marked {
             c.prepare_cached(
                 "INSERT OR IGNORE INTO ahead_dirty (index_name, doc_id) VALUES (?1, ?2)",
             )
@@ -1037,8 +1047,9 @@ impl DocTx for SqliteDocTx {
                     json: json.to_string(),
                     ..old.clone()
                 })?;
-                self.mark_changed(&defs, old)?;
-                Some(index::moved(index::entries(&defs, old)?, new))
+                let moved = index::moved(index::entries(&defs, old)?, new);
+                self.mark_changed(&defs, old, Some(&moved.1))?;
+                Some(moved)
             }
             None => None,
         };
@@ -1078,7 +1089,7 @@ impl DocTx for SqliteDocTx {
         if let Some(old) = old {
             let gone = index::entries(&defs, &old)?;
             drop_entries(c, &gone)?;
-            self.mark_changed(&defs, &old)?;
+            self.mark_changed(&defs, &old, None)?;
             self.writes.wrote(&old.table, id, gone);
         } else if n > 0 {
             let table =

@@ -56,8 +56,11 @@ async fn listen_for_commits(pool: PgPool, announce: crate::docs::postgres::Annou
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
     loop {
-        match listener.recv().await {
-            Ok(n) => {
+        match listener.try_recv().await {
+            // The connection dropped (and is being made again): notices sent meanwhile are
+            // lost, so every live query on this server runs again.
+            Ok(None) => announce.hub.publish_everywhere(),
+            Ok(Some(n)) => {
                 let Some((deployment, ts, tables)) =
                     crate::docs::postgres::parse_notice(n.payload(), announce.server)
                 else {
@@ -68,13 +71,9 @@ async fn listen_for_commits(pool: PgPool, announce: crate::docs::postgres::Annou
                     tables_only: true,
                     ..Default::default()
                 };
-                // An empty table list means "every table": a read set with `everything`, or
-                // any table, is touched.
+                // An empty table list means "every table".
                 let writes = if writes.tables.is_empty() {
-                    WriteSet {
-                        tables: ["*".to_string()].into(),
-                        ..writes
-                    }
+                    WriteSet::everything()
                 } else {
                     writes
                 };

@@ -1293,6 +1293,14 @@ pub async fn indexes_built_ahead_serve_only_once_pushed(s: &dyn Store) {
                     tx.insert(&thing(5000 + i, Some("a"), 1.0)).unwrap();
                     let moved = thing((i * 37) % 3500, Some("z"), f64::from(i));
                     tx.replace(&moved.id, &moved.json).unwrap();
+                    // A change that leaves the index's key as it was (only a field it does
+                    // not cover): the build must still write this document's entry.
+                    let k = (i * 41 + 7) % 3500;
+                    if let Some(d) = tx.get(&thing(k, None, 0.0).id).unwrap() {
+                        let mut v: serde_json::Value = serde_json::from_str(&d.json).unwrap();
+                        v["extra"] = serde_json::json!(i);
+                        tx.replace(&d.id, &v.to_string()).unwrap();
+                    }
                     tx.delete(&thing((i * 53 + 11) % 3500, None, 0.0).id)
                         .unwrap();
                     tx.commit().unwrap();
