@@ -73,18 +73,7 @@ struct Bench {
 
 impl Bench {
     async fn deployment(&self, reference: &str) -> String {
-        let d: Value = self
-            .http
-            .post(format!("{}/v1/projects/1/create_deployment", self.url))
-            .bearer_auth(&self.token)
-            .json(&json!({"type": "dev", "reference": reference}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        d["name"].as_str().unwrap().to_string()
+        support::dev_deployment(&self.http, &self.url, &self.token, reference).await
     }
 
     /// Pushes the app with `indexes` indexes; returns how long the push took.

@@ -155,18 +155,7 @@ struct Bench {
 
 impl Bench {
     async fn deployment(&self, reference: &str) -> String {
-        let d: Value = self
-            .http
-            .post(format!("{}/v1/projects/1/create_deployment", self.url))
-            .bearer_auth(&self.token)
-            .json(&json!({"type": "dev", "reference": reference}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let name = d["name"].as_str().unwrap().to_string();
+        let name = support::dev_deployment(&self.http, &self.url, &self.token, reference).await;
         let r = self
             .http
             .post(format!("{}/d/{name}/api/push", self.url))

@@ -12,23 +12,9 @@ mod common;
 use common::{TestServer, repo};
 use std::path::PathBuf;
 
-fn chromium() -> Option<PathBuf> {
-    let path = PathBuf::from(
-        std::env::var("BERTH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string()),
-    );
-    path.exists().then_some(path)
-}
-
 #[test]
 fn the_dashboard_in_a_real_browser() {
-    let Some(chromium) = chromium() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "Chromium is not installed (/usr/bin/chromium, or BERTH_CHROMIUM): `apt-get install chromium`; in CI the browser tests must run"
-        );
-        eprintln!(
-            "SKIPPED: the dashboard's browser test needs Chromium: `apt-get install chromium` (or set BERTH_CHROMIUM)"
-        );
+    let Some(chromium) = common::chromium() else {
         return;
     };
     let js = common::npm_package("playwright-core");

@@ -319,17 +319,9 @@ fn convex_clients_get_live_updates() {
 /// it is skipped, except under `CI=true`.
 #[test]
 fn a_react_app_updates_live_in_a_real_browser() {
-    let chromium = std::path::PathBuf::from(
-        std::env::var("BERTH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string()),
-    );
-    if !chromium.exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "Chromium is not installed (/usr/bin/chromium, or BERTH_CHROMIUM): `apt-get install chromium`; in CI the browser tests must run"
-        );
-        eprintln!("SKIPPED: Chromium is not installed (apt-get install chromium)");
+    let Some(chromium) = common::chromium() else {
         return;
-    }
+    };
     let js = common::npm_package("react-dom");
     let s = TestServer::start(&[]);
     let d = deployed(

@@ -193,9 +193,9 @@ fn caught(ctx: &Ctx<'_>, e: JsError) -> String {
 }
 
 impl Isolate {
-    /// Where the next call's `paginate` ends (see [`crate::CallRequest::page_end`]).
-    pub fn set_page_end(&self, end: Option<String>) {
-        self.host.borrow_mut().page_end = end;
+    /// Whether the next call is a live query (see [`crate::CallRequest::live`]).
+    pub fn set_live(&self, live: Option<crate::LiveQuery>) {
+        self.host.borrow_mut().live = live;
     }
 
     /// What the last call did to the data (see [`crate::syscalls::Host::effects`]).
@@ -702,11 +702,15 @@ fn run(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as f64)
         .unwrap_or(0.0);
-    host.borrow_mut().frames.push(crate::syscalls::Frame::new(
-        function.kind,
-        function.path.clone(),
-        now,
-    ));
+    {
+        let mut h = host.borrow_mut();
+        let mut frame = crate::syscalls::Frame::new(function.kind, function.path.clone(), now);
+        // Only a live query's reads are recorded: nobody asks for the others'.
+        if function.kind == UdfKind::Query && h.frames.is_empty() && h.live.is_some() {
+            frame.reads = Some(Default::default());
+        }
+        h.frames.push(frame);
+    }
     let outcome = drive(
         ctx, host, functions, function, args_json, request_id, seed, now, names,
     );

@@ -32,8 +32,15 @@ pub struct CallRequest {
     /// The arguments object, encoded.
     pub args: Json,
     pub request_id: String,
-    /// Where the page of the query's `paginate` ends (inclusive), when the caller keeps a
-    /// live page's bounds (Convex's query journal); an `endCursor` in the arguments wins.
+    /// A live query (a subscription, a watch): what it reads is recorded in the result.
+    pub live: Option<LiveQuery>,
+}
+
+/// What a live query asks beyond a call.
+#[derive(Debug, Clone, Default)]
+pub struct LiveQuery {
+    /// Where the page of the query's `paginate` ends (inclusive), when the caller keeps a live
+    /// page's bounds (Convex's query journal); an `endCursor` in the arguments wins.
     pub page_end: Option<String>,
 }
 
@@ -571,7 +578,7 @@ fn worker(
                         continue;
                     }
                 };
-                iso.set_page_end(request.page_end.clone());
+                iso.set_live(request.live.clone());
                 let (outcome, logs, kind) = iso.invoke(
                     docs,
                     env,

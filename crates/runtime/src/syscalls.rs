@@ -51,7 +51,7 @@ impl Frame {
             kind,
             function,
             tx: None,
-            reads: (kind == UdfKind::Query).then(Default::default),
+            reads: None,
             streams: HashMap::new(),
             next_stream: 1,
 
@@ -84,8 +84,9 @@ pub struct Host {
     /// What the outermost function of the call did to the data: what it read (a query) and
     /// its commit's timestamp (a mutation that wrote).
     pub effects: Effects,
-    /// Where the call's first `paginate` ends, unless its arguments say (a live page's bounds).
-    pub page_end: Option<String>,
+    /// The call is a live query: its reads are recorded, its first `paginate` ends where the
+    /// caller says.
+    pub live: Option<crate::LiveQuery>,
 }
 
 /// See [`Host::effects`].
@@ -180,7 +181,7 @@ impl Host {
             tx_limits,
             deadline: None,
             effects: Effects::default(),
-            page_end: None,
+            live: None,
             handle,
             docs: None,
             frames: Vec::new(),
@@ -531,7 +532,7 @@ impl Host {
             .and_then(Json::as_str)
             .filter(|c| !c.is_empty())
             .map(str::to_string);
-        let end_text = given.or_else(|| self.page_end.take());
+        let end_text = given.or_else(|| self.live.as_mut().and_then(|l| l.page_end.take()));
         let end = match &end_text {
             Some(c) => stream.end_of(c)?,
             None => None,

@@ -112,7 +112,7 @@ impl Env {
             internal_ok,
             args,
             request_id: "0123456789abcdef".into(),
-            page_end: None,
+            live: None,
         };
         self.rt
             .block_on(self.pool.call("test-dep-1", 1, self.docs.clone(), req))
@@ -667,7 +667,7 @@ fn a_call_whose_caller_left_keeps_its_deployments_share_until_it_ends() {
         internal_ok: false,
         args: json!({}),
         request_id: "gone".into(),
-        page_end: None,
+        live: None,
     };
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -708,7 +708,7 @@ fn calls_beyond_the_waiting_limit_are_refused_at_once() {
                     internal_ok: false,
                     args: json!({}),
                     request_id: format!("r{i}"),
-                    page_end: None,
+                    live: None,
                 };
                 pool.call("test-dep-1", 1, docs, req).await
             });

@@ -12,21 +12,7 @@ use axum::{
 };
 use tower::ServiceExt;
 
-async fn post(w: &common::World, uri: &str, body: serde_json::Value) -> (StatusCode, String) {
-    let req = Request::builder()
-        .method("POST")
-        .uri(uri)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Convex {}", w.deploy_key))
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let resp = w.app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
-}
+use common::post;
 
 const ITEMS: &str = r#"
 import { query, mutation } from "./_generated/server";

@@ -6,33 +6,14 @@
 
 mod common;
 
-use axum::{
-    body::Body,
-    http::{Request, StatusCode},
-};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
+/// POSTs with the world's deploy key; the JSON answer, which must be a 200.
 async fn post(w: &common::World, uri: &str, body: Value) -> Value {
-    let req = Request::builder()
-        .method("POST")
-        .uri(uri)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Convex {}", w.deploy_key))
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let resp = w.app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&bytes)
-    );
-    serde_json::from_slice(&bytes).unwrap()
+    let (status, text) = common::post(w, uri, body).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    serde_json::from_str(&text).unwrap()
 }
 
 const NOTES: &str = r#"

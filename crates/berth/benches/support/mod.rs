@@ -113,3 +113,23 @@ fn psql(url: &str, sql: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// Creates a dev deployment of project 1 with `reference`; its name.
+pub async fn dev_deployment(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    reference: &str,
+) -> String {
+    let d: serde_json::Value = http
+        .post(format!("{url}/v1/projects/1/create_deployment"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"type": "dev", "reference": reference}))
+        .send()
+        .await
+        .expect("create a deployment")
+        .json()
+        .await
+        .expect("its answer");
+    d["name"].as_str().expect("a name").to_string()
+}

@@ -317,6 +317,24 @@ pub fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// Debian's Chromium (or `BERTH_CHROMIUM`), for the browser tests; `None` (after saying the
+/// test is skipped) when it is not installed, except under `CI=true`, where that fails: `.ci/run`
+/// installs it.
+pub fn chromium() -> Option<PathBuf> {
+    let path = PathBuf::from(
+        std::env::var("BERTH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string()),
+    );
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "Chromium is not installed (/usr/bin/chromium, or BERTH_CHROMIUM): `apt-get install chromium`; in CI the browser tests must run"
+    );
+    eprintln!("SKIPPED: Chromium is not installed (apt-get install chromium)");
+    None
+}
+
 /// A path in the repository.
 pub fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p)

@@ -112,32 +112,27 @@ async fn call(
     if kind.is_none() {
         target.require_edit("calling functions through /api/function")?;
     }
-    let internal = kind.is_none() && target.can_edit;
-    let result = run_call(s, &target, path, kind, internal, args, request_id).await?;
+    let request = CallRequest {
+        path: path.to_string(),
+        kind,
+        internal_ok: kind.is_none() && target.can_edit,
+        args,
+        request_id: request_id.to_string(),
+        live: None,
+    };
+    let result = run_call(s, &target, request).await?;
     Ok(Json(present(
         s, &target, name, path, kind, request_id, &result, fmt,
     )))
 }
 
-/// Runs a function of a resolved deployment (internal ones too with `internal`).
+/// Runs a call on a resolved deployment.
 async fn run_call(
     s: &AppState,
     target: &CallTarget,
-    path: &str,
-    kind: Option<UdfKind>,
-    internal: bool,
-    args: JsonValue,
-    request_id: &str,
+    request: CallRequest,
 ) -> ApiResult<berth_runtime::CallResult> {
     let docs = deployment_docs(s, target).await?;
-    let request = CallRequest {
-        path: path.to_string(),
-        kind,
-        internal_ok: internal,
-        args,
-        request_id: request_id.to_string(),
-        page_end: None,
-    };
     s.runtime
         .call(
             &target.deployment.name,
@@ -184,16 +179,15 @@ pub async fn watch(
         + std::time::Duration::from_secs(b.wait.unwrap_or(25).min(WATCH_WAIT_MAX));
     loop {
         // Internal queries too, for a caller who may edit the deployment (the dashboard).
-        let mut result = run_call(
-            &s,
-            &target,
-            &b.path,
-            Some(UdfKind::Query),
-            target.can_edit,
-            args.clone(),
-            &id,
-        )
-        .await?;
+        let request = CallRequest {
+            path: b.path.clone(),
+            kind: Some(UdfKind::Query),
+            internal_ok: target.can_edit,
+            args: args.clone(),
+            request_id: id.clone(),
+            live: Some(Default::default()),
+        };
+        let mut result = run_call(&s, &target, request).await?;
         let reads = result.reads.take();
         let shown = present(
             &s,

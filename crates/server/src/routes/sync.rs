@@ -531,7 +531,7 @@ impl Session {
         if touched.is_empty() {
             return Vec::new();
         }
-        if everything || writes.tables.contains("*") {
+        if everything || writes.everything {
             self.target = None; // a push: the code version changed
         }
         let Ok(target) = self.target().await else {
@@ -716,7 +716,7 @@ async fn call_for_socket(
         internal_ok: false,
         args,
         request_id: request_id(),
-        page_end,
+        live: (kind == UdfKind::Query).then_some(berth_runtime::LiveQuery { page_end }),
     };
     s.runtime
         .call(

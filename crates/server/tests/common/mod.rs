@@ -87,3 +87,25 @@ pub async fn world() -> World {
         dir,
     }
 }
+
+/// POSTs `body` as JSON to `uri` with the world's deploy key; the status and the body's text.
+pub async fn post(
+    w: &World,
+    uri: &str,
+    body: serde_json::Value,
+) -> (axum::http::StatusCode, String) {
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Convex {}", w.deploy_key))
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let resp = w.app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}

@@ -17,20 +17,21 @@ pub struct WriteSet {
     /// Index entries added or removed: (`table.index`, key).
     pub keys: Vec<(String, Vec<u8>)>,
     /// Only the tables are known (a commit announced by another server): any read of them is
-    /// touched. The table `*` stands for every table.
+    /// touched.
     pub tables_only: bool,
+    /// Anything may have changed (a push, a reset, lost notices): every read is touched.
+    pub everything: bool,
 }
 
 impl WriteSet {
     pub fn is_empty(&self) -> bool {
-        self.tables.is_empty()
+        self.tables.is_empty() && !self.everything
     }
 
     /// A write that touches every read (a push, a reset, lost notices).
     pub fn everything() -> WriteSet {
         WriteSet {
-            tables: ["*".to_string()].into(),
-            tables_only: true,
+            everything: true,
             ..Default::default()
         }
     }
@@ -54,6 +55,7 @@ impl WriteSet {
         self.ids.extend(other.ids.iter().cloned());
         self.keys.extend(other.keys.iter().cloned());
         self.tables_only |= other.tables_only;
+        self.everything |= other.everything;
     }
 }
 
@@ -71,7 +73,7 @@ pub struct ReadSet {
 impl ReadSet {
     /// Whether a commit that wrote `w` can change what this read saw.
     pub fn touched_by(&self, w: &WriteSet) -> bool {
-        if self.everything || (w.tables_only && w.tables.contains("*")) {
+        if self.everything || w.everything {
             return !w.is_empty();
         }
         if self.tables.iter().any(|t| w.tables.contains(t)) {
@@ -114,7 +116,8 @@ pub struct CommitHub {
 }
 
 struct Channel {
-    sender: broadcast::Sender<Commit>,
+    /// Made by the first subscriber: a deployment only written to keeps just its clock.
+    sender: Option<broadcast::Sender<Commit>>,
     /// The latest timestamp announced: every commit up to it is committed.
     last: u64,
     /// The latest timestamp handed out, perhaps to a commit not done yet.
@@ -137,7 +140,7 @@ impl CommitHub {
             Err(p) => p.into_inner(),
         };
         let ch = map.entry(id).or_insert_with(|| Channel {
-            sender: broadcast::channel(BACKLOG).0,
+            sender: None,
             last: 0,
             issued: 0,
         });
@@ -168,13 +171,19 @@ impl CommitHub {
         };
         if let Some(ch) = map.get_mut(&id) {
             ch.last = ch.last.max(commit.ts);
-            let _ = ch.sender.send(commit);
+            if let Some(sender) = &ch.sender {
+                let _ = sender.send(commit);
+            }
         }
     }
 
     /// Hears every commit of the deployment from now on.
     pub fn subscribe(&self, id: i64) -> broadcast::Receiver<Commit> {
-        self.with(id, |ch| ch.sender.subscribe())
+        self.with(id, |ch| {
+            ch.sender
+                .get_or_insert_with(|| broadcast::channel(BACKLOG).0)
+                .subscribe()
+        })
     }
 
     /// Announces to every deployment's subscribers that anything may have changed (commit

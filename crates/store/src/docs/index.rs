@@ -295,16 +295,20 @@ impl Ahead {
         self.0.get(name) == Some(&false)
     }
 
-    /// The indexes of `table` still being filled: a write that changes or deletes one of its
-    /// documents marks it for them, so that a fill does not write an entry read before.
-    pub(crate) fn filling<'a>(
+    /// The indexes still being filled for which a write of a document of `table` marks it, so
+    /// that their fill does not write an entry it read before: all of them for a delete
+    /// (`put: None`), those whose entry the write puts for a change. A change that leaves an
+    /// index's key as it was is not marked: the fill's entry, read before, is the same.
+    pub(crate) fn to_mark<'a>(
         &'a self,
         defs: &'a [IndexDef],
         table: &'a str,
+        put: Option<&'a [(String, Vec<u8>)]>,
     ) -> impl Iterator<Item = &'a str> + 'a {
         defs.iter()
             .filter(move |d| d.table == table && self.incomplete(&d.name))
             .map(|d| d.name.as_str())
+            .filter(move |name| put.is_none_or(|p| p.iter().any(|(n, _)| n == name)))
     }
 }
 

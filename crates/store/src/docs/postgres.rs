@@ -667,9 +667,8 @@ impl PgDocTx {
             .ok_or_else(|| StoreError::Backend("indexes not loaded".into()))
     }
 
-    /// Marks a document that is deleted (`put: None`), or whose entry this write puts (`put`),
-    /// for the indexes of its table still being filled: their fill skips it, since this write
-    /// keeps its entries. A change that leaves an index's key as it was is not marked for it.
+    /// Marks a changed or deleted document for the builds that must skip it
+    /// ([`index::Ahead::to_mark`]).
     fn mark_changed(
         &mut self,
         defs: &[IndexDef],
@@ -681,10 +680,7 @@ impl PgDocTx {
         };
         let (h, d) = (self.handle.clone(), self.deployment);
         let tx = self.tx()?;
-        let marked = ahead
-            .filling(defs, &old.table)
-            .filter(|name| put.is_none_or(|p| p.iter().any(|(n, _)| n == name)));
-        for name in marked {
+        for name in ahead.to_mark(defs, &old.table, put) {
             h.block_on(
                 sqlx::query(
                     "INSERT INTO ahead_dirty (deployment_id, index_name, doc_id) VALUES ($1, $2, $3)

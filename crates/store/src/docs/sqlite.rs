@@ -973,10 +973,8 @@ impl SqliteDocTx {
         Ok(ahead)
     }
 
-    /// Marks a document that is deleted (`put: None`), or whose entry this write puts (`put`),
-    /// for the indexes of its table still being filled: their fill skips it, since this write
-    /// keeps its entries. A change that leaves an index's key as it was is not marked for it:
-    /// the fill's entry, read before, is the same.
+    /// Marks a changed or deleted document for the builds that must skip it
+    /// ([`index::Ahead::to_mark`]).
     fn mark_changed(
         &mut self,
         defs: &[IndexDef],
@@ -985,10 +983,7 @@ impl SqliteDocTx {
     ) -> StoreResult<()> {
         let ahead = self.ahead()?;
         let c = self.c()?;
-        let marked = ahead
-            .filling(defs, &old.table)
-            .filter(|name| put.is_none_or(|p| p.iter().any(|(n, _)| n == name)));
-        for name in marked {
+        for name in ahead.to_mark(defs, &old.table, put) {
             c.prepare_cached(
                 "INSERT OR IGNORE INTO ahead_dirty (index_name, doc_id) VALUES (?1, ?2)",
             )

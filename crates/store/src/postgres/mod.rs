@@ -66,16 +66,13 @@ async fn listen_for_commits(pool: PgPool, announce: crate::docs::postgres::Annou
                 else {
                     continue;
                 };
-                let writes = WriteSet {
-                    tables: tables.unwrap_or_default().into_iter().collect(),
-                    tables_only: true,
-                    ..Default::default()
-                };
-                // An empty table list means "every table".
-                let writes = if writes.tables.is_empty() {
-                    WriteSet::everything()
-                } else {
-                    writes
+                let writes = match tables {
+                    Some(tables) => WriteSet {
+                        tables: tables.into_iter().collect(),
+                        tables_only: true,
+                        ..Default::default()
+                    },
+                    None => WriteSet::everything(),
                 };
                 announce.hub.publish(
                     deployment,
