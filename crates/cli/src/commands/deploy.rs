@@ -353,9 +353,12 @@ async fn watch(
             for line in &r.log_lines {
                 out.info(line);
             }
-            // A failing query is shown and watched on: the next change may fix it.
-            if let Err(e) = shown(r, out) {
-                out.error(&e);
+            match shown(r, out) {
+                // The first answer failing (no such query, wrong arguments) ends the command.
+                Err(e) if after.is_none() => return Err(e),
+                // A query that fails later is watched on: the next write may mend it.
+                Err(e) => out.error(&e),
+                Ok(()) => {}
             }
         }
         after = Some(w.token);
