@@ -104,6 +104,33 @@ test("a dropped connection reconnects and resubscribes", async () => {
   assert.deepEqual(seen.at(-1), ["after the drop"]);
 });
 
+test("a mutation sent again after a reconnect runs once and gets its first answer", async () => {
+  // What Convex's client does with a mutation still unanswered when its socket drops: it sends
+  // it again, with the same session and request id, on the next socket.
+  const wsUrl = url.replace(/^http/, "ws") + "/api/1.48.0/sync";
+  const sessionId = `resend-${Date.now()}`;
+  const send = async () => {
+    const ws = new WebSocket(wsUrl);
+    await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+    const answer = new Promise((resolve) => ws.on("message", (m) => {
+      const msg = JSON.parse(m.toString());
+      if (msg.type === "MutationResponse") resolve(msg);
+    }));
+    ws.send(JSON.stringify({ type: "Connect", sessionId, connectionCount: 0, lastCloseReason: "InitialConnect", clientTs: 0 }));
+    ws.send(JSON.stringify({ type: "Mutation", requestId: 0, udfPath: "live:add", args: [{ channel: "once", text: "one" }] }));
+    const msg = await answer;
+    ws.close();
+    return msg;
+  };
+  const first = await send();
+  const again = await send();
+  assert.equal(first.success, true, JSON.stringify(first));
+  assert.equal(again.success, true, JSON.stringify(again));
+  assert.deepEqual(again.result, first.result, "the same document id both times");
+  const rows = await new ConvexHttpClient(url).query(api.live.byChannel, { channel: "once" });
+  assert.deepEqual(rows, ["one"], "one insert, not two");
+});
+
 test("a paginated query's first page updates on insert", async () => {
   const c = live();
   const pages = [];

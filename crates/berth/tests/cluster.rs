@@ -327,3 +327,41 @@ fn a_subscription_on_one_server_sees_a_mutation_through_the_other() {
     assert_eq!(update["startVersion"], first["endVersion"], "{update}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn a_mutation_sent_again_to_the_other_server_runs_once() {
+    let Some(db) = database("a_mutation_sent_again_to_the_other_server_runs_once") else {
+        return;
+    };
+    let (a, b) = cluster(&db, &[]);
+    let name = deploy_counter(&a);
+    let id = call(&a.url, "mutation", &name, "counter:create", json!({}));
+    // Convex's client sends a mutation still unanswered when its socket drops again, with the
+    // same session and request id, on its next socket: here, one to the other server.
+    let send = |url: &str| {
+        let mut ws = common::ws::Ws::connect(url, &format!("/d/{name}/api/1.48.0/sync")).unwrap();
+        ws.send(
+            &json!({"type": "Connect", "sessionId": "resent", "connectionCount": 0,
+                "lastCloseReason": "InitialConnect", "clientTs": 0})
+            .to_string(),
+        );
+        ws.send(
+            &json!({"type": "Mutation", "requestId": 3, "udfPath": "counter:increment",
+                "args": [{"id": id}]})
+            .to_string(),
+        );
+        loop {
+            let m = ws.recv_json().unwrap();
+            if m["type"] == "MutationResponse" {
+                return m;
+            }
+        }
+    };
+    let first = send(&a.url);
+    let again = send(&b.url);
+    assert_eq!(first["success"], true, "{first}");
+    assert_eq!(again["success"], true, "{again}");
+    assert_eq!(again["result"], first["result"], "{again}");
+    let value = call(&a.url, "query", &name, "counter:get", json!({"id": id}));
+    assert_eq!(value, json!(1), "the increment ran once");
+}

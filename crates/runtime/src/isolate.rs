@@ -194,8 +194,11 @@ fn caught(ctx: &Ctx<'_>, e: JsError) -> String {
 
 impl Isolate {
     /// Whether the next call is a live query (see [`crate::CallRequest::live`]).
-    pub fn set_live(&self, live: Option<crate::LiveQuery>) {
-        self.host.borrow_mut().live = live;
+    /// and whether it is a mutation to run at most once (see [`crate::CallRequest::once`]).
+    pub fn set_live(&self, live: Option<crate::LiveQuery>, once: Option<crate::Once>) {
+        let mut h = self.host.borrow_mut();
+        h.live = live;
+        h.once = once;
     }
 
     /// What the last call did to the data (see [`crate::syscalls::Host::effects`]).
@@ -711,6 +714,26 @@ fn run(
         }
         h.frames.push(frame);
     }
+    // A mutation the client may send again: a repeat gets the answer its first run recorded.
+    let once = {
+        let h = host.borrow();
+        let outermost = h.frames.len() == 1;
+        h.once
+            .clone()
+            .filter(|_| function.kind == UdfKind::Mutation && outermost)
+    };
+    if let Some(once) = &once {
+        let answered = host.borrow_mut().answered(once);
+        let repeat = match answered {
+            Ok(None) => None,
+            Ok(Some(value)) => Some(Outcome::Value(value)),
+            Err(e) => Some(Outcome::Error(FunctionError::refused(e))),
+        };
+        if let Some(outcome) = repeat {
+            host.borrow_mut().frames.pop(); // rolls its transaction back
+            return outcome;
+        }
+    }
     let outcome = drive(
         ctx, host, functions, function, args_json, request_id, seed, now, names,
     );
@@ -727,7 +750,16 @@ fn run(
         host.borrow_mut().effects.reads = reads.lock().ok().map(|r| r.clone());
     }
     match (outcome, frame) {
-        (Outcome::Value(v), Some(frame)) if function.kind == UdfKind::Mutation => {
+        (Outcome::Value(v), Some(mut frame)) if function.kind == UdfKind::Mutation => {
+            if let (Some(once), Some(tx)) = (&once, frame.tx.as_mut())
+                && let Err(e) =
+                    tx.record_answer(&once.session, once.request, &v.to_string(), now / 1000.0)
+            {
+                return Outcome::Error(FunctionError::refused(crate::syscalls::user_error(
+                    e,
+                    "record the mutation's answer",
+                )));
+            }
             if let Some(tx) = frame.tx {
                 match tx.commit() {
                     Ok(ts) if outermost => host.borrow_mut().effects.commit_ts = ts,

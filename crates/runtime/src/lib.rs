@@ -22,7 +22,7 @@ use serde_json::Value as Json;
 use std::{cell::RefCell, collections::HashMap, rc::Rc};
 
 pub use isolate::{Limits, Outcome};
-pub use pool::{CallRequest, CallResult, LiveQuery, Pool, PushResult};
+pub use pool::{CallRequest, CallResult, LiveQuery, Once, Pool, PushResult};
 pub use syscalls::LogLine;
 
 /// The kinds of function.

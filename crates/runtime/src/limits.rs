@@ -218,6 +218,20 @@ impl DocTx for Metered {
         self.inner.tables()
     }
 
+    fn request_answer(&mut self, session: &str, request: u64) -> StoreResult<Option<String>> {
+        self.inner.request_answer(session, request)
+    }
+
+    fn record_answer(
+        &mut self,
+        session: &str,
+        request: u64,
+        answer: &str,
+        now: f64,
+    ) -> StoreResult<()> {
+        self.inner.record_answer(session, request, answer, now)
+    }
+
     fn commit(self: Box<Self>) -> StoreResult<Option<u64>> {
         self.inner.commit()
     }

@@ -34,6 +34,16 @@ pub struct CallRequest {
     pub request_id: String,
     /// A live query (a subscription, a watch): what it reads is recorded in the result.
     pub live: Option<LiveQuery>,
+    /// A mutation a client may send again (over a socket, after a reconnect): it runs at most
+    /// once, and a repeat gets the first run's value.
+    pub once: Option<Once>,
+}
+
+/// A client's request, as it names it again when it resends it: its session and request id.
+#[derive(Debug, Clone)]
+pub struct Once {
+    pub session: String,
+    pub request: u64,
 }
 
 /// What a live query asks beyond a call.
@@ -578,7 +588,7 @@ fn worker(
                         continue;
                     }
                 };
-                iso.set_live(request.live.clone());
+                iso.set_live(request.live.clone(), request.once.clone());
                 let (outcome, logs, kind) = iso.invoke(
                     docs,
                     env,

@@ -87,6 +87,8 @@ pub struct Host {
     /// The call is a live query: its reads are recorded, its first `paginate` ends where the
     /// caller says.
     pub live: Option<crate::LiveQuery>,
+    /// The call is a mutation to run at most once: its answer is recorded with its writes.
+    pub once: Option<crate::Once>,
 }
 
 /// See [`Host::effects`].
@@ -182,6 +184,7 @@ impl Host {
             deadline: None,
             effects: Effects::default(),
             live: None,
+            once: None,
             handle,
             docs: None,
             frames: Vec::new(),
@@ -265,6 +268,16 @@ impl Host {
             .tx
             .as_mut()
             .ok_or_else(|| "no transaction".to_string())
+    }
+
+    /// The answer an earlier run of this request recorded (see [`crate::CallRequest::once`]),
+    /// read in the mutation's own write transaction, so a run under way elsewhere is waited for.
+    pub(crate) fn answered(&mut self, once: &crate::Once) -> R<Option<serde_json::Value>> {
+        let tx = self.tx()?;
+        let text = tx
+            .request_answer(&once.session, once.request)
+            .map_err(|e| user_error(e, "read the mutation's earlier answer"))?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
     fn require_write(&mut self, op: &str) -> R<()> {

@@ -113,6 +113,7 @@ impl Env {
             args,
             request_id: "0123456789abcdef".into(),
             live: None,
+            once: None,
         };
         self.rt
             .block_on(self.pool.call("test-dep-1", 1, self.docs.clone(), req))
@@ -668,6 +669,7 @@ fn a_call_whose_caller_left_keeps_its_deployments_share_until_it_ends() {
         args: json!({}),
         request_id: "gone".into(),
         live: None,
+        once: None,
     };
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -709,6 +711,7 @@ fn calls_beyond_the_waiting_limit_are_refused_at_once() {
                     args: json!({}),
                     request_id: format!("r{i}"),
                     live: None,
+                    once: None,
                 };
                 pool.call("test-dep-1", 1, docs, req).await
             });

@@ -37,7 +37,7 @@ pub struct AppState {
     pub control: Arc<Control>,
     pub metrics: Arc<metrics::Metrics>,
     pub runtime: Arc<berth_runtime::Pool>,
-    /// Sync sockets open and socket mutations answered, for live queries.
+    /// Sync sockets open and live-query runs under way.
     pub live: Arc<live::Live>,
 }
 

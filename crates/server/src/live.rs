@@ -1,23 +1,18 @@
 //! What this server keeps for live queries across sessions: how many sync sockets are open (in
-//! all, and per deployment), the answers of recent socket mutations, so that a client that
-//! reconnects and sends its unconfirmed mutations again does not run them twice, and the runs of
-//! live queries under way, so that a commit that touches the same query in a thousand sessions
-//! runs it once.
+//! all, and per deployment), and the runs of live queries under way, so that a commit that
+//! touches the same query in a thousand sessions runs it once.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Sync sockets one server keeps open at most.
 pub const MAX_CONNECTIONS: usize = 50_000;
 /// Sync sockets one deployment may hold open on one server.
 pub const MAX_PER_DEPLOYMENT: usize = 10_000;
-/// Mutation answers remembered for clients that reconnect.
-const REMEMBERED: usize = 10_000;
 
 #[derive(Default)]
 pub struct Live {
     open: Mutex<Open>,
-    answered: Mutex<Answered>,
     runs: Mutex<HashMap<RunKey, (u64, SharedRun)>>,
 }
 
@@ -84,12 +79,6 @@ pub type RunKey = (i64, i64, String, String);
 struct Open {
     total: usize,
     per_deployment: HashMap<i64, usize>,
-}
-
-#[derive(Default)]
-struct Answered {
-    by_request: HashMap<(String, u64), serde_json::Value>,
-    order: VecDeque<(String, u64)>,
 }
 
 /// An open sync socket, counted until dropped.
@@ -184,27 +173,5 @@ impl Live {
             });
         }
         answer
-    }
-
-    /// The answer already sent for this session's request, if any.
-    pub fn answered(&self, session: &str, request: u64) -> Option<serde_json::Value> {
-        let a = self.answered.lock().ok()?;
-        a.by_request.get(&(session.to_string(), request)).cloned()
-    }
-
-    /// Remembers a mutation's answer (the oldest are forgotten first).
-    pub fn remember(&self, session: &str, request: u64, answer: &serde_json::Value) {
-        let Ok(mut a) = self.answered.lock() else {
-            return;
-        };
-        let key = (session.to_string(), request);
-        if a.by_request.insert(key.clone(), answer.clone()).is_none() {
-            a.order.push_back(key);
-        }
-        while a.order.len() > REMEMBERED {
-            if let Some(old) = a.order.pop_front() {
-                a.by_request.remove(&old);
-            }
-        }
     }
 }

@@ -82,4 +82,9 @@ pub const POSTGRES: &[Migration] = &[
         name: "builds_and_commits",
         sql: include_str!("../migrations/postgres/0007_builds_and_commits.sql"),
     },
+    Migration {
+        version: 8,
+        name: "request_answers",
+        sql: include_str!("../migrations/postgres/0008_request_answers.sql"),
+    },
 ];

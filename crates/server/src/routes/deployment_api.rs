@@ -119,6 +119,7 @@ async fn call(
         args,
         request_id: request_id.to_string(),
         live: None,
+        once: None,
     };
     let result = run_call(s, &target, request).await?;
     Ok(Json(present(
@@ -186,6 +187,7 @@ pub async fn watch(
             args: args.clone(),
             request_id: id.clone(),
             live: Some(Default::default()),
+            once: None,
         };
         let mut result = run_call(&s, &target, request).await?;
         let reads = result.reads.take();

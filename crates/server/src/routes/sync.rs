@@ -10,7 +10,8 @@
 //! go out in one `Transition` per batch of commits, at the latest commit's timestamp. A
 //! mutation's answer carries its commit's timestamp and is followed by a transition at or past
 //! it, so the client shows its result only with its writes. Mutations of one session run one at
-//! a time, in order; one sent again after a reconnect is answered from memory, not run twice.
+//! a time, in order; one sent again after a reconnect (to any server) gets the answer its first run
+//! recorded in its own transaction, not a second run.
 //! The CLI's system queries (`_system/cli/*`) are answered natively and run again on every
 //! commit.
 //!
@@ -257,17 +258,19 @@ async fn session(
         tokio::spawn(async move {
             while let Some((target, request_id, path, args, session_id)) = mutations_rx.recv().await
             {
-                let (result, ts) = run_function(&s, &target, &path, UdfKind::Mutation, args).await;
+                // Run at most once: a client that lost the socket meanwhile and sends it again
+                // (to this server or another) gets the answer recorded with its writes.
+                let once = session_id.map(|session| berth_runtime::Once {
+                    session,
+                    request: request_id,
+                });
+                let (result, ts) =
+                    run_function(&s, &target, &path, UdfKind::Mutation, args, once).await;
                 let message = match result {
                     Ok(value) => json!({"type": "MutationResponse", "requestId": request_id,
                         "success": true, "result": value.0, "ts": ts_json(ts.unwrap_or(0)), "logLines": value.1}),
                     Err(failure) => failure.response("MutationResponse", request_id),
                 };
-                // Remembered before it is sent: a client that lost the socket meanwhile and
-                // sends the mutation again gets this answer instead of a second run.
-                if let Some(sid) = &session_id {
-                    s.live.remember(sid, request_id, &message);
-                }
                 if done.send(Finished { message, ts }).is_err() {
                     return;
                 }
@@ -446,24 +449,14 @@ impl Session {
                 let path = m["udfPath"].as_str().unwrap_or_default().to_string();
                 let args = m["args"].get(0).cloned().unwrap_or_else(|| json!({}));
                 if kind == "Mutation" {
-                    // A mutation sent again after a reconnect is answered, not run twice.
-                    if let Some(sid) = &self.session_id
-                        && let Some(answer) = self.s.live.answered(sid, request_id)
-                    {
-                        let ts = answer["ts"].as_str().and_then(ts_from_json);
-                        let _ = done.send(Finished {
-                            message: answer,
-                            ts,
-                        });
-                        return Ok(Vec::new());
-                    }
                     let _ =
                         mutations.send((target, request_id, path, args, self.session_id.clone()));
                     return Ok(Vec::new());
                 }
                 let (s, done) = (self.s.clone(), done.clone());
                 tokio::spawn(async move {
-                    let (result, _) = run_function(&s, &target, &path, UdfKind::Action, args).await;
+                    let (result, _) =
+                        run_function(&s, &target, &path, UdfKind::Action, args, None).await;
                     let message = match result {
                         Ok(value) => json!({"type": "ActionResponse", "requestId": request_id,
                             "success": true, "result": value.0, "logLines": value.1}),
@@ -628,13 +621,6 @@ fn with_journal(mut m: Value, sub: &Sub) -> Value {
     m
 }
 
-fn ts_from_json(text: &str) -> Option<u64> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .ok()?;
-    Some(u64::from_le_bytes(bytes.try_into().ok()?))
-}
-
 impl Failure {
     fn response(self, kind: &str, request_id: u64) -> Value {
         let mut m = json!({"type": kind, "requestId": request_id, "success": false,
@@ -658,8 +644,9 @@ async fn run_function(
     path: &str,
     kind: UdfKind,
     args: Value,
+    once: Option<berth_runtime::Once>,
 ) -> (Answered, Option<u64>) {
-    match call_for_socket(s, target, path, kind, args, None).await {
+    match call_for_socket(s, target, path, kind, args, None, once).await {
         Ok(result) => {
             let ts = result
                 .commit_ts
@@ -685,7 +672,7 @@ async fn run_query_function(
     args: Value,
     page_end: Option<String>,
 ) -> RunResult {
-    match call_for_socket(s, target, path, UdfKind::Query, args, page_end).await {
+    match call_for_socket(s, target, path, UdfKind::Query, args, page_end, None).await {
         Ok(mut result) => {
             let reads = result.reads.take();
             RunResult::new(shown(s, target, path, UdfKind::Query, &result), reads)
@@ -708,6 +695,7 @@ async fn call_for_socket(
     kind: UdfKind,
     args: Value,
     page_end: Option<String>,
+    once: Option<berth_runtime::Once>,
 ) -> Result<berth_runtime::CallResult, String> {
     let docs = deployment_docs(s, target).await.map_err(|e| e.0.message)?;
     let request = CallRequest {
@@ -717,6 +705,7 @@ async fn call_for_socket(
         args,
         request_id: request_id(),
         live: (kind == UdfKind::Query).then_some(berth_runtime::LiveQuery { page_end }),
+        once,
     };
     s.runtime
         .call(

@@ -109,6 +109,9 @@ pub trait DocStore: Send + Sync {
     fn update_env(&self, changes: &[(String, Option<String>)]) -> StoreResult<()>;
 }
 
+/// How long (seconds) a socket mutation's answer is kept for a client that sends it again.
+pub const REQUEST_ANSWERS_KEPT: f64 = 24.0 * 3600.0;
+
 /// Reads and writes inside one transaction. Dropping it without `commit` rolls back.
 pub trait DocTx: Send {
     fn get(&mut self, id: &str) -> StoreResult<Option<Doc>>;
@@ -146,6 +149,18 @@ pub trait DocTx: Send {
     /// The name of the table with this number.
     fn table_name(&mut self, number: u32) -> StoreResult<Option<String>>;
     fn tables(&mut self) -> StoreResult<Vec<TableInfo>>;
+    /// The answer recorded for a client's request (`session`, `request`) by an earlier
+    /// transaction: a mutation sent again after a reconnect is answered, not run twice.
+    fn request_answer(&mut self, session: &str, request: u64) -> StoreResult<Option<String>>;
+    /// Records a mutation's answer with its writes (and forgets answers older than
+    /// [`REQUEST_ANSWERS_KEPT`] seconds): it commits with them or not at all.
+    fn record_answer(
+        &mut self,
+        session: &str,
+        request: u64,
+        answer: &str,
+        now: f64,
+    ) -> StoreResult<()>;
     /// Commits; a write transaction that wrote something answers its commit's timestamp
     /// (announced with what it wrote to the deployment's [`commits::CommitHub`]).
     fn commit(self: Box<Self>) -> StoreResult<Option<u64>>;

@@ -923,6 +923,52 @@ impl DocTx for PgDocTx {
         rows.iter().map(doc).collect()
     }
 
+    fn request_answer(&mut self, session: &str, request: u64) -> StoreResult<Option<String>> {
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        h.block_on(
+            sqlx::query_scalar(
+                "SELECT answer FROM request_answers WHERE deployment_id = $1 AND session = $2 AND request = $3",
+            )
+            .bind(d)
+            .bind(session)
+            .bind(request as i64)
+            .fetch_optional(&mut **tx),
+        )
+        .map_err(backend)
+    }
+
+    fn record_answer(
+        &mut self,
+        session: &str,
+        request: u64,
+        answer: &str,
+        now: f64,
+    ) -> StoreResult<()> {
+        let (h, d) = (self.handle.clone(), self.deployment);
+        let tx = self.tx()?;
+        h.block_on(async {
+            sqlx::query("DELETE FROM request_answers WHERE deployment_id = $1 AND at < $2")
+                .bind(d)
+                .bind(now - super::REQUEST_ANSWERS_KEPT)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO request_answers (deployment_id, session, request, answer, at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (deployment_id, session, request) DO UPDATE SET answer = excluded.answer, at = excluded.at",
+            )
+            .bind(d)
+            .bind(session)
+            .bind(request as i64)
+            .bind(answer)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+        })
+        .map_err(backend)?;
+        Ok(())
+    }
+
     fn creation_time(&mut self, table: &str, now: f64) -> StoreResult<f64> {
         let (h, d) = (self.handle.clone(), self.deployment);
         let tx = self.tx()?;

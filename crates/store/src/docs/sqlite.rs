@@ -56,6 +56,14 @@ CREATE TABLE IF NOT EXISTS ahead_dirty (
     doc_id     TEXT NOT NULL,
     PRIMARY KEY (index_name, doc_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS request_answers (
+    session TEXT NOT NULL,
+    request INTEGER NOT NULL,
+    answer  TEXT NOT NULL,
+    at      REAL NOT NULL,
+    PRIMARY KEY (session, request)
+);
+CREATE INDEX IF NOT EXISTS request_answers_by_age ON request_answers (at);
 CREATE TABLE IF NOT EXISTS index_entries (
     index_name TEXT NOT NULL,
     key        BLOB NOT NULL,
@@ -1185,6 +1193,38 @@ impl DocTx for SqliteDocTx {
             .query_map(params![table, lo, hi, at, aid, i64::from(limit)], doc)
             .map_err(err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(err)
+    }
+
+    fn request_answer(&mut self, session: &str, request: u64) -> StoreResult<Option<String>> {
+        self.c()?
+            .prepare_cached(
+                "SELECT answer FROM request_answers WHERE session = ?1 AND request = ?2",
+            )
+            .map_err(err)?
+            .query_row(rusqlite::params![session, request as i64], |r| r.get(0))
+            .optional()
+            .map_err(err)
+    }
+
+    fn record_answer(
+        &mut self,
+        session: &str,
+        request: u64,
+        answer: &str,
+        now: f64,
+    ) -> StoreResult<()> {
+        let c = self.c()?;
+        c.prepare_cached("DELETE FROM request_answers WHERE at < ?1")
+            .map_err(err)?
+            .execute([now - super::REQUEST_ANSWERS_KEPT])
+            .map_err(err)?;
+        c.prepare_cached(
+            "INSERT OR REPLACE INTO request_answers (session, request, answer, at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(err)?
+        .execute(rusqlite::params![session, request as i64, answer, now])
+        .map_err(err)?;
+        Ok(())
     }
 
     fn creation_time(&mut self, table: &str, now: f64) -> StoreResult<f64> {

@@ -604,6 +604,48 @@ pub async fn table_numbers_do_not_survive_a_rollback(s: &dyn Store) {
     .unwrap();
 }
 
+/// A request's answer is kept with its transaction's writes, or not at all, and answers older
+/// than a day are forgotten.
+pub async fn request_answers_commit_with_their_writes(s: &dyn Store) {
+    let (t, p) = default_ids(s).await;
+    let d = s
+        .create_deployment(&new_deployment(
+            "answers-102",
+            "dev/answers",
+            DeploymentType::Dev,
+            t,
+            p,
+        ))
+        .await
+        .unwrap();
+    let docs = s.deployment_docs(d.id).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        let day = berth_store::docs::REQUEST_ANSWERS_KEPT;
+        let mut tx = docs.begin(true).unwrap();
+        tx.record_answer("s", 1, "\"lost\"", 1000.0).unwrap();
+        drop(tx);
+        let mut tx = docs.begin(true).unwrap();
+        assert_eq!(tx.request_answer("s", 1).unwrap(), None, "rolled back");
+        tx.record_answer("s", 1, "\"kept\"", 1000.0).unwrap();
+        tx.commit().unwrap();
+        let mut tx = docs.begin(true).unwrap();
+        assert_eq!(
+            tx.request_answer("s", 1).unwrap().as_deref(),
+            Some("\"kept\"")
+        );
+        assert_eq!(tx.request_answer("s", 2).unwrap(), None);
+        assert_eq!(tx.request_answer("other", 1).unwrap(), None);
+        // A day later, the next answer recorded forgets it.
+        tx.record_answer("s", 2, "2", 1001.0 + day).unwrap();
+        tx.commit().unwrap();
+        let mut tx = docs.begin(true).unwrap();
+        assert_eq!(tx.request_answer("s", 1).unwrap(), None, "forgotten");
+        assert_eq!(tx.request_answer("s", 2).unwrap().as_deref(), Some("2"));
+    })
+    .await
+    .unwrap();
+}
+
 /// A deployment's data is reached through its row: an id without one is refused.
 pub async fn data_of_a_missing_deployment_is_refused(s: &dyn Store) {
     default_ids(s).await;
@@ -1406,6 +1448,7 @@ macro_rules! conformance_tests {
             deleting_a_project_deletes_its_deployments,
             a_team_always_keeps_an_admin,
             table_numbers_do_not_survive_a_rollback,
+            request_answers_commit_with_their_writes,
             data_of_a_missing_deployment_is_refused,
             stored_indexes_answer_ranges_as_a_sort_would,
             writes_are_checked_against_the_schema,
