@@ -83,6 +83,20 @@ fn a_push_on_one_server_is_served_by_the_other() {
         call(&a.url, "query", &name, "counter:get", json!({"id": id})),
         json!(0)
     );
+    // A subscription held on a, to what the code answers.
+    let mut ws = common::ws::Ws::connect(&a.url, &format!("/d/{name}/api/1.48.0/sync")).unwrap();
+    ws.send(
+        &json!({"type": "Connect", "sessionId": "pushed", "connectionCount": 0,
+            "lastCloseReason": "InitialConnect", "clientTs": 0})
+        .to_string(),
+    );
+    ws.send(
+        &json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+            {"type": "Add", "queryId": 0, "udfPath": "counter:version", "args": [{}]}]})
+        .to_string(),
+    );
+    let first = ws.recv_json().unwrap();
+    assert_eq!(first["modifications"][0]["value"], json!(1), "{first}");
     // A new push through b is what a serves on its next call.
     let dir = a.dir.path().join("app");
     std::fs::write(
@@ -101,6 +115,10 @@ fn a_push_on_one_server_is_served_by_the_other() {
         call(&a.url, "query", &name, "counter:version", json!({})),
         json!(2)
     );
+    // The push through b is announced to a's subscription, which runs the new code.
+    let update = ws.recv_json().unwrap();
+    assert_eq!(update["type"], "Transition", "{update}");
+    assert_eq!(update["modifications"][0]["value"], json!(2), "{update}");
     let (_, version) = a.http("GET", "/version", None, None);
     assert!(version.contains("\"storage\":\"postgres\""), "{version}");
 }

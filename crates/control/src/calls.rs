@@ -79,18 +79,13 @@ impl Control {
             })
     }
 
-    /// Tells the deployment's live queries on this server that anything may have changed (new
-    /// code, new data): they all run again. Other servers' sessions are not told: they keep
-    /// their answers until a commit touches them, and run the new code from then on.
-    pub(crate) fn announce_everything(&self, id: i64) {
-        let hub = self.store.commits();
-        hub.publish(
-            id,
-            berth_store::docs::commits::Commit {
-                ts: hub.next_ts(id),
-                writes: std::sync::Arc::new(berth_store::docs::commits::WriteSet::everything()),
-            },
-        );
+    /// Tells the deployment's live queries, on every server, that anything may have changed
+    /// (new code, new data): they all run again. When the other servers cannot be told, theirs
+    /// run again at the next commit that touches them.
+    pub(crate) async fn announce_everything(&self, id: i64) {
+        if let Err(e) = self.store.announce_everything(id).await {
+            tracing::warn!(error = %e, deployment = id, "announce a change to live queries");
+        }
     }
 
     /// Where each deployment's commits are announced on this server, for live queries.
@@ -134,7 +129,7 @@ impl Control {
             })?;
         self.forget(&target.deployment.name);
         // Live queries run again with the new code.
-        self.announce_everything(id);
+        self.announce_everything(id).await;
         let names = |d: &[berth_store::docs::IndexDef]| -> Vec<String> {
             d.iter().map(|i| i.name.clone()).collect()
         };

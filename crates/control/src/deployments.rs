@@ -633,7 +633,7 @@ impl Control {
         .and_then(|r| r)
         .map_err(internal("copy deployment data"))?;
         // Every live query of the target runs again on its new data.
-        self.announce_everything(to);
+        self.announce_everything(to).await;
         self.audit(
             Some(a.project.team.team.id),
             p,

@@ -56,6 +56,20 @@ pub trait Store: Send + Sync + 'static {
     /// commits other servers announce): live queries subscribe here.
     fn commits(&self) -> std::sync::Arc<docs::commits::CommitHub>;
 
+    /// Tells the deployment's live queries that anything may have changed (new code, new data):
+    /// they all run again, on this server and (PostgreSQL) on every other.
+    async fn announce_everything(&self, deployment: i64) -> StoreResult<()> {
+        let hub = self.commits();
+        hub.publish(
+            deployment,
+            docs::commits::Commit {
+                ts: hub.next_ts(deployment),
+                writes: std::sync::Arc::new(docs::commits::WriteSet::everything()),
+            },
+        );
+        Ok(())
+    }
+
     /// True when this process is the only writer of the store (the embedded SQLite default), so
     /// that the control plane may cache what it reads and invalidate the cache on its own writes.
     fn single_writer(&self) -> bool {

@@ -53,6 +53,35 @@ impl PgDocStore {
 
 /// A commit another server announced: its deployment and timestamp, and the tables it wrote
 /// (`None`: every table).
+/// Takes the deployment's next commit timestamp (in commit order on every server, under its
+/// write lock when `c` is a write transaction) and announces it to the other servers with the
+/// tables written (`*`: anything may have changed), in one round trip; within a transaction the
+/// notice goes out when it commits.
+pub(crate) async fn next_commit(
+    c: &mut PgConn,
+    deployment: i64,
+    announce: &Announce,
+    listed: &str,
+) -> StoreResult<u64> {
+    let now = announce.hub.next_ts(deployment);
+    let ts: i64 = sqlx::query_scalar(
+        "WITH c AS (
+            INSERT INTO deployment_clock (deployment_id, ts) VALUES ($1, $2)
+            ON CONFLICT (deployment_id) DO UPDATE SET ts = greatest(deployment_clock.ts + 1, excluded.ts)
+            RETURNING ts)
+         SELECT ts FROM c, pg_notify($3, $4 || ':' || $1 || ':' || c.ts || ':' || $5) AS n",
+    )
+    .bind(deployment)
+    .bind(i64::try_from(now).unwrap_or(i64::MAX))
+    .bind(COMMITS_CHANNEL)
+    .bind(announce.server.to_string())
+    .bind(listed)
+    .fetch_one(&mut *c)
+    .await
+    .map_err(backend)?;
+    Ok(ts as u64)
+}
+
 pub fn parse_notice(payload: &str, me: u64) -> Option<(i64, u64, Option<Vec<String>>)> {
     let mut parts = payload.splitn(4, ':');
     let server: u64 = parts.next()?.parse().ok()?;
@@ -1091,23 +1120,7 @@ impl DocTx for PgDocTx {
                 if listed.len() > NOTICE_TABLES {
                     listed = "*".into();
                 }
-                let now = announce.hub.next_ts(d);
-                let ts: i64 = sqlx::query_scalar(
-                    "WITH c AS (
-                        INSERT INTO deployment_clock (deployment_id, ts) VALUES ($1, $2)
-                        ON CONFLICT (deployment_id) DO UPDATE SET ts = greatest(deployment_clock.ts + 1, excluded.ts)
-                        RETURNING ts)
-                     SELECT ts FROM c, pg_notify($3, $4 || ':' || $1 || ':' || c.ts || ':' || $5) AS n",
-                )
-                .bind(d)
-                .bind(i64::try_from(now).unwrap_or(i64::MAX))
-                .bind(COMMITS_CHANNEL)
-                .bind(announce.server.to_string())
-                .bind(listed)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(backend)?;
-                Some(ts as u64)
+                Some(next_commit(&mut tx, d, &announce, &listed).await?)
             };
             tx.commit().await.map_err(backend)?;
             Ok::<_, StoreError>(ts)

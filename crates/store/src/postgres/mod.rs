@@ -249,6 +249,20 @@ impl Store for PgStore {
         self.announce.hub.clone()
     }
 
+    async fn announce_everything(&self, deployment: i64) -> StoreResult<()> {
+        let mut c = self.pool.acquire().await.map_err(backend)?;
+        let ts =
+            crate::docs::postgres::next_commit(&mut c, deployment, &self.announce, "*").await?;
+        self.announce.hub.publish(
+            deployment,
+            crate::docs::commits::Commit {
+                ts,
+                writes: std::sync::Arc::new(crate::docs::commits::WriteSet::everything()),
+            },
+        );
+        Ok(())
+    }
+
     fn keeps_logs(&self) -> bool {
         true
     }
