@@ -195,6 +195,16 @@ test('edit a document on dev: no confirmation asked', async () => {
   await admin.waitForFunction(() => document.getElementById('editor-error').textContent.length > 0);
   assert.match(await admin.textContent('#editor-error'), /must be an object/);
   await admin.click('#editor-cancel');
+  // The page follows writes made elsewhere (here a mutation over HTTP) without a reload.
+  assert.match(await admin.textContent('[data-testid=data-live]'), /live/);
+  const sent = await fetch(`${url}/d/${dev}/api/mutation`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ path: 'messages:send', args: { author: 'elsewhere', body: 'shown live on the data page' } }),
+  });
+  assert.equal(sent.status, 200);
+  await admin.waitForFunction(() => /shown live on the data page/.test(document.querySelector('tbody')?.textContent ?? ''), null, { timeout: 10_000 });
+  assert.match(await admin.textContent('[data-testid=data-live]'), /updated at/);
   await shot(admin, 'data');
 });
 

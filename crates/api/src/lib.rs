@@ -632,6 +632,29 @@ pub struct DataQuery {
     pub cursor: Option<String>,
 }
 
+/// `GET /d/{name}/api/data_changes`: waits for the deployment's data to change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct DataChangesQuery {
+    /// The `ts` of the last answer: this one waits for a commit after it. Without it, the
+    /// answer comes at once with the latest commit's `ts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Seconds to wait (default 25, at most 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
+}
+
+/// Whether the deployment's data changed after `after`, and its latest commit.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataChanges {
+    pub changed: bool,
+    /// The latest commit's timestamp (a decimal string: it may pass 2^53); pass it as `after`.
+    pub ts: String,
+}
+
 /// A page of a table's documents, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -693,7 +693,9 @@ async function data(ctx, body) {
   const panel = h('div');
   const msg = h('div');
   let current = null;
+  let view = null; // the page shown: { table, cursors, page }, reloaded when the data changes
   const editGuard = ctx.perms.edit;
+  const live = h('span', { class: 'muted', 'data-testid': 'data-live' });
 
   async function loadTables(select) {
     const tables = await api('GET', `${ctx.base}/api/data`);
@@ -718,6 +720,7 @@ async function data(ctx, body) {
 
   async function openTable(table, cursors = [''], page = 0) {
     current = table;
+    view = { table, cursors, page };
     for (const b of tablesList.querySelectorAll('button')) b.classList.toggle('active', b.dataset.table === table);
     const q = new URLSearchParams({ limit: '50' });
     if (cursors[page]) q.set('cursor', cursors[page]);
@@ -753,7 +756,7 @@ async function data(ctx, body) {
         }, 'Delete'))))));
     fill(panel, 
       h('div', { class: 'row mb10' },
-        h('h2', { class: 'mt0 mb0' }, h('span', { class: 'mono' }, table)),
+        h('h2', { class: 'mt0 mb0' }, h('span', { class: 'mono' }, table)), live,
         guarded(editGuard, h('button', { class: 'primary', 'data-testid': 'add-document', onclick: () => addDocument(table) }, 'Add document'))),
       h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, '_id'), cols.map((c) => h('th', {}, c)), h('th', {}, '_creationTime'), h('th', {}, ''))), h('tbody', {}, rows)),
       h('div', { class: 'pager' },
@@ -770,9 +773,36 @@ async function data(ctx, body) {
       h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); if (newTable.value.trim()) addDocument(newTable.value.trim()); } },
         newTable, guarded(editGuard, h('button', {}, 'Add to new table')))),
     panel));
+  // The latest commit before the first load: every later one reloads what is shown.
+  let ts = (await api('GET', `${ctx.base}/api/data_changes`)).ts;
   const tables = await loadTables();
   if (tables.length) await openTable(tables[0].name);
   else fill(panel, h('p', { class: 'muted' }, 'Insert a document into a new table, or run a mutation.'));
+  live.textContent = ' · live: follows every write';
+  follow();
+
+  // Long-polls for commits while this page is shown; a change reloads the tables and the page.
+  async function follow() {
+    while (gen === generation) {
+      try {
+        const c = await api('GET', `${ctx.base}/api/data_changes?${new URLSearchParams({ after: ts, wait: '25' })}`);
+        if (gen !== generation) return;
+        ts = c.ts;
+        if (!c.changed) continue;
+        await loadTables(current);
+        if (view) await openTable(view.table, view.cursors, view.page);
+        else if (current === null) {
+          const first = (await api('GET', `${ctx.base}/api/data`))[0];
+          if (first && gen === generation) await openTable(first.name);
+        }
+        live.textContent = ` · live: updated at ${new Date().toLocaleTimeString()}`;
+      } catch (e) {
+        if (gen !== generation) return;
+        live.textContent = ` · live updates paused: ${e.message ?? e}; retrying`;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  }
 }
 
 // Logs ----------------------------------------------------------------------------------------

@@ -141,6 +141,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("POST /d/{name}/api/push", "O O N O F F F F U U U U"),
     ("GET /d/{name}/api/functions", "O O N O F F F F U U U U"),
     ("GET /d/{name}/api/data", "O O N O F F F F U U U U"),
+    ("GET /d/{name}/api/data_changes", "O O N O F F F F U U U U"),
     ("GET /d/{name}/api/data/{table}", "O O N O F F F F U U U U"),
     ("POST /d/{name}/api/data/{table}", "O O N O F F F F U U U U"),
     (

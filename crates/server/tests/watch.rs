@@ -1,6 +1,7 @@
 //! `POST /d/{name}/api/watch`, the long poll behind `berth run --watch`: a result the caller
 //! does not have comes at once; one it has waits for a commit that changes it, and a commit that
-//! does not touch what the query read does not end the wait.
+//! does not touch what the query read does not end the wait. And `GET /d/{name}/api/data_changes`,
+//! the long poll behind the dashboard's live data page.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -128,4 +129,70 @@ async fn a_failing_query_is_answered_once() {
     again["after"] = first["token"].clone();
     let second = post(&w, &format!("/d/{d}/api/watch"), again).await;
     assert_eq!(second["changed"], false, "{second}");
+}
+
+/// GETs `uri` with the world's deploy key: the status and the JSON answer.
+async fn get(w: &common::World, uri: &str) -> (StatusCode, Value) {
+    let (status, text) = common::request(w, "GET", uri, None).await;
+    (status, serde_json::from_str(&text).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_changes_answer_when_a_commit_comes() {
+    let w = common::world().await;
+    let d = w.deployment.clone();
+    post(
+        &w,
+        &format!("/d/{d}/api/push"),
+        json!({"modules": [{"path": "notes.ts", "source": NOTES}, {"path": "schema.ts", "source": SCHEMA}]}),
+    )
+    .await;
+    // Without `after`: the latest commit, at once.
+    let (status, first) = get(&w, &format!("/d/{d}/api/data_changes")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["changed"], false, "{first}");
+    let ts = first["ts"].as_str().unwrap().to_string();
+
+    // Nothing written: `changed: false` once the wait is over.
+    let started = std::time::Instant::now();
+    let (_, idle) = get(&w, &format!("/d/{d}/api/data_changes?after={ts}&wait=1")).await;
+    assert_eq!(idle["changed"], false, "{idle}");
+    assert_eq!(idle["ts"], first["ts"], "{idle}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+
+    // A write while it waits ends the wait, with the new commit.
+    let waiting = {
+        let (w, uri) = (
+            clone_world(&w),
+            format!("/d/{d}/api/data_changes?after={ts}&wait=20"),
+        );
+        tokio::spawn(async move { get(&w, &uri).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    post(
+        &w,
+        &format!("/d/{d}/api/mutation"),
+        json!({"path": "notes:add", "args": {"channel": "a"}}),
+    )
+    .await;
+    let (_, changed) = waiting.await.unwrap();
+    assert_eq!(changed["changed"], true, "{changed}");
+    let new_ts: u64 = changed["ts"].as_str().unwrap().parse().unwrap();
+    assert!(new_ts > ts.parse::<u64>().unwrap(), "{changed}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // A commit already past `after` answers at once.
+    let (_, at_once) = get(&w, &format!("/d/{d}/api/data_changes?after={ts}&wait=20")).await;
+    assert_eq!(at_once["changed"], true, "{at_once}");
+
+    // A bad `after` says what to pass.
+    let (status, bad) = get(&w, &format!("/d/{d}/api/data_changes?after=yesterday")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("`ts` of the last answer"),
+        "{bad}"
+    );
 }

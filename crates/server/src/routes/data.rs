@@ -9,7 +9,10 @@ use crate::{
     extract::{Body, Caller, Path, Query},
 };
 use axum::{Json, extract::State};
-use berth_api::{DataPage, DataQuery, DocumentBody, ErrorBody, InsertedDocument, TableSummary};
+use berth_api::{
+    DataChanges, DataChangesQuery, DataPage, DataQuery, DocumentBody, ErrorBody, InsertedDocument,
+    TableSummary,
+};
 use berth_model::{Error, ErrorKind};
 use berth_runtime::edit::EditError;
 use berth_store::docs::Order;
@@ -80,6 +83,63 @@ pub async fn tables(
             .collect(),
     ))
 }
+
+/// Waits for a commit of the deployment after `after` (a write, a push, a reset), for at most
+/// `wait` seconds: the dashboard's data page calls it in a loop and reloads what it shows when
+/// the answer says `changed`. Without `after`, answers at once with the latest commit.
+#[utoipa::path(get, path = "/d/{name}/api/data_changes", tag = "deployment",
+    params(("name" = String, Path, description = "deployment name"), DataChangesQuery),
+    responses((status = 200, body = DataChanges), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+pub async fn data_changes(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(name): Path<String>,
+    Query(q): Query<DataChangesQuery>,
+) -> ApiResult<Json<DataChanges>> {
+    let after = match q.after.as_deref() {
+        None => None,
+        Some(t) => Some(t.parse::<u64>().map_err(|_| {
+            ApiError(Error::bad_request(
+                "BadTimestamp",
+                format!("after={t:?} is not a timestamp; pass the `ts` of the last answer"),
+            ))
+        })?),
+    };
+    let target = edit_target(&s, c, &name, "reading data").await?;
+    let (id, hub) = (target.deployment.id, s.control.commits());
+    // Subscribed before the latest commit is read: none after it is missed.
+    let mut commits = hub.subscribe(id);
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_secs(q.wait.unwrap_or(25).min(CHANGES_WAIT_MAX));
+    loop {
+        let last = hub.last_ts(id);
+        if after.is_none_or(|a| last > a) {
+            return Ok(Json(DataChanges {
+                changed: after.is_some(),
+                ts: last.to_string(),
+            }));
+        }
+        match tokio::time::timeout_at(deadline, commits.recv()).await {
+            Err(_) => {
+                return Ok(Json(DataChanges {
+                    changed: false,
+                    ts: last.to_string(),
+                }));
+            }
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                return Err(ApiError(Error::not_found(
+                    "DeploymentNotFound",
+                    format!("deployment '{name}' was deleted while the data page waited"),
+                )));
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Longest `data_changes` waits before it answers `changed: false`.
+const CHANGES_WAIT_MAX: u64 = 60;
 
 /// A page of a table's documents, newest first.
 #[utoipa::path(get, path = "/d/{name}/api/data/{table}", tag = "deployment",

@@ -96,6 +96,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deployment_api::push))
         .routes(routes!(deployment_api::functions))
         .routes(routes!(data::tables))
+        .routes(routes!(data::data_changes))
         .routes(routes!(data::table_data, data::insert_document))
         .routes(routes!(data::replace_document))
         .routes(routes!(data::delete_document))

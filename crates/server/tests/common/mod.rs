@@ -94,13 +94,26 @@ pub async fn post(
     uri: &str,
     body: serde_json::Value,
 ) -> (axum::http::StatusCode, String) {
+    request(w, "POST", uri, Some(body)).await
+}
+
+/// Sends `body` (if any) as JSON to `uri` with the world's deploy key; the status and the
+/// body's text.
+pub async fn request(
+    w: &World,
+    method: &str,
+    uri: &str,
+    body: Option<serde_json::Value>,
+) -> (axum::http::StatusCode, String) {
     use tower::ServiceExt;
     let req = axum::http::Request::builder()
-        .method("POST")
+        .method(method)
         .uri(uri)
         .header("content-type", "application/json")
         .header("authorization", format!("Convex {}", w.deploy_key))
-        .body(axum::body::Body::from(body.to_string()))
+        .body(body.map_or_else(axum::body::Body::empty, |b| {
+            axum::body::Body::from(b.to_string())
+        }))
         .unwrap();
     let resp = w.app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
