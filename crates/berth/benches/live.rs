@@ -245,6 +245,17 @@ async fn rounds(
     (lat, own)
 }
 
+/// CPU time (user + system) a process has used so far, in ms.
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the state.
+    (ticks(11) + ticks(12)) * 10.0
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -300,12 +311,15 @@ async fn main() {
         let s = Socket::subscribe(&b.url, &one, &["c".to_string()]).await;
         listeners.push(listen(s, tx.clone()));
     }
+    let (server_cpu, bench_cpu) = (cpu_ms(server.child.id()), cpu_ms(std::process::id()));
     let (lat, own) = rounds(&b, std::slice::from_ref(&one), 1000, 100, &mut rx, 1).await;
     lines.push(format!(
-        "1 deployment x 1,000 clients: update p50 {:.1} ms  p99 {:.1} ms   (the mutation's own HTTP round trip: p50 {:.1} ms)",
+        "1 deployment x 1,000 clients: update p50 {:.1} ms  p99 {:.1} ms   (the mutation's own HTTP round trip: p50 {:.1} ms; CPU per update: server {:.1} ms, clients {:.1} ms)",
         pct(&lat, 50),
         pct(&lat, 99),
-        pct(&own, 50)
+        pct(&own, 50),
+        (cpu_ms(server.child.id()) - server_cpu) / 100.0,
+        (cpu_ms(std::process::id()) - bench_cpu) / 100.0,
     ));
     // The insert rate with those 1,000 subscribers on the table, beside a deployment with none.
     let with = insert_rate(&b, &one).await;

@@ -314,6 +314,77 @@ fn convex_clients_get_live_updates() {
     );
 }
 
+/// Sessions subscribed to the same query share its runs (the deployment's fan-out): twenty
+/// sockets cost one run when they subscribe and one per commit that touches the query, not one
+/// each; a commit that does not touch it runs nothing.
+#[test]
+fn sessions_subscribed_to_one_query_share_its_runs() {
+    let s = TestServer::start(&[]);
+    let d = deployed(
+        &s,
+        "shared",
+        &[
+            ("live.ts", &repo("tests/js/live/live.ts")),
+            ("schema.ts", &repo("tests/js/live/schema.ts")),
+        ],
+    );
+    let name = d["name"].as_str().unwrap();
+    let mut sockets: Vec<common::ws::Ws> = (0..20)
+        .map(|i| {
+            let mut ws =
+                common::ws::Ws::connect(&s.url, &format!("/d/{name}/api/1.48.0/sync")).unwrap();
+            ws.send(
+                &json!({"type": "Connect", "sessionId": format!("shared-{i}"), "connectionCount": 0,
+                    "lastCloseReason": "InitialConnect", "clientTs": 0})
+                .to_string(),
+            );
+            ws.send(
+                &json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+                    {"type": "Add", "queryId": 0, "udfPath": "live:counted", "args": [{"channel": "s"}]}]})
+                .to_string(),
+            );
+            let first = ws.recv_json().unwrap();
+            assert_eq!(first["modifications"][0]["value"], json!(0), "{first}");
+            ws
+        })
+        .collect();
+    let add = |channel: &str| {
+        let body = json!({"path": "live:add", "args": {"channel": channel, "text": "x"}}).to_string();
+        let (status, text) = s.http("POST", &format!("/d/{name}/api/mutation"), None, Some(&body));
+        assert_eq!(status, 200, "{text}");
+    };
+    add("s");
+    add("elsewhere");
+    add("s");
+    for ws in &mut sockets {
+        // One transition per batch of commits; the last one carries 2.
+        loop {
+            let m = ws.recv_json().unwrap();
+            assert_eq!(m["type"], "Transition", "{m}");
+            if m["modifications"][0]["value"] == json!(2) {
+                break;
+            }
+        }
+    }
+    let (_, logs) = s.http(
+        "GET",
+        &format!("/d/{name}/api/logs?limit=1000"),
+        Some(&s.admin_token()),
+        None,
+    );
+    let logs: Value = serde_json::from_str(&logs).unwrap();
+    let runs = logs["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["text"].as_str().unwrap_or_default().contains("counted"))
+        .count();
+    assert!(
+        (2..=3).contains(&runs),
+        "one run to subscribe and one per batch of the commits on channel s (the two may share one), for twenty sessions: {runs} runs\n{logs}"
+    );
+}
+
 /// A React app in a real browser (Debian's Chromium): `useQuery` shows a list, `useMutation`
 /// adds to it, and a second tab sees the new item (`tests/js/react.test.mjs`). Without Chromium
 /// it is skipped, except under `CI=true`.

@@ -5,6 +5,7 @@
 pub mod dashboard;
 pub mod error;
 pub mod extract;
+pub mod fanout;
 pub mod live;
 pub mod metrics;
 pub mod reaper;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub runtime: Arc<berth_runtime::Pool>,
     /// Sync sockets open and live-query runs under way.
     pub live: Arc<live::Live>,
+    /// Each deployment's live queries, run once for all its sessions.
+    pub fanouts: Arc<fanout::Fanouts>,
 }
 
 /// A bound, bootstrapped server, not yet serving.
@@ -103,6 +106,7 @@ impl Server {
             metrics: Arc::new(metrics::Metrics::default()),
             runtime: Arc::new(runtime),
             live: Default::default(),
+            fanouts: Default::default(),
         };
         let (app, _) = routes::router(state);
         Ok(Server {

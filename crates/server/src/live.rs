@@ -1,6 +1,7 @@
 //! What this server keeps for live queries across sessions: how many sync sockets are open (in
-//! all, and per deployment), and the runs of live queries under way, so that a commit that
-//! touches the same query in a thousand sessions runs it once.
+//! all, and per deployment), and the first runs of live queries under way, so that a thousand
+//! sessions subscribing to the same query at once run it once. After that, each deployment's
+//! [`crate::fanout::Fanout`] runs it again for all of them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

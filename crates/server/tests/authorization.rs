@@ -513,6 +513,7 @@ async fn world() -> World {
         metrics: Arc::new(Metrics::default()),
         runtime: Arc::new(runtime),
         live: Default::default(),
+        fanouts: Default::default(),
     };
     let (app, _) = routes::router(state);
     World {

@@ -15,6 +15,15 @@ export const count = query({
   handler: async (ctx) => (await ctx.db.query("notes").collect()).length,
 });
 
+// Logs each run, so a test can count them (crates/berth/tests/functions.rs).
+export const counted = query({
+  args: { channel: v.string() },
+  handler: async (ctx, { channel }) => {
+    console.log("counted", channel);
+    return (await ctx.db.query("notes").withIndex("by_channel", (q) => q.eq("channel", channel)).collect()).length;
+  },
+});
+
 export const add = mutation({
   args: { channel: v.string(), text: v.string() },
   handler: async (ctx, args) => {

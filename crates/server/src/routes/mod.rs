@@ -9,7 +9,7 @@ mod deployments;
 mod keys;
 mod meta;
 mod projects;
-mod sync;
+pub(crate) mod sync;
 mod teams;
 
 use crate::{AppState, error::ApiError, metrics};

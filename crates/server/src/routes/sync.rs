@@ -24,6 +24,7 @@
 //! deployment.
 
 use super::deployment_api::{blocking, deployment_docs};
+use crate::fanout::{Batch, Fanout, QueryKey};
 use crate::{AppState, error::ApiResult};
 use axum::{
     extract::{
@@ -35,10 +36,7 @@ use axum::{
 use base64::Engine;
 use berth_control::{Principal, calls::CallTarget};
 use berth_runtime::{CallRequest, UdfKind};
-use berth_store::docs::{
-    Order,
-    commits::{Commit, ReadSet, WriteSet},
-};
+use berth_store::docs::Order;
 use serde_json::{Value, json};
 
 pub async fn sync(
@@ -137,18 +135,6 @@ fn ts_json(ts: u64) -> String {
 
 /// How long a session stays quiet before it sends a `Ping` (the client gives up after 60 s).
 const PING_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
-/// The least time between two transitions a session sends for other clients' commits: under a
-/// stream of writes, what comes meanwhile goes out together.
-const MIN_GAP: std::time::Duration = std::time::Duration::from_millis(20);
-/// How long until the next multiple of [`MIN_GAP`] since the epoch.
-fn until_next_tick() -> std::time::Duration {
-    let gap = MIN_GAP.as_nanos() as u64;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    std::time::Duration::from_nanos(gap - now % gap)
-}
-
 /// Queries one session may subscribe to.
 const MAX_QUERIES: usize = 1_000;
 /// How long a send may wait on a slow client before the session ends.
@@ -158,7 +144,9 @@ const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 struct Sub {
     path: String,
     args: Value,
-    reads: Option<ReadSet>,
+    /// How the deployment's [`Fanout`] knows it (none for the CLI's system queries, which this
+    /// session answers itself, again at every batch).
+    key: Option<QueryKey>,
     answer: u64,
     /// Where its page ends, for a paginated query: it runs again up to there, so that rows
     /// written meanwhile grow or shrink this page instead of moving rows between pages.
@@ -188,6 +176,23 @@ impl Sub {
             _ => None,
         };
     }
+
+    fn key(&self) -> QueryKey {
+        QueryKey {
+            path: self.path.clone(),
+            args: self.args.to_string(),
+            end: self.end.clone(),
+        }
+    }
+}
+
+/// A batch a session is answering: its fan-out is told when the session is done with it.
+struct Answering(Arc<Batch>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.done();
+    }
 }
 
 /// A mutation to run: its deployment, request id, path and arguments, and the client's session.
@@ -213,10 +218,22 @@ struct Session {
     session_id: Option<String>,
     /// The deployment as last resolved for this session, and when.
     target: Option<(CallTarget, std::time::Instant)>,
-    /// When commits last changed an answer of this session.
-    last_update: std::time::Instant,
-    /// A commit could not be taken into account: the session must end.
+    /// The deployment's live queries on this server, shared with its other sessions.
+    fanout: Arc<Fanout>,
+    /// Mutation answers waiting for the batch that carries their commit, with its timestamp.
+    waiting: Vec<(u64, Value)>,
+    /// A system query could not be answered after a batch: the session must end.
     broken: bool,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for sub in self.queries.values() {
+            if let Some(key) = &sub.key {
+                self.fanout.release(key);
+            }
+        }
+    }
 }
 
 async fn session(
@@ -225,11 +242,10 @@ async fn session(
     target: CallTarget,
     mut socket: WebSocket,
 ) {
-    let deployment = target.deployment.id;
-    let hub = s.control.commits();
-    let mut commits = hub.subscribe(deployment);
+    let fanout = s.fanouts.of(&s, &target);
+    let mut batches = fanout.subscribe();
     let start = Version {
-        ts: hub.last_ts(deployment),
+        ts: fanout.done_ts(),
         ..Default::default()
     };
     let mut me = Session {
@@ -245,7 +261,8 @@ async fn session(
         queries: Default::default(),
         session_id: None,
         target: None,
-        last_update: std::time::Instant::now() - MIN_GAP,
+        fanout,
+        waiting: Vec::new(),
         broken: false,
     };
     // The first transition starts from zero: the client's version on every new socket.
@@ -281,6 +298,8 @@ async fn session(
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
     loop {
+        // The batch this turn answers: told once the transition is sent (or the session ends).
+        let mut answering = None;
         let outgoing = tokio::select! {
             m = socket.recv() => {
                 let text = match m {
@@ -296,43 +315,21 @@ async fn session(
                     }
                 }
             }
-            Some(finished) = done_rx.recv() => {
-                let mut out = vec![finished.message.clone()];
-                if let Some(ts) = finished.ts {
-                    // Its commit is announced before its answer comes back: take it (and any
-                    // other waiting) so the transition after the answer shows its writes.
-                    let mods = me.catch_up(&mut commits).await;
-                    me.next.ts = me.next.ts.max(ts);
-                    out.push(me.transition(mods));
+            Some(finished) = done_rx.recv() => me.finished(finished),
+            heard = batches.recv() => {
+                let batch = match heard {
+                    Ok(batch) => Some(batch),
+                    // Fell behind: every query is compared with its latest result.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                if let Some(gone) = batch.as_ref().and_then(|b| b.gone.clone()) {
+                    let _ = end(&mut socket, Ended::Fatal(gone), me.next.identity).await;
+                    break;
                 }
+                let out = me.batch(batch.as_deref()).await;
+                answering = batch.map(Answering);
                 out
-            }
-            heard = commits.recv() => {
-                let mut writes = WriteSet::default();
-                let mut everything = false;
-                match heard {
-                    Ok(c) => {
-                        me.next.ts = me.next.ts.max(c.ts);
-                        writes.merge(&c.writes);
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => everything = true,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                        let _ = end(&mut socket, Ended::Fatal("the deployment was deleted".into()), me.next.identity).await;
-                        break;
-                    }
-                }
-                // Under a stream of commits, one transition per session every `MIN_GAP`: the
-                // commits that come meanwhile are taken together.
-                // The wait ends on a tick shared by every session, so that sessions wake
-                // together and one run of a query serves them all.
-                if me.last_update.elapsed() < MIN_GAP {
-                    tokio::time::sleep(until_next_tick()).await;
-                }
-                let mut mods = me.drain(&mut commits, &mut writes, &mut everything);
-                mods.extend(me.rerun(&writes, everything).await);
-                if mods.is_empty() { continue; }
-                me.last_update = std::time::Instant::now();
-                vec![me.transition(mods)]
             }
             _ = &mut idle => vec![json!({"type": "Ping"})],
             _ = recheck.tick() => {
@@ -353,11 +350,12 @@ async fn session(
                 _ => return,
             }
         }
+        drop(answering);
         idle.as_mut()
             .reset(tokio::time::Instant::now() + PING_AFTER);
     }
     // The mutations still queued end with the session's channel; the one running finishes
-    // (and its answer is remembered).
+    // (and its answer is recorded).
     drop(runner);
 }
 
@@ -395,9 +393,10 @@ impl Session {
                     }
                 }
                 self.who.target(&self.s, self.source, &self.name).await?;
+                self.target = None;
                 self.next.identity = base + 1;
-                // Every query runs again as the new identity.
-                let mods = self.rerun(&WriteSet::default(), true).await;
+                // Every query is answered again as the new identity.
+                let mods = self.compare(None).await;
                 Ok(vec![self.transition(mods)])
             }
             "ModifyQuerySet" => {
@@ -426,16 +425,24 @@ impl Session {
                             let mut sub = Sub {
                                 path,
                                 args,
-                                reads: None,
+                                key: None,
                                 answer: 0,
                                 end,
                             };
-                            let ran = self.run_query(&target, &mut sub).await;
+                            let ran = self.subscribe(&target, &mut sub).await;
                             mods.push(with_journal(ran.modification(id), &sub));
-                            self.queries.insert(id, sub);
+                            if let Some(old) = self.queries.insert(id, sub)
+                                && let Some(key) = &old.key
+                            {
+                                self.fanout.release(key);
+                            }
                         }
                         "Remove" => {
-                            self.queries.remove(&id);
+                            if let Some(sub) = self.queries.remove(&id)
+                                && let Some(key) = &sub.key
+                            {
+                                self.fanout.release(key);
+                            }
                             mods.push(json!({"type": "QueryRemoved", "queryId": id}));
                         }
                         _ => {}
@@ -482,65 +489,72 @@ impl Session {
         t
     }
 
-    /// Takes every commit already announced and runs the queries they touch again.
-    async fn catch_up(
-        &mut self,
-        commits: &mut tokio::sync::broadcast::Receiver<Commit>,
-    ) -> Vec<Value> {
-        let (mut writes, mut everything) = (WriteSet::default(), false);
-        let mut mods = self.drain(commits, &mut writes, &mut everything);
-        mods.extend(self.rerun(&writes, everything).await);
-        mods
-    }
-
-    /// Gathers the commits waiting in `commits` into one batch.
-    fn drain(
-        &mut self,
-        commits: &mut tokio::sync::broadcast::Receiver<Commit>,
-        writes: &mut WriteSet,
-        everything: &mut bool,
-    ) -> Vec<Value> {
-        loop {
-            match commits.try_recv() {
-                Ok(c) => {
-                    self.next.ts = self.next.ts.max(c.ts);
-                    writes.merge(&c.writes);
-                }
-                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => *everything = true,
-                Err(_) => return Vec::new(),
+    /// A socket mutation or action finished: its answer goes out at once, unless it is a
+    /// mutation whose commit this session has not heard of yet; then it waits for that
+    /// commit's batch, so that the transition after it shows the mutation's writes.
+    fn finished(&mut self, f: Finished) -> Vec<Value> {
+        match f.ts {
+            Some(ts) if ts > self.next.ts => {
+                self.waiting.push((ts, f.message));
+                Vec::new()
             }
+            Some(_) => vec![f.message, self.transition(Vec::new())],
+            None => vec![f.message],
         }
     }
 
-    /// Runs again the queries that `writes` touched (all of them with `everything`), and answers
-    /// those whose result changed.
-    async fn rerun(&mut self, writes: &WriteSet, everything: bool) -> Vec<Value> {
-        let touched: Vec<u64> = self
-            .queries
-            .iter()
-            .filter(|(_, q)| everything || q.reads.as_ref().is_none_or(|r| r.touched_by(writes)))
-            .map(|(id, _)| *id)
-            .collect();
-        if touched.is_empty() {
-            return Vec::new();
+    /// What a batch (`None`: the batches this session fell behind on) changes for this client:
+    /// the answers of mutations it carries, then a transition with the queries whose answer
+    /// changed.
+    async fn batch(&mut self, batch: Option<&Batch>) -> Vec<Value> {
+        self.next.ts = self
+            .next
+            .ts
+            .max(batch.map_or_else(|| self.fanout.done_ts(), |b| b.ts));
+        let mods = self.compare(batch).await;
+        let ts = self.next.ts;
+        let mut out: Vec<Value> = Vec::new();
+        self.waiting.retain(|(at, message)| {
+            let due = *at <= ts;
+            if due {
+                out.push(message.clone());
+            }
+            !due
+        });
+        if !mods.is_empty() || !out.is_empty() {
+            out.push(self.transition(mods));
         }
-        if everything || writes.everything {
-            self.target = None; // a push: the code version changed
-        }
-        let Ok(target) = self.target().await else {
-            // The commits are taken; a transition claiming them without these queries' new
-            // answers would be wrong. The session ends instead (the client reconnects).
-            self.broken = true;
-            return Vec::new();
-        };
+        out
+    }
+
+    /// The modifications of the queries whose answer differs from what this client has: those
+    /// `batch` ran again (every one when it is `None` or ran everything), and the system
+    /// queries, which this session answers again at every batch.
+    async fn compare(&mut self, batch: Option<&Batch>) -> Vec<Value> {
         let mut mods = Vec::new();
-        for id in touched {
+        let ids: Vec<u64> = self.queries.keys().copied().collect();
+        for id in ids {
             let Some(mut sub) = self.queries.remove(&id) else {
                 continue;
             };
-            let before = sub.answer;
-            let ran = self.run_query(&target, &mut sub).await;
-            if ran.hash != before {
+            let ran = match (&sub.key, batch) {
+                (None, _) => {
+                    let Ok(target) = self.target().await else {
+                        // A transition claiming the batch without this query's new answer
+                        // would be wrong: the session ends instead (the client reconnects).
+                        self.broken = true;
+                        self.queries.insert(id, sub);
+                        return Vec::new();
+                    };
+                    Some(Arc::new(self.system_query(&target, &sub).await))
+                }
+                (Some(key), Some(b)) if !b.everything => b.results.get(key).cloned(),
+                (Some(key), _) => self.fanout.latest(key),
+            };
+            if let Some(ran) = ran
+                && ran.hash != sub.answer
+            {
+                self.noted(&mut sub, &ran);
                 mods.push(with_journal(ran.modification(id), &sub));
             }
             self.queries.insert(id, sub);
@@ -548,32 +562,24 @@ impl Session {
         mods
     }
 
-    /// Runs a subscribed query (or takes the run another session of this server made after
-    /// the same commit); notes what it read and a hash of its answer.
-    async fn run_query(&mut self, target: &CallTarget, sub: &mut Sub) -> Arc<RunResult> {
-        let ran = if sub.path.starts_with("_system/") {
-            let answer = answer(
-                &self.s,
-                target,
-                self.who.admin.as_ref(),
-                &sub.path,
-                sub.args.clone(),
-            )
-            .await;
-            Arc::new(RunResult::new(
-                answer.map(|v| (v, Vec::new())).map_err(|message| Failure {
-                    message,
-                    data: None,
-                    logs: Vec::new(),
-                }),
-                None,
-            ))
-        } else {
-            let key = (
-                target.deployment.id,
+    /// Subscribes a query: the CLI's system queries are answered here; the deployment's own
+    /// are held in its [`Fanout`] (run now unless another session holds them).
+    async fn subscribe(&mut self, target: &CallTarget, sub: &mut Sub) -> Arc<RunResult> {
+        if sub.path.starts_with("_system/") {
+            let ran = Arc::new(self.system_query(target, sub).await);
+            self.noted(sub, &ran);
+            return ran;
+        }
+        let key = sub.key();
+        let id = target.deployment.id;
+        // Every commit up to it is in the run's snapshot.
+        let after = self.s.control.commits().last_ts(id);
+        let run = {
+            let shared = (
+                id,
                 target.deployment.code_version,
-                sub.path.clone(),
-                format!("{}{}", sub.args, sub.end.as_deref().unwrap_or_default()),
+                key.path.clone(),
+                format!("{}{}", key.args, key.end.as_deref().unwrap_or_default()),
             );
             let run = run_query_function(
                 &self.s,
@@ -582,21 +588,50 @@ impl Session {
                 sub.args.clone(),
                 sub.end.clone(),
             );
-            let latest = self.s.control.commits().last_ts(target.deployment.id);
-            self.s.live.shared_run(key, self.next.ts, latest, run).await
+            self.s.live.shared_run(shared, after, after, run)
         };
-        // A query that failed may have failed before reading what would change its answer:
-        // it runs again on every commit.
-        sub.reads = if ran.answer.is_ok() {
-            ran.reads.clone()
-        } else {
-            None
-        };
-        sub.answer = ran.hash;
-        if let Ok((value, _)) = &ran.answer {
-            sub.note_page(value);
-        }
+        let ran = self.fanout.hold(&key, after, run).await;
+        sub.key = Some(key);
+        self.noted(sub, &ran);
         ran
+    }
+
+    /// Notes a query's new answer: its hash, and for a page its end, which moves the query to
+    /// the key with that end.
+    fn noted(&mut self, sub: &mut Sub, ran: &Arc<RunResult>) {
+        sub.answer = ran.hash;
+        let Ok((value, _)) = &ran.answer else {
+            return;
+        };
+        sub.note_page(value);
+        if let Some(old) = &sub.key {
+            let key = sub.key();
+            if &key != old {
+                self.fanout.keep(&key, ran.clone(), self.next.ts);
+                self.fanout.release(old);
+                sub.key = Some(key);
+            }
+        }
+    }
+
+    /// Answers one of the CLI's system queries (`_system/cli/*`), as this session's identity.
+    async fn system_query(&self, target: &CallTarget, sub: &Sub) -> RunResult {
+        let answer = answer(
+            &self.s,
+            target,
+            self.who.admin.as_ref(),
+            &sub.path,
+            sub.args.clone(),
+        )
+        .await;
+        RunResult::new(
+            answer.map(|v| (v, Vec::new())).map_err(|message| Failure {
+                message,
+                data: None,
+                logs: Vec::new(),
+            }),
+            None,
+        )
     }
 
     /// The deployment as this session reaches it, checked again at most every few seconds (and
@@ -611,6 +646,12 @@ impl Session {
         self.target = Some((t.clone(), std::time::Instant::now()));
         Ok(t)
     }
+}
+
+/// Runs a subscribed query of the deployment's own code (for its [`Fanout`]).
+pub(crate) async fn run_query(s: &AppState, target: &CallTarget, key: &QueryKey) -> RunResult {
+    let args = serde_json::from_str(&key.args).unwrap_or_else(|_| json!({}));
+    run_query_function(s, target, &key.path, args, key.end.clone()).await
 }
 
 /// A modification with the query's journal.

@@ -76,6 +76,7 @@ pub async fn world() -> World {
         metrics: Arc::new(Metrics::default()),
         runtime: Arc::new(runtime),
         live: Default::default(),
+        fanouts: Default::default(),
     });
     World {
         app,
