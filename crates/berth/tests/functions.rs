@@ -349,8 +349,14 @@ fn sessions_subscribed_to_one_query_share_its_runs() {
         })
         .collect();
     let add = |channel: &str| {
-        let body = json!({"path": "live:add", "args": {"channel": channel, "text": "x"}}).to_string();
-        let (status, text) = s.http("POST", &format!("/d/{name}/api/mutation"), None, Some(&body));
+        let body =
+            json!({"path": "live:add", "args": {"channel": channel, "text": "x"}}).to_string();
+        let (status, text) = s.http(
+            "POST",
+            &format!("/d/{name}/api/mutation"),
+            None,
+            Some(&body),
+        );
         assert_eq!(status, 200, "{text}");
     };
     add("s");

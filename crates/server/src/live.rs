@@ -26,6 +26,9 @@ pub struct RunResult {
     pub reads: Option<berth_store::docs::commits::ReadSet>,
     /// A hash of the answer (log lines aside), to tell whether it changed.
     pub hash: u64,
+    /// A success's value and log lines as JSON text, written once for every session that sends
+    /// it.
+    text: Option<(String, String)>,
 }
 
 impl RunResult {
@@ -35,29 +38,42 @@ impl RunResult {
     ) -> RunResult {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        match &answer {
-            Ok((v, _)) => (0u8, v.to_string()).hash(&mut h),
-            Err(f) => (1u8, &f.message, f.data.as_ref().map(|d| d.to_string())).hash(&mut h),
-        }
+        let text = match &answer {
+            Ok((v, logs)) => {
+                let value = v.to_string();
+                (0u8, &value).hash(&mut h);
+                Some((value, serde_json::json!(logs).to_string()))
+            }
+            Err(f) => {
+                (1u8, &f.message, f.data.as_ref().map(|d| d.to_string())).hash(&mut h);
+                None
+            }
+        };
         RunResult {
             answer,
             reads,
             hash: h.finish(),
+            text,
         }
     }
 
-    /// The answer as a modification of query `id` in a transition.
-    pub fn modification(&self, id: u64) -> serde_json::Value {
-        match &self.answer {
-            Ok((value, logs)) => serde_json::json!({"type": "QueryUpdated", "queryId": id,
-                "value": value, "logLines": logs, "journal": null}),
-            Err(f) => {
+    /// The answer as a modification of query `id` in a transition (JSON text), with the
+    /// query's journal.
+    pub fn modification(&self, id: u64, journal: &serde_json::Value) -> String {
+        match (&self.answer, &self.text) {
+            (Ok(_), Some((value, logs))) => format!(
+                r#"{{"type":"QueryUpdated","queryId":{id},"value":{value},"logLines":{logs},"journal":{journal}}}"#
+            ),
+            (Ok((value, logs)), None) => serde_json::json!({"type": "QueryUpdated", "queryId": id,
+                "value": value, "logLines": logs, "journal": journal})
+            .to_string(),
+            (Err(f), _) => {
                 let mut m = serde_json::json!({"type": "QueryFailed", "queryId": id,
-                    "errorMessage": f.message, "logLines": f.logs, "journal": null});
+                    "errorMessage": f.message, "logLines": f.logs, "journal": journal});
                 if let Some(d) = &f.data {
                     m["errorData"] = d.clone();
                 }
-                m
+                m.to_string()
             }
         }
     }

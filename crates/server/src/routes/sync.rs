@@ -221,7 +221,7 @@ struct Session {
     /// The deployment's live queries on this server, shared with its other sessions.
     fanout: Arc<Fanout>,
     /// Mutation answers waiting for the batch that carries their commit, with its timestamp.
-    waiting: Vec<(u64, Value)>,
+    waiting: Vec<(u64, String)>,
     /// A system query could not be answered after a batch: the session must end.
     broken: bool,
 }
@@ -331,7 +331,7 @@ async fn session(
                 answering = batch.map(Answering);
                 out
             }
-            _ = &mut idle => vec![json!({"type": "Ping"})],
+            _ = &mut idle => vec![json!({"type": "Ping"}).to_string()],
             _ = recheck.tick() => {
                 // The credential, and for every session the deployment (deleted, expired).
                 if let Err(ended) = me.who.target(&me.s, None, &me.name).await {
@@ -366,7 +366,7 @@ impl Session {
         text: &str,
         mutations: &tokio::sync::mpsc::UnboundedSender<MutationJob>,
         done: &tokio::sync::mpsc::UnboundedSender<Finished>,
-    ) -> Result<Vec<Value>, Ended> {
+    ) -> Result<Vec<String>, Ended> {
         let m: Value = serde_json::from_str(text)
             .map_err(|_| Ended::Fatal("a message was not JSON".into()))?;
         match m["type"].as_str().unwrap_or_default() {
@@ -412,7 +412,7 @@ impl Session {
                             if self.queries.len() >= MAX_QUERIES {
                                 mods.push(json!({"type": "QueryFailed", "queryId": id,
                                     "errorMessage": format!("a connection may subscribe to at most {MAX_QUERIES} queries; unsubscribe from some first"),
-                                    "logLines": [], "journal": null}));
+                                    "logLines": [], "journal": null}).to_string());
                                 continue;
                             }
                             let path = change["udfPath"].as_str().unwrap_or_default().to_string();
@@ -430,7 +430,7 @@ impl Session {
                                 end,
                             };
                             let ran = self.subscribe(&target, &mut sub).await;
-                            mods.push(with_journal(ran.modification(id), &sub));
+                            mods.push(ran.modification(id, &sub.journal()));
                             if let Some(old) = self.queries.insert(id, sub)
                                 && let Some(key) = &old.key
                             {
@@ -443,7 +443,7 @@ impl Session {
                             {
                                 self.fanout.release(key);
                             }
-                            mods.push(json!({"type": "QueryRemoved", "queryId": id}));
+                            mods.push(json!({"type": "QueryRemoved", "queryId": id}).to_string());
                         }
                         _ => {}
                     }
@@ -477,14 +477,15 @@ impl Session {
         }
     }
 
-    /// The next transition, from what the client holds to `next`.
-    fn transition(&mut self, modifications: Vec<Value>) -> Value {
-        let t = json!({
-            "type": "Transition",
-            "startVersion": version_json(self.sent),
-            "endVersion": version_json(self.next),
-            "modifications": modifications,
-        });
+    /// The next transition, from what the client holds to `next`, with `modifications` (each
+    /// one JSON text).
+    fn transition(&mut self, modifications: Vec<String>) -> String {
+        let t = format!(
+            r#"{{"type":"Transition","startVersion":{},"endVersion":{},"modifications":[{}]}}"#,
+            version_json(self.sent),
+            version_json(self.next),
+            modifications.join(",")
+        );
         self.sent = self.next;
         t
     }
@@ -492,28 +493,29 @@ impl Session {
     /// A socket mutation or action finished: its answer goes out at once, unless it is a
     /// mutation whose commit this session has not heard of yet; then it waits for that
     /// commit's batch, so that the transition after it shows the mutation's writes.
-    fn finished(&mut self, f: Finished) -> Vec<Value> {
+    fn finished(&mut self, f: Finished) -> Vec<String> {
+        let message = f.message.to_string();
         match f.ts {
             Some(ts) if ts > self.next.ts => {
-                self.waiting.push((ts, f.message));
+                self.waiting.push((ts, message));
                 Vec::new()
             }
-            Some(_) => vec![f.message, self.transition(Vec::new())],
-            None => vec![f.message],
+            Some(_) => vec![message, self.transition(Vec::new())],
+            None => vec![message],
         }
     }
 
     /// What a batch (`None`: the batches this session fell behind on) changes for this client:
     /// the answers of mutations it carries, then a transition with the queries whose answer
     /// changed.
-    async fn batch(&mut self, batch: Option<&Batch>) -> Vec<Value> {
+    async fn batch(&mut self, batch: Option<&Batch>) -> Vec<String> {
         self.next.ts = self
             .next
             .ts
             .max(batch.map_or_else(|| self.fanout.done_ts(), |b| b.ts));
         let mods = self.compare(batch).await;
         let ts = self.next.ts;
-        let mut out: Vec<Value> = Vec::new();
+        let mut out: Vec<String> = Vec::new();
         self.waiting.retain(|(at, message)| {
             let due = *at <= ts;
             if due {
@@ -530,7 +532,7 @@ impl Session {
     /// The modifications of the queries whose answer differs from what this client has: those
     /// `batch` ran again (every one when it is `None` or ran everything), and the system
     /// queries, which this session answers again at every batch.
-    async fn compare(&mut self, batch: Option<&Batch>) -> Vec<Value> {
+    async fn compare(&mut self, batch: Option<&Batch>) -> Vec<String> {
         let mut mods = Vec::new();
         let ids: Vec<u64> = self.queries.keys().copied().collect();
         for id in ids {
@@ -555,7 +557,7 @@ impl Session {
                 && ran.hash != sub.answer
             {
                 self.noted(&mut sub, &ran);
-                mods.push(with_journal(ran.modification(id), &sub));
+                mods.push(ran.modification(id, &sub.journal()));
             }
             self.queries.insert(id, sub);
         }
@@ -652,14 +654,6 @@ impl Session {
 pub(crate) async fn run_query(s: &AppState, target: &CallTarget, key: &QueryKey) -> RunResult {
     let args = serde_json::from_str(&key.args).unwrap_or_else(|_| json!({}));
     run_query_function(s, target, &key.path, args, key.end.clone()).await
-}
-
-/// A modification with the query's journal.
-fn with_journal(mut m: Value, sub: &Sub) -> Value {
-    if m.get("journal").is_some() {
-        m["journal"] = sub.journal();
-    }
-    m
 }
 
 impl Failure {
@@ -801,16 +795,17 @@ async fn end(socket: &mut WebSocket, ended: Ended, base: u64) -> Result<(), axum
         Ended::Auth(e) => {
             send(
                 socket,
-                json!({"type": "AuthError", "error": e, "baseVersion": base, "authUpdateAttempted": true}),
+                json!({"type": "AuthError", "error": e, "baseVersion": base, "authUpdateAttempted": true})
+                    .to_string(),
             )
             .await
         }
-        Ended::Fatal(e) => send(socket, json!({"type": "FatalError", "error": e})).await,
+        Ended::Fatal(e) => send(socket, json!({"type": "FatalError", "error": e}).to_string()).await,
     }
 }
 
-async fn send(socket: &mut WebSocket, v: Value) -> Result<(), axum::Error> {
-    socket.send(Message::Text(v.to_string().into())).await
+async fn send(socket: &mut WebSocket, text: String) -> Result<(), axum::Error> {
+    socket.send(Message::Text(text.into())).await
 }
 
 /// The principal of an admin key that may edit this deployment, and the deployment as it sees
