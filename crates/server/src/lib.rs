@@ -130,8 +130,15 @@ impl Server {
     ) -> anyhow::Result<()> {
         // The reaper runs beside the server and stops with it.
         let reaper = tokio::spawn(reaper::run(self.control.clone(), self.reap_interval));
+        // Small messages (a socket's transitions, a mutation's answer and the transition after
+        // it) go out at once instead of waiting for the last one's ACK.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY on an incoming connection");
+            }
+        });
         let served = axum::serve(
-            self.listener,
+            listener,
             self.app
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )

@@ -56,6 +56,10 @@ pub async fn sync(
     })?;
     Ok(ws
         .max_message_size(MAX_MESSAGE)
+        // The default (128 KiB) is zeroed at every read attempt, that is each time a session
+        // wakes: 128 MB per fan-out to a thousand sessions. Client messages are small; larger
+        // ones take a few reads.
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
             session(s, source, target, socket).await;
             drop(slot);
@@ -64,6 +68,8 @@ pub async fn sync(
 
 /// The largest message a client may send (a mutation's arguments are at most 16 MiB in Convex).
 const MAX_MESSAGE: usize = 20 << 20;
+/// What a socket reads at a time.
+const READ_BUFFER: usize = 8 << 10;
 
 /// How often a quiet session checks that its credential still holds.
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
