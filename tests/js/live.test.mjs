@@ -84,6 +84,10 @@ test("a ConvexError thrown by a subscribed query reaches the client with its dat
 test("actions and failing mutations are answered over the socket", async () => {
   const c = live();
   assert.equal(await c.action(api.live.shout, { text: "hi" }), "HI");
+  // A message far larger than what the socket reads at a time (8 KiB).
+  const big = "x".repeat(300_000);
+  await c.mutation(api.live.add, { channel: "big", text: big });
+  assert.deepEqual(await new ConvexHttpClient(url).query(api.live.byChannel, { channel: "big" }), [big]);
   await assert.rejects(c.mutation(api.live.refuse, {}), (e) => {
     assert.ok(e instanceof ConvexError, `got ${e}`);
     assert.deepEqual(e.data, { code: 7 });
