@@ -323,6 +323,20 @@ impl Stream {
         self.page = u32::try_from(n + 1).unwrap_or(PAGE).clamp(1, PAGE);
     }
 
+    /// Reads at most `n` documents in the next page from storage when no filter may drop some:
+    /// the caller wants no more (`take(10)` reads 10 index entries and documents, not a page of
+    /// 128).
+    pub fn at_most(&mut self, n: usize) {
+        // A filter may drop what is read: pages stay whole.
+        if self.ops.iter().any(|op| matches!(op, Op::Filter(_))) {
+            return;
+        }
+        self.page = self
+            .page
+            .min(u32::try_from(n).unwrap_or(PAGE))
+            .clamp(1, PAGE);
+    }
+
     /// Continues after a pagination cursor.
     pub fn resume(&mut self, cursor: &str) -> Result<(), String> {
         if let Some(k) = cursor.strip_prefix("k:") {
@@ -564,12 +578,13 @@ impl Stream {
                 self.lower,
                 self.upper,
                 self.position.as_ref(),
-                PAGE,
+                self.page,
             )
             .map_err(|e| e.to_string())?;
-        if page.len() < PAGE as usize {
+        if page.len() < self.page as usize {
             self.exhausted = true;
         }
+        self.page = PAGE;
         self.buffer.extend(page);
         Ok(())
     }

@@ -478,6 +478,7 @@ impl Host {
             self.frame()?.streams.insert(id, stream);
             return Err(e);
         }
+        stream.at_most(max);
         let mut out = String::from("{\"values\":[");
         let (mut n, mut done) = (0, false);
         let read = {

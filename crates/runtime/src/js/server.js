@@ -117,31 +117,31 @@ class Query {
       syscall("1.0/queryCleanup", { queryId });
     }
   }
-  async collect() {
-    // A page of documents per call into the host, without a promise per document.
+  // At most `n` documents (every one with Infinity), a page per call into the host, without
+  // a promise per document; the host reads no more from storage than asked.
+  read(n) {
     if (this.used) throw new Error("a query can be consumed only once; build a new one with ctx.db.query(...)");
     this.used = true;
     const { queryId } = syscall("1.0/queryStream", { query: this.q, version: "berth" });
     try {
       const out = [];
-      for (;;) {
-        const r = syscall("berth/queryStreamBatch", { queryId, max: 256 });
+      while (out.length < n) {
+        const r = syscall("berth/queryStreamBatch", { queryId, max: Math.min(n - out.length, 256) });
         for (const v of r.values) out.push(jsonToConvex(v));
-        if (r.done) return out;
+        if (r.done) break;
       }
+      return out;
     } finally {
       syscall("1.0/queryCleanup", { queryId });
     }
   }
+  async collect() {
+    return this.read(Infinity);
+  }
   async take(n) {
     if (!Number.isInteger(n) || n < 0) throw new Error(`take(n) needs a whole number, not ${n}`);
-    const out = [];
-    if (n === 0) return out;
-    for await (const d of this) {
-      out.push(d);
-      if (out.length >= n) break;
-    }
-    return out;
+    if (n === 0) return [];
+    return this.read(n);
   }
   async first() {
     const [d] = await this.take(1);
