@@ -811,6 +811,16 @@ export const some = query({
   args: {},
   handler: async (ctx) => (await ctx.db.query("rows").withIndex("by_tag", (q) => q.eq("tag", 3)).take(10)).length,
 });
+export const big = mutation({
+  args: { count: v.number() },
+  handler: async (ctx, { count }) => {
+    for (let i = 0; i < count; i++) await ctx.db.insert("rows", { i, tag: 77, pad: "y".repeat(60_000) });
+  },
+});
+export const twoBig = query({
+  args: {},
+  handler: async (ctx) => (await ctx.db.query("rows").withIndex("by_tag", (q) => q.eq("tag", 77)).take(2)).length,
+});
 "#;
     let schema = r#"
 import { defineSchema, defineTable } from "convex/server";
@@ -859,6 +869,12 @@ export default defineSchema({ rows: defineTable({ i: v.number(), tag: v.number()
     );
     // An index range reads what it returns: well under the limit.
     assert_eq!(e.ok("bulk:some", UdfKind::Query, json!({})), json!(10));
+    // Even where the range holds more than the limit: 21 documents of 60 KB (1.2 MiB), of
+    // which take(2) reads 2 (reading a page of them would pass the 1 MiB).
+    for _ in 0..7 {
+        e.ok("bulk:big", UdfKind::Mutation, json!({"count": 3}));
+    }
+    assert_eq!(e.ok("bulk:twoBig", UdfKind::Query, json!({})), json!(2));
 }
 
 #[test]
