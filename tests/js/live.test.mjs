@@ -135,6 +135,17 @@ test("a mutation sent again after a reconnect runs once and gets its first answe
   assert.deepEqual(rows, ["one"], "one insert, not two");
 });
 
+test("a session id longer than a UUID ends the session with the reason", async () => {
+  const ws = new WebSocket(url.replace(/^http/, "ws") + "/api/1.48.0/sync");
+  await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+  const answer = new Promise((resolve) => ws.on("message", (m) => resolve(JSON.parse(m.toString()))));
+  ws.send(JSON.stringify({ type: "Connect", sessionId: "x".repeat(5000), connectionCount: 0, lastCloseReason: "InitialConnect", clientTs: 0 }));
+  const msg = await answer;
+  ws.close();
+  assert.equal(msg.type, "FatalError", JSON.stringify(msg));
+  assert.match(msg.error, /send a UUID/);
+});
+
 test("a paginated query's first page updates on insert", async () => {
   const c = live();
   const pages = [];

@@ -309,7 +309,7 @@ fn convex_clients_get_live_updates() {
     );
     let text = node_tests(&js, "live.test.mjs", &d, &[]);
     assert!(
-        text.contains("# pass 9") && text.contains("# fail 0"),
+        text.contains("# pass 10") && text.contains("# fail 0"),
         "{text}"
     );
 }

@@ -193,8 +193,8 @@ fn caught(ctx: &Ctx<'_>, e: JsError) -> String {
 }
 
 impl Isolate {
-    /// Whether the next call is a live query (see [`crate::CallRequest::live`]).
-    /// and whether it is a mutation to run at most once (see [`crate::CallRequest::once`]).
+    /// Whether the next call is a live query (see [`crate::CallRequest::live`]), and whether it
+    /// is a mutation to run at most once (see [`crate::CallRequest::once`]).
     pub fn set_live(&self, live: Option<crate::LiveQuery>, once: Option<crate::Once>) {
         let mut h = self.host.borrow_mut();
         h.live = live;

@@ -478,7 +478,10 @@ impl Host {
             self.frame()?.streams.insert(id, stream);
             return Err(e);
         }
-        stream.at_most(max);
+        // `take(n)` wants exactly what it asks for: storage reads no more.
+        if a.get("exact").and_then(Json::as_bool) == Some(true) {
+            stream.at_most(max);
+        }
         let mut out = String::from("{\"values\":[");
         let (mut n, mut done) = (0, false);
         let read = {

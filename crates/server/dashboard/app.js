@@ -81,8 +81,8 @@ function csrf() {
   return m ? m[1] : '';
 }
 
-async function api(method, path, body, headers = {}) {
-  const init = { method, headers: { Accept: 'application/json', ...headers }, credentials: 'same-origin' };
+async function api(method, path, body, headers = {}, signal = undefined) {
+  const init = { method, headers: { Accept: 'application/json', ...headers }, credentials: 'same-origin', signal };
   if (method !== 'GET') init.headers['X-Berth-CSRF'] = csrf();
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -174,6 +174,7 @@ function editJson(title, hint, initial, save) {
 // Routing
 
 let generation = 0; // bumped on every page change: loops of an old page stop
+let pageAbort = new AbortController(); // aborted on every page change: long polls end
 
 function go(path) {
   if (location.pathname + location.search !== path) history.pushState(null, '', path);
@@ -203,6 +204,10 @@ function setCrumbs(...parts) {
 
 async function render() {
   generation += 1;
+  // The long polls of the page left end now, not when their wait is over: a browser keeps
+  // few connections per server.
+  pageAbort.abort();
+  pageAbort = new AbortController();
   const path = location.pathname;
   for (const [re, page] of routes) {
     const m = path.match(re);
@@ -650,7 +655,7 @@ async function functions(ctx, body) {
           run.disabled = false;
           let token = w?.token;
           while (token && mine === watching && document.body.contains(result)) {
-            const next = await api('POST', `${ctx.base}/api/watch`, { ...call, after: token, wait: 25 });
+            const next = await api('POST', `${ctx.base}/api/watch`, { ...call, after: token, wait: 25 }, {}, pageAbort.signal);
             if (mine !== watching || !document.body.contains(result)) break;
             if (next.changed) {
               result.textContent = shown(next.result);
@@ -785,7 +790,7 @@ async function data(ctx, body) {
   async function follow() {
     while (gen === generation) {
       try {
-        const c = await api('GET', `${ctx.base}/api/data_changes?${new URLSearchParams({ after: ts, wait: '25' })}`);
+        const c = await api('GET', `${ctx.base}/api/data_changes?${new URLSearchParams({ after: ts, wait: '25' })}`, undefined, {}, pageAbort.signal);
         if (gen !== generation) return;
         ts = c.ts;
         if (!c.changed) continue;

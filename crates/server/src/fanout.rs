@@ -13,6 +13,7 @@
 
 use crate::{AppState, live::RunResult};
 use berth_control::calls::CallTarget;
+use berth_model::ErrorKind;
 use berth_store::docs::commits::{Commit, WriteSet};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -25,8 +26,9 @@ pub const MIN_GAP: Duration = Duration::from_millis(20);
 /// Batches a session may fall behind by before it is told it lagged (and compares every
 /// query with its latest result).
 const BACKLOG: usize = 64;
-/// How long a batch waits for its sessions to have sent before the next may start.
-const SEND_WAIT: Duration = Duration::from_secs(1);
+/// How long a batch waits for its sessions to have sent before the next may start (a fan-out
+/// that takes longer counts as this long).
+const SEND_WAIT: Duration = Duration::from_millis(250);
 /// How often the deployment (its code version, whether it still exists) is read again.
 const RECHECK: Duration = Duration::from_secs(5);
 
@@ -44,12 +46,17 @@ pub struct QueryKey {
 /// made, which may have missed it).
 struct Query {
     result: Arc<RunResult>,
+    /// The batch that made `result` (see [`Batch::seq`]).
+    seq: u64,
     holders: usize,
     stale: bool,
 }
 
 /// What one batch of commits changed: the new results of the queries it ran again.
 pub struct Batch {
+    /// Batches of a deployment are numbered in order: a session never takes a result older than
+    /// one it has (a batch it had fallen behind on, heard after a newer result).
+    pub seq: u64,
     /// The latest commit the batch took: every result is at or after it.
     pub ts: u64,
     /// Every query ran again (a push, a reset, lost notices).
@@ -59,13 +66,22 @@ pub struct Batch {
     pub gone: Option<String>,
     /// Sessions that have not sent their transition for it yet.
     pending: AtomicUsize,
+    /// How many may still be sending when the fan-out counts as done: the slowest 1% (a client
+    /// that stopped reading) do not hold the pacing of every other session.
+    stragglers: usize,
     sent: Notify,
 }
 
 impl Batch {
     /// Says this session has sent (or had nothing to send for) the batch.
     pub fn done(&self) {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) <= 1 {
+        let before = self
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(1))
+            })
+            .unwrap_or(0);
+        if before.saturating_sub(1) <= self.stragglers {
             self.sent.notify_one();
         }
     }
@@ -79,6 +95,10 @@ pub struct Fanout {
     seen: AtomicU64,
     /// The latest commit whose batch went out.
     done: AtomicU64,
+    /// The number of the last batch that went out.
+    seq: AtomicU64,
+    /// The task has ended (the deployment is gone): new sessions make a new fan-out.
+    dead: std::sync::atomic::AtomicBool,
     /// Wakes the task for queries marked stale.
     poke: Arc<Notify>,
     task: Mutex<Option<tokio::task::AbortHandle>>,
@@ -106,7 +126,9 @@ impl Fanouts {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
-        if let Some(f) = map.get(&id).and_then(Weak::upgrade) {
+        if let Some(f) = map.get(&id).and_then(Weak::upgrade)
+            && !f.dead.load(Ordering::Acquire)
+        {
             return f;
         }
         map.retain(|_, f| f.strong_count() > 0);
@@ -119,6 +141,8 @@ impl Fanouts {
             batches: broadcast::channel(BACKLOG).0,
             seen: AtomicU64::new(last),
             done: AtomicU64::new(last),
+            seq: AtomicU64::new(0),
+            dead: Default::default(),
             poke: Arc::new(Notify::new()),
             task: Mutex::new(None),
         });
@@ -142,48 +166,58 @@ impl Fanout {
         self.done.load(Ordering::Acquire)
     }
 
-    /// The latest result of a subscribed query.
-    pub fn latest(&self, key: &QueryKey) -> Option<Arc<RunResult>> {
+    /// The latest result of a subscribed query, and the batch that made it.
+    pub fn latest(&self, key: &QueryKey) -> Option<(Arc<RunResult>, u64)> {
         let queries = self.queries.lock().ok()?;
-        queries.get(key).map(|q| q.result.clone())
+        queries.get(key).map(|q| (q.result.clone(), q.seq))
     }
 
     /// Subscribes to `key`: its latest result when some session already holds it, else the
     /// result of `run` (started after commit `after`, which its snapshot includes), kept for
     /// the next sessions. A query first run while a batch was being made is run again by the
     /// next batch: that batch's check of read sets may have missed it.
-    pub async fn hold<F>(&self, key: &QueryKey, after: u64, run: F) -> Arc<RunResult>
+    pub async fn hold<F>(&self, key: &QueryKey, after: u64, run: F) -> (Arc<RunResult>, u64)
     where
         F: std::future::Future<Output = Arc<RunResult>>,
     {
-        if let Ok(mut queries) = self.queries.lock()
-            && let Some(q) = queries.get_mut(key)
-        {
-            q.holders += 1;
-            return q.result.clone();
+        if let Some(held) = self.held(key) {
+            return held;
         }
         let result = run.await;
-        self.keep(key, result.clone(), after);
-        result
+        self.keep(key, result, after)
+    }
+
+    /// The result of `key` when some session holds it already, counting one more holder.
+    fn held(&self, key: &QueryKey) -> Option<(Arc<RunResult>, u64)> {
+        let mut queries = self.queries.lock().ok()?;
+        let q = queries.get_mut(key)?;
+        q.holders += 1;
+        Some((q.result.clone(), q.seq))
     }
 
     /// Holds `key` with `result` (run after commit `after`), unless some session already holds
-    /// it; then its latest result stands.
-    pub fn keep(&self, key: &QueryKey, result: Arc<RunResult>, after: u64) {
-        let Ok(mut queries) = self.queries.lock() else {
-            return;
-        };
-        if let Some(q) = queries.get_mut(key) {
-            q.holders += 1;
-            return;
+    /// it; then its latest result stands. Answers the result held, and its batch number.
+    pub fn keep(
+        &self,
+        key: &QueryKey,
+        result: Arc<RunResult>,
+        after: u64,
+    ) -> (Arc<RunResult>, u64) {
+        if let Some(held) = self.held(key) {
+            return held;
         }
+        let seq = self.seq.load(Ordering::Acquire);
+        let Ok(mut queries) = self.queries.lock() else {
+            return (result, seq);
+        };
         // `seen` is raised under this lock when a batch checks read sets: a commit it took
         // after the run began may have been missed.
         let stale = self.seen.load(Ordering::Acquire) > after;
         queries.insert(
             key.clone(),
             Query {
-                result,
+                result: result.clone(),
+                seq,
                 holders: 1,
                 stale,
             },
@@ -191,6 +225,7 @@ impl Fanout {
         if stale {
             self.poke.notify_one();
         }
+        (result, seq)
     }
 
     /// Lets go of `key` (forgotten once no session holds it).
@@ -215,20 +250,24 @@ impl Fanout {
             .iter_mut()
             .filter_map(|(key, q)| {
                 let stale = std::mem::take(&mut q.stale);
+                // A query that failed may have failed before reading what would change its
+                // answer (a limit, a time-out): it runs again at every batch.
                 let touched = everything
                     || stale
+                    || q.result.answer.is_err()
                     || q.result.reads.as_ref().is_none_or(|r| r.touched_by(writes));
                 touched.then(|| key.clone())
             })
             .collect()
     }
 
-    /// Stores the new results of a batch (of queries still held).
-    fn store(&self, results: &HashMap<QueryKey, Arc<RunResult>>) {
+    /// Stores the new results of batch `seq` (of queries still held).
+    fn store(&self, results: &HashMap<QueryKey, Arc<RunResult>>, seq: u64) {
         if let Ok(mut queries) = self.queries.lock() {
             for (key, result) in results {
                 if let Some(q) = queries.get_mut(key) {
                     q.result = result.clone();
+                    q.seq = seq;
                 }
             }
         }
@@ -244,19 +283,30 @@ impl Fanout {
     ) -> Arc<Batch> {
         let sessions = self.batches.receiver_count();
         let batch = Arc::new(Batch {
+            seq: self.seq.load(Ordering::Acquire) + 1,
             ts,
             everything,
             results,
             gone,
             pending: AtomicUsize::new(sessions),
+            stragglers: sessions / 100,
             sent: Notify::new(),
         });
-        if sessions == 0 {
+        if sessions <= batch.stragglers {
             batch.sent.notify_one();
         }
+        if batch.gone.is_some() {
+            self.dead.store(true, Ordering::Release);
+        }
         self.done.fetch_max(ts, Ordering::AcqRel);
+        self.seq.store(batch.seq, Ordering::Release);
         let _ = self.batches.send(batch.clone());
         batch
+    }
+
+    /// The number the next batch will have.
+    fn next_seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire) + 1
     }
 }
 
@@ -335,15 +385,18 @@ async fn run(
                     target = t;
                     resolved = Instant::now();
                 }
-                Err(e) => {
+                // Deleted or expired: its sessions end (the client's reconnection then hears
+                // why). Another error (the database, briefly) keeps the deployment as it was.
+                Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Gone) => {
                     f.announce(ts, false, HashMap::new(), Some(e.message));
                     return;
                 }
+                Err(e) => tracing::warn!(error = %e.message, "live queries: read the deployment"),
             }
         }
         let keys = f.touched(&writes, everything, ts);
         let results = run_all(&s, &target, keys).await;
-        f.store(&results);
+        f.store(&results, f.next_seq());
         let batch = f.announce(ts, everything, results, None);
         drop(f);
         let _ = tokio::time::timeout(SEND_WAIT, batch.sent.notified()).await;

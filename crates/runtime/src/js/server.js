@@ -126,7 +126,7 @@ class Query {
     try {
       const out = [];
       while (out.length < n) {
-        const r = syscall("berth/queryStreamBatch", { queryId, max: Math.min(n - out.length, 256) });
+        const r = syscall("berth/queryStreamBatch", { queryId, max: Math.min(n - out.length, 256), exact: n !== Infinity });
         for (const v of r.values) out.push(jsonToConvex(v));
         if (r.done) break;
       }

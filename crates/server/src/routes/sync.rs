@@ -141,6 +141,11 @@ fn ts_json(ts: u64) -> String {
 
 /// How long a session stays quiet before it sends a `Ping` (the client gives up after 60 s).
 const PING_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long a mutation's answer waits for the batch that carries its commit before it goes out
+/// without it.
+const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// The longest session id a client may send (Convex's clients send a UUID).
+const MAX_SESSION_ID: usize = 64;
 /// Queries one session may subscribe to.
 const MAX_QUERIES: usize = 1_000;
 /// How long a send may wait on a slow client before the session ends.
@@ -154,6 +159,8 @@ struct Sub {
     /// session answers itself, again at every batch).
     key: Option<QueryKey>,
     answer: u64,
+    /// The fan-out batch that made its last answer: an older result is never taken after it.
+    seq: u64,
     /// Where its page ends, for a paginated query: it runs again up to there, so that rows
     /// written meanwhile grow or shrink this page instead of moving rows between pages.
     end: Option<String>,
@@ -226,8 +233,9 @@ struct Session {
     target: Option<(CallTarget, std::time::Instant)>,
     /// The deployment's live queries on this server, shared with its other sessions.
     fanout: Arc<Fanout>,
-    /// Mutation answers waiting for the batch that carries their commit, with its timestamp.
-    waiting: Vec<(u64, String)>,
+    /// Mutation answers waiting for the batch that carries their commit: its timestamp, and
+    /// since when the answer waits.
+    waiting: Vec<(u64, std::time::Instant, String)>,
     /// A system query could not be answered after a batch: the session must end.
     broken: bool,
 }
@@ -325,8 +333,18 @@ async fn session(
             heard = batches.recv() => {
                 let batch = match heard {
                     Ok(batch) => Some(batch),
-                    // Fell behind: every query is compared with its latest result.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+                    // Fell behind: every query is compared with its latest result, and the
+                    // batches still queued are passed over.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        loop {
+                            match batches.try_recv() {
+                                Ok(b) => b.done(),
+                                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+                                Err(_) => break,
+                            }
+                        }
+                        None
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 };
                 if let Some(gone) = batch.as_ref().and_then(|b| b.gone.clone()) {
@@ -344,11 +362,16 @@ async fn session(
                     let _ = end(&mut socket, ended, me.next.identity).await;
                     break;
                 }
-                continue;
+                me.overdue()
             }
         };
         if me.broken {
             break;
+        }
+        // The client hears from the server at least every `PING_AFTER`.
+        if !outgoing.is_empty() {
+            idle.as_mut()
+                .reset(tokio::time::Instant::now() + PING_AFTER);
         }
         for m in outgoing {
             match tokio::time::timeout(SEND_WAIT, send(&mut socket, m)).await {
@@ -357,8 +380,6 @@ async fn session(
             }
         }
         drop(answering);
-        idle.as_mut()
-            .reset(tokio::time::Instant::now() + PING_AFTER);
     }
     // The mutations still queued end with the session's channel; the one running finishes
     // (and its answer is recorded).
@@ -377,7 +398,15 @@ impl Session {
             .map_err(|_| Ended::Fatal("a message was not JSON".into()))?;
         match m["type"].as_str().unwrap_or_default() {
             "Connect" => {
-                self.session_id = m["sessionId"].as_str().map(str::to_string);
+                match m["sessionId"].as_str() {
+                    Some(id) if id.len() > MAX_SESSION_ID => {
+                        return Err(Ended::Fatal(format!(
+                            "the sessionId is {} characters long; send a UUID (at most {MAX_SESSION_ID} characters)",
+                            id.len()
+                        )));
+                    }
+                    id => self.session_id = id.map(str::to_string),
+                }
                 Ok(Vec::new())
             }
             "Authenticate" => {
@@ -433,6 +462,7 @@ impl Session {
                                 args,
                                 key: None,
                                 answer: 0,
+                                seq: 0,
                                 end,
                             };
                             let ran = self.subscribe(&target, &mut sub).await;
@@ -503,12 +533,38 @@ impl Session {
         let message = f.message.to_string();
         match f.ts {
             Some(ts) if ts > self.next.ts => {
-                self.waiting.push((ts, message));
+                self.waiting.push((ts, std::time::Instant::now(), message));
                 Vec::new()
             }
             Some(_) => vec![message, self.transition(Vec::new())],
             None => vec![message],
         }
+    }
+
+    /// Mutation answers that waited [`ANSWER_WAIT`] for the batch of their commit go out
+    /// anyway, with a transition to their timestamp: the client's call resolves instead of
+    /// hanging (the batch may never come on this server: a commit notice lost on the way from
+    /// another server); the next batch brings the results.
+    fn overdue(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut ts = self.next.ts;
+        self.waiting.retain(|(at, since, message)| {
+            let overdue = since.elapsed() >= ANSWER_WAIT;
+            if overdue {
+                ts = ts.max(*at);
+                out.push(message.clone());
+            }
+            !overdue
+        });
+        if !out.is_empty() {
+            tracing::warn!(
+                deployment = %self.name,
+                "live queries: a mutation's answer waited {ANSWER_WAIT:?} for its commit's batch"
+            );
+            self.next.ts = ts;
+            out.push(self.transition(Vec::new()));
+        }
+        out
     }
 
     /// What a batch (`None`: the batches this session fell behind on) changes for this client:
@@ -522,7 +578,7 @@ impl Session {
         let mods = self.compare(batch).await;
         let ts = self.next.ts;
         let mut out: Vec<String> = Vec::new();
-        self.waiting.retain(|(at, message)| {
+        self.waiting.retain(|(at, _, message)| {
             let due = *at <= ts;
             if due {
                 out.push(message.clone());
@@ -554,16 +610,20 @@ impl Session {
                         self.queries.insert(id, sub);
                         return Vec::new();
                     };
-                    Some(Arc::new(self.system_query(&target, &sub).await))
+                    Some((Arc::new(self.system_query(&target, &sub).await), sub.seq))
                 }
-                (Some(key), Some(b)) if !b.everything => b.results.get(key).cloned(),
+                (Some(key), Some(b)) if !b.everything => {
+                    b.results.get(key).map(|r| (r.clone(), b.seq))
+                }
                 (Some(key), _) => self.fanout.latest(key),
             };
-            if let Some(ran) = ran
-                && ran.hash != sub.answer
-            {
-                self.noted(&mut sub, &ran);
-                mods.push(ran.modification(id, &sub.journal()));
+            // A result older than the one the client has (a batch heard late) is not taken.
+            if let Some((ran, seq)) = ran.filter(|(_, seq)| *seq >= sub.seq) {
+                sub.seq = seq;
+                if ran.hash != sub.answer {
+                    self.noted(&mut sub, &ran);
+                    mods.push(ran.modification(id, &sub.journal()));
+                }
             }
             self.queries.insert(id, sub);
         }
@@ -598,8 +658,9 @@ impl Session {
             );
             self.s.live.shared_run(shared, after, after, run)
         };
-        let ran = self.fanout.hold(&key, after, run).await;
+        let (ran, seq) = self.fanout.hold(&key, after, run).await;
         sub.key = Some(key);
+        sub.seq = seq;
         self.noted(sub, &ran);
         ran
     }
@@ -615,7 +676,8 @@ impl Session {
         if let Some(old) = &sub.key {
             let key = sub.key();
             if &key != old {
-                self.fanout.keep(&key, ran.clone(), self.next.ts);
+                let (_, seq) = self.fanout.keep(&key, ran.clone(), self.next.ts);
+                sub.seq = sub.seq.min(seq);
                 self.fanout.release(old);
                 sub.key = Some(key);
             }

@@ -51,8 +51,6 @@ impl PgDocStore {
     }
 }
 
-/// A commit another server announced: its deployment and timestamp, and the tables it wrote
-/// (`None`: every table).
 /// Takes the deployment's next commit timestamp (in commit order on every server, under its
 /// write lock when `c` is a write transaction) and announces it to the other servers with the
 /// tables written (`*`: anything may have changed), in one round trip; within a transaction the
@@ -82,6 +80,8 @@ pub(crate) async fn next_commit(
     Ok(ts as u64)
 }
 
+/// A commit another server announced: its deployment and timestamp, and the tables it wrote
+/// (`None`: every table).
 pub fn parse_notice(payload: &str, me: u64) -> Option<(i64, u64, Option<Vec<String>>)> {
     let mut parts = payload.splitn(4, ':');
     let server: u64 = parts.next()?.parse().ok()?;
