@@ -181,6 +181,9 @@ fn convex_cli_works_unchanged_against_berth() {
     assert!(out.contains("\"2 minutes\""), "the npm package ran: {out}");
     let (ok, out) = cli.run(&home, &["run", "format:duration", r#"{"ms": "soon"}"#], &[]);
     assert!(!ok && out.contains("v.number()"), "{out}");
+    // Nobody is signed in: `ctx.auth.getUserIdentity()` is null in Convex's own bundle.
+    let out = cli.ok(&home, &["run", "format:whoami"], &[]);
+    assert!(out.contains("\"identity\": null"), "{out}");
 
     // `run --watch` prints the query again when a write changes it.
     let mut watch = cli

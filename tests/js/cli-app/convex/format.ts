@@ -7,3 +7,9 @@ export const duration = query({
   args: { ms: v.number() },
   handler: async (_ctx, args) => ms(args.ms, { long: true }),
 });
+
+// Convex's `npm create convex` template asks who is signed in before anyone is: `null`.
+export const whoami = query({
+  args: {},
+  handler: async (ctx) => ({ identity: await ctx.auth.getUserIdentity() }),
+});
