@@ -466,6 +466,7 @@ impl Isolate {
             h.dropped_logs = 0;
             h.log_bytes = 0;
             h.deferred.clear();
+            h.timers.clear();
             h.frames.clear();
         }
         let limit = if function.kind == UdfKind::Action {
@@ -485,6 +486,14 @@ impl Isolate {
             .bytes()
             .fold(7i32, |a, b| a.wrapping_mul(31).wrapping_add(i32::from(b)));
         let outcome = self.context.with(|ctx| {
+            // Timers an earlier call on this isolate left pending are forgotten.
+            let forget = ctx
+                .globals()
+                .get::<_, Object>("__berth")
+                .and_then(|b| b.get::<_, Function>("forget"));
+            if let Ok(forget) = forget {
+                let _ = forget.call::<_, ()>(());
+            }
             run(
                 &ctx, &host, &functions, function, args_json, request_id, seed, &names,
             )
@@ -644,6 +653,20 @@ fn install_host(ctx: &Ctx<'_>, host: Rc<RefCell<Host>>) -> rquickjs::Result<()> 
         "defer",
         Function::new(ctx.clone(), move |op: String, args: String| -> u32 {
             h.borrow_mut().defer(op, args)
+        })?,
+    )?;
+    let h = host.clone();
+    obj.set(
+        "timer",
+        Function::new(ctx.clone(), move |ms: f64| -> i64 {
+            h.borrow_mut().timer(ms).map_or(-1, i64::from)
+        })?,
+    )?;
+    let h = host.clone();
+    obj.set(
+        "clearTimer",
+        Function::new(ctx.clone(), move |id: u32| {
+            h.borrow_mut().clear_timer(id);
         })?,
     )?;
     let h = host;
@@ -824,10 +847,27 @@ fn drive(
         }
         let next = host.borrow_mut().deferred.pop_front();
         let Some(d) = next else {
-            return Outcome::Error(FunctionError::refused(format!(
-                "{} never finished: it awaits a promise that nothing will settle",
-                function.path
-            )));
+            // Nothing else to do: wait for the first timer (an action's `setTimeout`).
+            let timer = host.borrow_mut().next_timer();
+            let Some((due, timer)) = timer else {
+                return Outcome::Error(FunctionError::refused(format!(
+                    "{} never finished: it awaits a promise that nothing will settle",
+                    function.path
+                )));
+            };
+            let deadline = host.borrow().deadline;
+            if let Some(deadline) = deadline.filter(|d| *d < due) {
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                return Outcome::Error(FunctionError::refused(format!(
+                    "Function execution timed out: {} waits for a timer due after its time limit",
+                    function.path
+                )));
+            }
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            if let Err(e) = settle.call::<_, ()>((timer, true, "null".to_string())) {
+                return Outcome::Error(FunctionError::refused(caught(ctx, e)));
+            }
+            continue;
         };
         let (ok, payload) = nested(ctx, host, functions, &d, request_id, names);
         if let Err(e) = settle.call::<_, ()>((d.id, ok, payload)) {

@@ -66,6 +66,8 @@ pub struct Host {
     pub docs: Option<Arc<dyn DocStore>>,
     pub frames: Vec<Frame>,
     pub deferred: VecDeque<Deferred>,
+    /// An action's timers (`setTimeout`, `setInterval`): when due, and the id they settle.
+    pub timers: Vec<(std::time::Instant, u32)>,
     next_deferred: u32,
     pub logs: Vec<LogLine>,
     /// Log lines past this many in one call are dropped (and counted).
@@ -185,6 +187,7 @@ impl Host {
             effects: Effects::default(),
             live: None,
             once: None,
+            timers: Vec::new(),
             handle,
             docs: None,
             frames: Vec::new(),
@@ -231,6 +234,36 @@ impl Host {
         self.next_deferred += 1;
         self.deferred.push_back(Deferred { id, op, args });
         id
+    }
+
+    /// Starts a timer of `ms` milliseconds (`setTimeout`), settled like a deferred operation
+    /// once due; `None` outside an action (queries and mutations run in one transaction).
+    pub fn timer(&mut self, ms: f64) -> Option<u32> {
+        if self.frames.last().map(|f| f.kind) != Some(UdfKind::Action) {
+            return None;
+        }
+        let id = self.next_deferred;
+        self.next_deferred += 1;
+        let ms = if ms.is_finite() {
+            ms.clamp(0.0, 1e9)
+        } else {
+            0.0
+        };
+        let due =
+            std::time::Instant::now() + std::time::Duration::from_micros((ms * 1000.0) as u64);
+        self.timers.push((due, id));
+        Some(id)
+    }
+
+    /// Forgets a timer (`clearTimeout`).
+    pub fn clear_timer(&mut self, id: u32) {
+        self.timers.retain(|(_, t)| *t != id);
+    }
+
+    /// The timer due first, taken off the list.
+    pub fn next_timer(&mut self) -> Option<(std::time::Instant, u32)> {
+        let first = (0..self.timers.len()).min_by_key(|&i| self.timers[i].0)?;
+        Some(self.timers.swap_remove(first))
     }
 
     fn frame(&mut self) -> R<&mut Frame> {

@@ -904,3 +904,44 @@ export const mixed = query({ args: {}, handler: async (ctx) => {
         json!({"all": 120, "sum": 7140, "even": 60, "firstFive": [119, 118, 117, 116, 115], "again": 120, "last": 119})
     );
 }
+
+#[test]
+fn actions_have_timers_and_queries_and_mutations_do_not() {
+    let app = r#"
+import { action, mutation } from "./_generated/server";
+export const wait = action({
+  args: {},
+  handler: async () => {
+    const started = Date.now();
+    const order = [];
+    const cleared = setTimeout(() => order.push("cleared"), 10);
+    clearTimeout(cleared);
+    await new Promise((resolve) => setTimeout((x) => { order.push(x); resolve(); }, 60, "timeout"));
+    let ticks = 0;
+    await new Promise((resolve) => {
+      const i = setInterval(() => {
+        ticks += 1;
+        order.push(`tick ${ticks}`);
+        if (ticks === 3) { clearInterval(i); resolve(); }
+      }, 5);
+    });
+    return { order, waited: Date.now() - started >= 60 };
+  },
+});
+export const forever = action({ args: {}, handler: async () => { await new Promise((r) => setTimeout(r, 1e8)); } });
+export const inMutation = mutation({ args: {}, handler: async () => { setTimeout(() => {}, 1); } });
+"#;
+    let e = env_with(vec![("timers.ts".into(), app.into())]);
+    assert_eq!(
+        e.ok("timers:wait", UdfKind::Action, json!({})),
+        json!({"order": ["timeout", "tick 1", "tick 2", "tick 3"], "waited": true})
+    );
+    let err = e.err("timers:inMutation", UdfKind::Mutation, json!({}));
+    assert!(
+        err.message.contains("available in actions only"),
+        "{}",
+        err.message
+    );
+    let err = e.err("timers:forever", UdfKind::Action, json!({}));
+    assert!(err.message.contains("timed out"), "{}", err.message);
+}

@@ -56,6 +56,49 @@
     },
   });
 
+  // ---- timers (actions only) -------------------------------------------------------------
+  // A timer is a deferred host operation the host settles when it is due; an interval starts
+  // the next one each time. Handles stay the same across an interval's runs.
+  const timers = new Map();
+  let nextTimer = 1;
+  function arm(handle, t) {
+    const id = host.timer(t.delay);
+    if (id < 0) {
+      timers.delete(handle);
+      throw new Error("setTimeout and setInterval are available in actions only: queries and mutations run in one transaction (use ctx.scheduler.runAfter, or an action)");
+    }
+    t.hostId = id;
+    pending.set(id, {
+      resolve: () => {
+        if (timers.get(handle) !== t) return;
+        if (t.repeat) arm(handle, t);
+        else timers.delete(handle);
+        t.fn(...t.args);
+      },
+      reject: () => {},
+    });
+  }
+  function startTimer(fn, ms, args, repeat) {
+    if (typeof fn !== "function") throw new TypeError(`${repeat ? "setInterval" : "setTimeout"} needs a function, not ${typeof fn}`);
+    const delay = Math.max(0, Number(ms) || 0);
+    const handle = nextTimer++;
+    const t = { fn, args, delay: repeat ? Math.max(delay, 1) : delay, repeat, hostId: 0 };
+    timers.set(handle, t);
+    arm(handle, t);
+    return handle;
+  }
+  function stopTimer(handle) {
+    const t = timers.get(handle);
+    if (!t) return;
+    timers.delete(handle);
+    pending.delete(t.hostId);
+    host.clearTimer(t.hostId);
+  }
+  globalThis.setTimeout = (fn, ms, ...args) => startTimer(fn, ms, args, false);
+  globalThis.setInterval = (fn, ms, ...args) => startTimer(fn, ms, args, true);
+  globalThis.clearTimeout = (handle) => stopTimer(handle);
+  globalThis.clearInterval = (handle) => stopTimer(handle);
+
   function rebuild(info) {
     if (info.data !== undefined) {
       const e = new Error(info.message);
@@ -194,6 +237,11 @@
         }
       }
       return JSON.stringify(info);
+    },
+    // Forgets the timers an earlier call left behind (the host starts each call without any).
+    forget() {
+      for (const t of timers.values()) pending.delete(t.hostId);
+      timers.clear();
     },
     // Settles a deferred host operation (an action's runQuery, runMutation or runAction).
     settle(id, ok, payload) {
