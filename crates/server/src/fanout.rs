@@ -203,13 +203,16 @@ impl Fanout {
         result: Arc<RunResult>,
         after: u64,
     ) -> (Arc<RunResult>, u64) {
-        if let Some(held) = self.held(key) {
-            return held;
-        }
         let seq = self.seq.load(Ordering::Acquire);
         let Ok(mut queries) = self.queries.lock() else {
             return (result, seq);
         };
+        // Looked up under the same lock as the insert: two sessions keeping the same new query
+        // at once both count as its holders.
+        if let Some(q) = queries.get_mut(key) {
+            q.holders += 1;
+            return (q.result.clone(), q.seq);
+        }
         // `seen` is raised under this lock when a batch checks read sets: a commit it took
         // after the run began may have been missed.
         let stale = self.seen.load(Ordering::Acquire) > after;
