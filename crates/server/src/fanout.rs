@@ -90,6 +90,8 @@ impl Batch {
 /// One deployment's live queries on this server.
 pub struct Fanout {
     queries: Mutex<HashMap<QueryKey, Query>>,
+    /// First runs of queries no session holds yet, under way.
+    first_runs: Mutex<HashMap<QueryKey, Arc<tokio::sync::OnceCell<Arc<RunResult>>>>>,
     batches: broadcast::Sender<Arc<Batch>>,
     /// The latest commit a batch was made for (or is being made for).
     seen: AtomicU64,
@@ -138,6 +140,7 @@ impl Fanouts {
         let last = hub.last_ts(id);
         let f = Arc::new(Fanout {
             queries: Mutex::new(HashMap::new()),
+            first_runs: Mutex::new(HashMap::new()),
             batches: broadcast::channel(BACKLOG).0,
             seen: AtomicU64::new(last),
             done: AtomicU64::new(last),
@@ -176,15 +179,29 @@ impl Fanout {
     /// result of `run` (started after commit `after`, which its snapshot includes), kept for
     /// the next sessions. A query first run while a batch was being made is run again by the
     /// next batch: that batch's check of read sets may have missed it.
+    /// Sessions that subscribe to the same new query at once share its first run.
     pub async fn hold<F>(&self, key: &QueryKey, after: u64, run: F) -> (Arc<RunResult>, u64)
     where
-        F: std::future::Future<Output = Arc<RunResult>>,
+        F: std::future::Future<Output = RunResult>,
     {
         if let Some(held) = self.held(key) {
             return held;
         }
-        let result = run.await;
-        self.keep(key, result, after)
+        let Some(first) = self.first_runs.lock().ok().map(|mut runs| {
+            runs.entry(key.clone())
+                .or_insert_with(|| Arc::new(tokio::sync::OnceCell::new()))
+                .clone()
+        }) else {
+            return self.keep(key, Arc::new(run.await), after);
+        };
+        let result = first.get_or_init(|| async { Arc::new(run.await) }).await.clone();
+        let held = self.keep(key, result, after);
+        if let Ok(mut runs) = self.first_runs.lock()
+            && runs.get(key).is_some_and(|r| Arc::ptr_eq(r, &first))
+        {
+            runs.remove(key);
+        }
+        held
     }
 
     /// The result of `key` when some session holds it already, counting one more holder.

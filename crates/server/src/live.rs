@@ -1,7 +1,6 @@
 //! What this server keeps for live queries across sessions: how many sync sockets are open (in
-//! all, and per deployment), and the first runs of live queries under way, so that a thousand
-//! sessions subscribing to the same query at once run it once. After that, each deployment's
-//! [`crate::fanout::Fanout`] runs it again for all of them.
+//! all, and per deployment); and what a live query's run gave ([`RunResult`]), as each
+//! deployment's [`crate::fanout::Fanout`] shares it among its sessions.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,11 +13,7 @@ pub const MAX_PER_DEPLOYMENT: usize = 10_000;
 #[derive(Default)]
 pub struct Live {
     open: Mutex<Open>,
-    runs: Mutex<HashMap<RunKey, (u64, SharedRun)>>,
 }
-
-/// A run of a live query, answered once for every session waiting on it.
-type SharedRun = Arc<tokio::sync::OnceCell<Arc<RunResult>>>;
 
 /// What a live query's run gave: its value and log lines, or its failure; and what it read.
 pub struct RunResult {
@@ -88,10 +83,6 @@ pub struct Failure {
     pub logs: Vec<String>,
 }
 
-/// A live query as every session that subscribes to it runs it: deployment, code version, path
-/// and arguments (as JSON text).
-pub type RunKey = (i64, i64, String, String);
-
 #[derive(Default)]
 struct Open {
     total: usize,
@@ -139,56 +130,5 @@ impl Live {
             live: self.clone(),
             deployment,
         })
-    }
-
-    /// The answer of a live query read at or after commit `ts`: one run serves every session
-    /// that asks for it meanwhile (a run that started after a later commit serves too: its
-    /// answer is newer, never older, than what the session has heard of). A finished run is
-    /// kept a second, for the sessions still catching up on the same commit.
-    ///
-    /// `latest` is the deployment's latest commit timestamp known when a new run starts: every
-    /// commit up to it is committed, so the run reads them all, and it serves any session that
-    /// has heard of no later commit.
-    pub async fn shared_run<F>(
-        self: &Arc<Self>,
-        key: RunKey,
-        ts: u64,
-        latest: u64,
-        run: F,
-    ) -> Arc<RunResult>
-    where
-        F: std::future::Future<Output = RunResult>,
-    {
-        let cell = self.runs.lock().ok().map(|mut runs| match runs.get(&key) {
-            Some((at, cell)) if *at >= ts => cell.clone(),
-            _ => {
-                let cell = Arc::new(tokio::sync::OnceCell::new());
-                runs.insert(key.clone(), (latest.max(ts), cell.clone()));
-                cell
-            }
-        });
-        let Some(cell) = cell else {
-            return Arc::new(run.await);
-        };
-        let mut ran = false;
-        let answer = cell
-            .get_or_init(|| async {
-                ran = true;
-                Arc::new(run.await)
-            })
-            .await
-            .clone();
-        if ran {
-            let live = self.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                if let Ok(mut runs) = live.runs.lock()
-                    && runs.get(&key).is_some_and(|(_, c)| Arc::ptr_eq(c, &cell))
-                {
-                    runs.remove(&key);
-                }
-            });
-        }
-        answer
     }
 }

@@ -642,22 +642,13 @@ impl Session {
         let id = target.deployment.id;
         // Every commit up to it is in the run's snapshot.
         let after = self.s.control.commits().last_ts(id);
-        let run = {
-            let shared = (
-                id,
-                target.deployment.code_version,
-                key.path.clone(),
-                format!("{}{}", key.args, key.end.as_deref().unwrap_or_default()),
-            );
-            let run = run_query_function(
-                &self.s,
-                target,
-                &sub.path,
-                sub.args.clone(),
-                sub.end.clone(),
-            );
-            self.s.live.shared_run(shared, after, after, run)
-        };
+        let run = run_query_function(
+            &self.s,
+            target,
+            &sub.path,
+            sub.args.clone(),
+            sub.end.clone(),
+        );
         let (ran, seq) = self.fanout.hold(&key, after, run).await;
         sub.key = Some(key);
         sub.seq = seq;
