@@ -194,7 +194,10 @@ impl Fanout {
         }) else {
             return self.keep(key, Arc::new(run.await), after);
         };
-        let result = first.get_or_init(|| async { Arc::new(run.await) }).await.clone();
+        let result = first
+            .get_or_init(|| async { Arc::new(run.await) })
+            .await
+            .clone();
         let held = self.keep(key, result, after);
         if let Ok(mut runs) = self.first_runs.lock()
             && runs.get(key).is_some_and(|r| Arc::ptr_eq(r, &first))
