@@ -657,6 +657,20 @@ fn install_host(ctx: &Ctx<'_>, host: Rc<RefCell<Host>>) -> rquickjs::Result<()> 
     )?;
     let h = host.clone();
     obj.set(
+        "crypto",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'_>, op: String, args: String| -> rquickjs::Result<String> {
+                // Secure randomness only in actions: queries and mutations stay deterministic.
+                let secure = h.borrow().frames.last().map(|f| f.kind) == Some(UdfKind::Action);
+                let a: Json = serde_json::from_str(&args).unwrap_or(Json::Null);
+                crate::crypto::call(&op, &a, secure)
+                    .map_err(|msg| Exception::throw_message(&ctx, &msg))
+            },
+        )?,
+    )?;
+    let h = host.clone();
+    obj.set(
         "timer",
         Function::new(ctx.clone(), move |ms: f64| -> i64 {
             h.borrow_mut().timer(ms).map_or(-1, i64::from)

@@ -8,6 +8,7 @@
 //! per-runtime memory limits and interrupt handlers, which is what per-deployment limits need.
 
 pub mod compile;
+mod crypto;
 pub mod edit;
 pub mod isolate;
 pub mod limits;

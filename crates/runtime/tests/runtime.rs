@@ -945,3 +945,56 @@ export const inMutation = mutation({ args: {}, handler: async () => { setTimeout
     let err = e.err("timers:forever", UdfKind::Action, json!({}));
     assert!(err.message.contains("timed out"), "{}", err.message);
 }
+
+#[test]
+fn crypto_subtle_digests_and_hmac_and_actions_get_os_randomness() {
+    let app = r#"
+import { action, query } from "./_generated/server";
+const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
+export const subtle = action({
+  args: {},
+  handler: async () => {
+    const enc = new TextEncoder();
+    const digest = hex(await crypto.subtle.digest("SHA-256", enc.encode("abc")));
+    const key = await crypto.subtle.importKey("raw", new Uint8Array(20).fill(0x0b), { name: "HMAC", hash: "SHA-256" }, true, ["sign", "verify"]);
+    const mac = await crypto.subtle.sign("HMAC", key, enc.encode("Hi There"));
+    const ok = await crypto.subtle.verify("HMAC", key, mac, enc.encode("Hi There"));
+    const forged = await crypto.subtle.verify("HMAC", key, mac, enc.encode("Hi there"));
+    const jwk = await crypto.subtle.exportKey("jwk", key);
+    const again = await crypto.subtle.importKey("jwk", jwk, { name: "HMAC", hash: { name: "SHA-256" } }, false, ["sign"]);
+    const same = hex(await crypto.subtle.sign({ name: "HMAC" }, again, enc.encode("Hi There"))) === hex(mac);
+    let refused = "";
+    try { await crypto.subtle.importKey("spki", new Uint8Array(1), { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["verify"]); }
+    catch (e) { refused = e.message; }
+    const a = hex(crypto.getRandomValues(new Uint8Array(16)));
+    const b = hex(crypto.getRandomValues(new Uint8Array(16)));
+    return { digest, mac: hex(mac), ok, forged, same, refused, random: a !== b && a.length === 32 };
+  },
+});
+export const seeded = query({ args: {}, handler: async () => hex(crypto.getRandomValues(new Uint8Array(8))) });
+"#;
+    let e = env_with(vec![("c.ts".into(), app.into())]);
+    let r = e.ok("c:subtle", UdfKind::Action, json!({}));
+    assert_eq!(
+        r["digest"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(
+        r["mac"],
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+    );
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["forged"], false);
+    assert_eq!(r["same"], true);
+    assert_eq!(r["random"], true);
+    assert!(
+        r["refused"]
+            .as_str()
+            .unwrap()
+            .contains("not supported by berth yet"),
+        "{r}"
+    );
+    // A query still has getRandomValues, from its seeded Math.random (not the OS).
+    let first = e.ok("c:seeded", UdfKind::Query, json!({}));
+    assert_eq!(first.as_str().map(str::len), Some(16));
+}

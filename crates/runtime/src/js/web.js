@@ -1,7 +1,8 @@
 // Web platform basics that user code and Convex's own library expect and QuickJS does not have:
 // TextEncoder/TextDecoder (UTF-8), btoa/atob, URL/URLSearchParams, crypto.getRandomValues and
-// randomUUID, structuredClone, `self`. Randomness comes from Math.random, which berth seeds per
-// call in queries and mutations, so they stay deterministic.
+// randomUUID, crypto.subtle (digests and HMAC so far), structuredClone, `self`. In actions,
+// randomness comes from the operating system; in queries and mutations from Math.random, which
+// berth seeds per call, so they stay deterministic.
 (() => {
   const g = globalThis;
   if (g.self === undefined) g.self = g;
@@ -90,15 +91,83 @@
   }
 
   // ---- crypto -----------------------------------------------------------------------------
+  // The host's crypto (captured before the prelude removes the host object): OS randomness in
+  // actions, digests and HMAC for crypto.subtle. Bytes cross as base64.
+  const hostCrypto = g.__berthHost && g.__berthHost.crypto;
+  const toB64 = (u8) => { let s = ""; for (let i = 0; i < u8.length; i++) s += String.fromCharCode(u8[i]); return btoa(s); };
+  const fromB64 = (text) => { const s = atob(text); const out = new Uint8Array(s.length); for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i); return out; };
+  const bytesOf = (data, what) => {
+    if (data instanceof ArrayBuffer) return new Uint8Array(data);
+    if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    throw new TypeError(`crypto.subtle: ${what} must be an ArrayBuffer or a typed array`);
+  };
+  const host = (op, args) => hostCrypto(op, JSON.stringify(args));
   if (g.crypto === undefined) {
     const getRandomValues = (array) => {
       if (!ArrayBuffer.isView(array)) throw new TypeError("getRandomValues takes a typed array");
       const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-      for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+      // In an action, from the operating system; in a query or mutation, from the seeded
+      // Math.random, so that they stay deterministic.
+      const secure = hostCrypto ? host("random", { n: bytes.length }) : "";
+      if (secure) bytes.set(fromB64(secure));
+      else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
       return array;
     };
+    const hashName = (h) => {
+      const name = typeof h === "string" ? h : h && h.name;
+      if (typeof name !== "string") throw new TypeError("crypto.subtle: name the hash (\"SHA-256\", \"SHA-384\" or \"SHA-512\")");
+      return name.toUpperCase();
+    };
+    const algName = (a) => (typeof a === "string" ? a : a && a.name || "").toUpperCase();
+    const unsupported = (what, a) => new Error(`crypto.subtle.${what}: ${JSON.stringify(algName(a) || a)} is not supported by berth yet; HMAC with SHA-256, SHA-384 or SHA-512 is`);
+    class CryptoKey {
+      constructor(raw, hash, extractable, usages) {
+        Object.defineProperty(this, "raw", { value: raw, enumerable: false });
+        this.type = "secret";
+        this.algorithm = { name: "HMAC", hash: { name: hash }, length: raw.length * 8 };
+        this.extractable = !!extractable;
+        this.usages = Array.from(usages || []);
+      }
+    }
+    const b64url = { to: (u8) => toB64(u8).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""),
+      from: (t) => fromB64(t.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((t.length + 3) % 4)) };
+    const subtle = {
+      async digest(algorithm, data) {
+        return fromB64(host("digest", { hash: hashName(algorithm), data: toB64(bytesOf(data, "data")) })).buffer;
+      },
+      async importKey(format, keyData, algorithm, extractable, usages) {
+        if (algName(algorithm) !== "HMAC") throw unsupported("importKey", algorithm);
+        const hash = hashName(algorithm.hash);
+        if (format === "raw") return new CryptoKey(bytesOf(keyData, "keyData").slice(), hash, extractable, usages);
+        if (format === "jwk" && keyData && keyData.kty === "oct") return new CryptoKey(b64url.from(keyData.k), hash, extractable, usages);
+        throw new Error(`crypto.subtle.importKey: the format ${JSON.stringify(format)} is not supported for HMAC; use "raw" or "jwk"`);
+      },
+      async exportKey(format, key) {
+        if (!(key instanceof CryptoKey)) throw new TypeError("crypto.subtle.exportKey: not a key made by crypto.subtle");
+        if (!key.extractable) throw new Error("crypto.subtle.exportKey: the key is not extractable");
+        if (format === "raw") return key.raw.slice().buffer;
+        if (format === "jwk") return { kty: "oct", k: b64url.to(key.raw), alg: `HS${key.algorithm.hash.name.slice(4)}`, ext: true, key_ops: key.usages };
+        throw new Error(`crypto.subtle.exportKey: the format ${JSON.stringify(format)} is not supported for HMAC; use "raw" or "jwk"`);
+      },
+      async generateKey(algorithm, extractable, usages) {
+        if (algName(algorithm) !== "HMAC") throw unsupported("generateKey", algorithm);
+        const hash = hashName(algorithm.hash);
+        const raw = getRandomValues(new Uint8Array(algorithm.length ? Math.ceil(algorithm.length / 8) : hash === "SHA-256" ? 64 : 128));
+        return new CryptoKey(raw, hash, extractable, usages);
+      },
+      async sign(algorithm, key, data) {
+        if (algName(algorithm) !== "HMAC" || !(key instanceof CryptoKey)) throw unsupported("sign", algorithm);
+        return fromB64(host("hmac", { hash: key.algorithm.hash.name, key: toB64(key.raw), data: toB64(bytesOf(data, "data")) })).buffer;
+      },
+      async verify(algorithm, key, signature, data) {
+        if (algName(algorithm) !== "HMAC" || !(key instanceof CryptoKey)) throw unsupported("verify", algorithm);
+        return host("hmacVerify", { hash: key.algorithm.hash.name, key: toB64(key.raw), data: toB64(bytesOf(data, "data")), signature: toB64(bytesOf(signature, "signature")) }) === "true";
+      },
+    };
+    g.CryptoKey = CryptoKey;
     g.crypto = {
       getRandomValues,
+      subtle,
       randomUUID() {
         const b = getRandomValues(new Uint8Array(16));
         b[6] = (b[6] & 0x0f) | 0x40;
