@@ -466,9 +466,16 @@ impl Isolate {
             h.dropped_logs = 0;
             h.log_bytes = 0;
             h.deferred.clear();
-            h.timers.clear();
             h.frames.clear();
         }
+        // Timers an earlier call on this isolate left pending are forgotten (the prelude's side
+        // only needs telling when there were some).
+        let leftover_timers = {
+            let mut h = self.host.borrow_mut();
+            let any = !h.timers.is_empty();
+            h.timers.clear();
+            any
+        };
         let limit = if function.kind == UdfKind::Action {
             self.limits.action_time
         } else {
@@ -486,13 +493,14 @@ impl Isolate {
             .bytes()
             .fold(7i32, |a, b| a.wrapping_mul(31).wrapping_add(i32::from(b)));
         let outcome = self.context.with(|ctx| {
-            // Timers an earlier call on this isolate left pending are forgotten.
-            let forget = ctx
-                .globals()
-                .get::<_, Object>("__berth")
-                .and_then(|b| b.get::<_, Function>("forget"));
-            if let Ok(forget) = forget {
-                let _ = forget.call::<_, ()>(());
+            if leftover_timers {
+                let forget = ctx
+                    .globals()
+                    .get::<_, Object>("__berth")
+                    .and_then(|b| b.get::<_, Function>("forget"));
+                if let Ok(forget) = forget {
+                    let _ = forget.call::<_, ()>(());
+                }
             }
             run(
                 &ctx, &host, &functions, function, args_json, request_id, seed, &names,

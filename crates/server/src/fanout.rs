@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, broadcast};
 
 /// The least time between the starts of two batches under a stream of commits.
-pub const MIN_GAP: Duration = Duration::from_millis(20);
+const MIN_GAP: Duration = Duration::from_millis(20);
 /// Batches a session may fall behind by before it is told it lagged (and compares every
 /// query with its latest result).
 const BACKLOG: usize = 64;

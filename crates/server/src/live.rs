@@ -21,9 +21,9 @@ pub struct RunResult {
     pub reads: Option<berth_store::docs::commits::ReadSet>,
     /// A hash of the answer (log lines aside), to tell whether it changed.
     pub hash: u64,
-    /// A success's value and log lines as JSON text, written once for every session that sends
-    /// it.
-    text: Option<(String, String)>,
+    /// The answer's fields in a transition's modification (`"type":…`, without the query's id
+    /// and journal) as JSON text, written once for every session that sends it.
+    fields: String,
 }
 
 impl RunResult {
@@ -33,44 +33,38 @@ impl RunResult {
     ) -> RunResult {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        let text = match &answer {
+        let fields = match &answer {
             Ok((v, logs)) => {
                 let value = v.to_string();
                 (0u8, &value).hash(&mut h);
-                Some((value, serde_json::json!(logs).to_string()))
+                format!(
+                    r#""type":"QueryUpdated","value":{value},"logLines":{}"#,
+                    serde_json::json!(logs)
+                )
             }
             Err(f) => {
                 (1u8, &f.message, f.data.as_ref().map(|d| d.to_string())).hash(&mut h);
-                None
+                let mut m = serde_json::json!({"type": "QueryFailed",
+                    "errorMessage": f.message, "logLines": f.logs});
+                if let Some(d) = &f.data {
+                    m["errorData"] = d.clone();
+                }
+                let text = m.to_string();
+                text[1..text.len() - 1].to_string()
             }
         };
         RunResult {
             answer,
             reads,
             hash: h.finish(),
-            text,
+            fields,
         }
     }
 
     /// The answer as a modification of query `id` in a transition (JSON text), with the
     /// query's journal.
     pub fn modification(&self, id: u64, journal: &serde_json::Value) -> String {
-        match (&self.answer, &self.text) {
-            (Ok(_), Some((value, logs))) => format!(
-                r#"{{"type":"QueryUpdated","queryId":{id},"value":{value},"logLines":{logs},"journal":{journal}}}"#
-            ),
-            (Ok((value, logs)), None) => serde_json::json!({"type": "QueryUpdated", "queryId": id,
-                "value": value, "logLines": logs, "journal": journal})
-            .to_string(),
-            (Err(f), _) => {
-                let mut m = serde_json::json!({"type": "QueryFailed", "queryId": id,
-                    "errorMessage": f.message, "logLines": f.logs, "journal": journal});
-                if let Some(d) = &f.data {
-                    m["errorData"] = d.clone();
-                }
-                m.to_string()
-            }
-        }
+        format!(r#"{{"queryId":{id},"journal":{journal},{}}}"#, self.fields)
     }
 }
 

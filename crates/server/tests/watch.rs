@@ -30,8 +30,8 @@ import { v } from "convex/values";
 export default defineSchema({ notes: defineTable({ channel: v.string() }).index("by_channel", ["channel"]) });
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_watch_answers_when_the_query_changes() {
+/// A world whose deployment runs `NOTES`; and the deployment's name.
+async fn notes_world() -> (common::World, String) {
     let w = common::world().await;
     let d = w.deployment.clone();
     post(
@@ -40,6 +40,12 @@ async fn a_watch_answers_when_the_query_changes() {
         json!({"modules": [{"path": "notes.ts", "source": NOTES}, {"path": "schema.ts", "source": SCHEMA}]}),
     )
     .await;
+    (w, d)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_answers_when_the_query_changes() {
+    let (w, d) = notes_world().await;
     let watch = |after: Option<String>, wait: u64| {
         let (w, d) = (&w, d.clone());
         async move {
@@ -139,14 +145,7 @@ async fn get(w: &common::World, uri: &str) -> (StatusCode, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_changes_answer_when_a_commit_comes() {
-    let w = common::world().await;
-    let d = w.deployment.clone();
-    post(
-        &w,
-        &format!("/d/{d}/api/push"),
-        json!({"modules": [{"path": "notes.ts", "source": NOTES}, {"path": "schema.ts", "source": SCHEMA}]}),
-    )
-    .await;
+    let (w, d) = notes_world().await;
     // Without `after`: the latest commit, at once.
     let (status, first) = get(&w, &format!("/d/{d}/api/data_changes")).await;
     assert_eq!(status, StatusCode::OK, "{first}");
